@@ -1,0 +1,113 @@
+"""The Cortex base class and the registry of cortex types by name.
+
+A new cortex is one subclass in `actors/cortexes/` plus one `[[cortex]]` stanza:
+
+    class Shout(Cortex, type_name="shout"):
+        @dataclass(frozen=True)
+        class Params:
+            suffix: str = "!"
+
+        def on_stimulus(self, stimulus):
+            self.emit("shout", stimulus.text.upper() + self.params.suffix)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from thespian.actors import ActorTypeDispatcher, WakeupMessage
+
+from actors.messages import CortexReady, EyeOutput, Output, StartCortex, Stimulus
+from actors.params import from_dict
+
+__all__ = ["Cortex", "REGISTRY", "cortex_type"]
+
+log = logging.getLogger(__name__)
+
+#: cortex type name → class; filled by subclassing Cortex with `type_name=`.
+REGISTRY: dict[str, type[Cortex]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    """For cortexes that take no parameters."""
+
+
+class Cortex(ActorTypeDispatcher):
+    """Turns stimuli into outputs; may emit at any time. Knows nothing of websockets."""
+
+    type_name: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+
+    def __init_subclass__(cls, type_name: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if type_name:
+            if type_name in REGISTRY and REGISTRY[type_name] is not cls:
+                raise TypeError(f"two cortex classes claim the type name {type_name!r}")
+            cls.type_name = type_name
+            REGISTRY[type_name] = cls
+
+    # -- hooks for subclasses -------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Called once with self.name and self.params set; may raise to refuse to start."""
+
+    def on_stimulus(self, stimulus: Stimulus) -> None:
+        """Called for each stimulus of a kind this cortex subscribes to."""
+
+    def on_timer(self, payload: Any) -> None:
+        """Called when a timer set with `after()` fires."""
+
+    # -- tools for subclasses ----------------------------------------------------------
+
+    def emit(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
+        """Send an output to this session's eye (solicited or not)."""
+        output = Output(cortex=self.name, kind=kind, text=text, data=data or {})
+        self.send(self._eye, EyeOutput(self._session_id, output))
+
+    def error(self, text: str, data: dict[str, Any] | None = None) -> None:
+        """Tell the eye, in a sentence, what went wrong."""
+        self.emit("error", text, data)
+
+    def after(self, seconds: float, payload: Any = None) -> None:
+        """Call on_timer(payload) once, `seconds` from now."""
+        self.wakeupAfter(timedelta(seconds=seconds), payload)
+
+    # -- thespian plumbing ------------------------------------------------------------
+
+    def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:
+        self.name = message.spec.name
+        self._eye = message.eye
+        self._session_id = message.session_id
+        try:
+            self.params = from_dict(self.Params, message.spec.params, f"cortex.{self.name}.params")
+            self.on_start()
+        except Exception as exc:  # reported to the Session, which tells the eye
+            log.exception("cortex %s failed to start", self.name)
+            self.send(sender, CortexReady(self.name, error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.send(sender, CortexReady(self.name))
+
+    def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
+        try:
+            self.on_stimulus(message)
+        except Exception as exc:
+            # One bad stimulus must not cost the session its cortex.
+            log.exception("cortex %s failed on a %s stimulus", self.name, message.kind)
+            self.error(f"{self.name} could not handle that {message.kind}: {exc}")
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
+        try:
+            self.on_timer(message.payload)
+        except Exception:
+            log.exception("cortex %s failed in a timer", self.name)
+
+
+def cortex_type(name: str) -> type[Cortex]:
+    """The class registered under `name`; KeyError if none."""
+    import actors.cortexes  # noqa: F401  (imports every cortex module, filling REGISTRY)
+
+    return REGISTRY[name]

@@ -1,0 +1,119 @@
+"""The bridge between the asyncio gateway and the thespian actor system.
+
+thespian's external API blocks, and one context must never be shared across threads
+(DESIGN.md). So the event loop never calls it: a send thread drains a queue into
+`tell()`, a receive thread `listen()`s and hands each message to the loop with
+`call_soon_threadsafe`, and a creator thread runs `createActor`. Each thread owns a
+private context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from thespian.actors import ActorSystem
+
+from actors.messages import EyeOutput, WhoAmI, YouAre
+
+__all__ = ["Bridge", "BridgeError"]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class BridgeError(RuntimeError):
+    """The actor system did not answer the bridge."""
+
+
+class Bridge:
+    def __init__(self, loop: asyncio.AbstractEventLoop, reflector: Any,
+                 deliver: Callable[[EyeOutput], None], listen_timeout_s: float = 0.25):
+        self._loop = loop
+        self._reflector = reflector
+        self._deliver = deliver
+        self._listen_timeout_s = listen_timeout_s
+        self._outbox: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._stopping = threading.Event()
+        self._address_known = threading.Event()
+        self.eye_address: Any = None
+        self._threads = [
+            threading.Thread(target=self._receive_loop, name="bridge-receive", daemon=True),
+            threading.Thread(target=self._send_loop, name="bridge-send", daemon=True),
+            threading.Thread(target=self._job_loop, name="bridge-create", daemon=True),
+        ]
+
+    # -- used by the event loop ----------------------------------------------------------
+
+    async def start(self, timeout_s: float = 10.0) -> None:
+        for thread in self._threads:
+            thread.start()
+        known = await self._loop.run_in_executor(None, self._address_known.wait, timeout_s)
+        if not known or self.eye_address is None:
+            raise BridgeError("the actor system did not tell the bridge its address in time")
+
+    def send(self, address: Any, message: Any) -> None:
+        """Queue a message for an actor; never blocks."""
+        self._outbox.put((address, message))
+
+    async def create_actor(self, actor_class: type) -> Any:
+        """Create an actor on the creator thread; return its address."""
+        future: Future = Future()
+        self._jobs.put((actor_class, future))
+        return await asyncio.wrap_future(future, loop=self._loop)
+
+    def stop(self) -> None:
+        """Flush queued sends, then stop all threads."""
+        self._outbox.put(_STOP)
+        self._jobs.put(_STOP)
+        for thread in self._threads[1:]:
+            thread.join(timeout=10)
+        self._stopping.set()
+        self._threads[0].join(timeout=10)
+
+    # -- the threads -----------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        with ActorSystem().private() as context:
+            answer = context.ask(self._reflector, WhoAmI(), 10)
+            if isinstance(answer, YouAre):
+                self.eye_address = answer.address
+            self._address_known.set()
+            while not self._stopping.is_set():
+                message = context.listen(self._listen_timeout_s)
+                if message is None:
+                    continue
+                if isinstance(message, EyeOutput):
+                    try:
+                        self._loop.call_soon_threadsafe(self._deliver, message)
+                    except RuntimeError:  # the loop has closed: we are shutting down
+                        return
+                else:
+                    log.debug("bridge ignored %r", message)
+
+    def _send_loop(self) -> None:
+        with ActorSystem().private() as context:
+            while (item := self._outbox.get()) is not _STOP:
+                address, message = item
+                try:
+                    context.tell(address, message)
+                except Exception:
+                    log.exception("could not send %s to %s", type(message).__name__, address)
+
+    def _job_loop(self) -> None:
+        with ActorSystem().private() as context:
+            while (item := self._jobs.get()) is not _STOP:
+                actor_class, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(context.createActor(actor_class))
+                except Exception as exc:
+                    future.set_exception(exc)

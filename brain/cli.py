@@ -1,0 +1,104 @@
+"""The `brain` command: `brain serve --config config/default.toml`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+
+from brain.actor_system import AdminPortBusy, start_actor_system
+from brain.config import Config, ConfigError, load_config
+
+__all__ = ["main"]
+
+log = logging.getLogger("brain")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brain", description="Cortical: a brain for browser eyes.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the eye page and /ws, and run the actors")
+    serve.add_argument("--config", default="config/default.toml", help="topology file (TOML)")
+    serve.add_argument("--host", help="override [server] host")
+    serve.add_argument("--port", type=int, help="override [server] port (0: any free port)")
+    serve.add_argument("--admin-port", type=int, help="override [actors] admin_port")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    check = commands.add_parser("check", help="validate a config file and exit")
+    check.add_argument("--config", default="config/default.toml")
+    return parser
+
+
+def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
+    server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    actors = {"admin_port": args.admin_port} if args.admin_port is not None else {}
+    return dataclasses.replace(config, server=dataclasses.replace(config.server, **server),
+                               actors=dataclasses.replace(config.actors, **actors))
+
+
+async def _serve(config: Config, reflector) -> None:
+    from brain.bridge import Bridge
+    from brain.gateway import Gateway
+
+    loop = asyncio.get_running_loop()
+    stop = loop.create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda s=signum: stop.done() or stop.set_result(s))
+    gateway = Gateway(config)
+    bridge = Bridge(loop, reflector, gateway.deliver)
+    await bridge.start()
+    try:
+        await gateway.serve(bridge, stop)
+        log.info("stopping on %s", signal.Signals(stop.result()).name)
+    finally:
+        await loop.run_in_executor(None, bridge.stop)
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=getattr(args, "log_level", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per connection and HTTP request drowns what matters.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"brain: the config is not valid: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        print(f"{args.config}: OK ({len(config.cortexes)} cortexes)")
+        return 0
+    config = _with_overrides(config, args)
+
+    from actors.reflector import Reflector
+
+    # The actor system forks its admin: start it before any thread exists.
+    try:
+        system = start_actor_system(config.actors.host, config.actors.admin_port)
+    except AdminPortBusy as exc:
+        print(f"brain: {exc}", file=sys.stderr)
+        return 3
+    # Until asyncio takes over the signals, turn them into a clean exit.
+    signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        reflector = system.createActor(Reflector)
+        asyncio.run(_serve(config, reflector))
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        # A second Ctrl-C must not interrupt the shutdown and orphan actors.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        system.shutdown()
+        log.info("actor system shut down; bye")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

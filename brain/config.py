@@ -1,0 +1,139 @@
+"""The brain's config file (TOML): server, actor system, eye and the cortex topology.
+
+Every limit the brain enforces is a named value here, with a sane default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.cortex import REGISTRY, cortex_type
+from actors.messages import STIMULUS_KINDS, CortexSpec
+from actors.params import ParamError, bounded, from_dict
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message names the file, the key and the fault."""
+
+    def __init__(self, path: str, key: str, problem: str):
+        super().__init__(f"{path}: {key}: {problem}")
+        self.path, self.key, self.problem = path, key, problem
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = bounded(8080, minimum=0, maximum=65535)
+    #: A bigger message gets an `error` output; the connection stays up.
+    max_message_bytes: int = bounded(2_000_000, minimum=1024)
+    #: A message bigger than this closes the connection (1009) without being read whole.
+    close_over_bytes: int = bounded(8_000_000, minimum=1024)
+    #: Outputs waiting for an eye that does not read; the oldest are dropped beyond it.
+    outbound_queue: int = bounded(256, minimum=1)
+    #: How long a new connection may wait for its Session actor.
+    session_start_timeout_s: float = bounded(10.0, minimum=0.1)
+
+
+@dataclass(frozen=True)
+class ActorsConfig:
+    #: The only address the actor system listens on. Anyone who can reach it can run
+    #: code in the brain: keep it on loopback unless the network is private.
+    host: str = "127.0.0.1"
+    admin_port: int = bounded(1900, minimum=1, maximum=65535)
+
+
+@dataclass(frozen=True)
+class EyeConfig:
+    #: Sent to the page when the brain is ready.
+    snapshot_every_ms: int = bounded(1000, minimum=50)
+    snapshot_max_width: int = bounded(640, minimum=32, maximum=4096)
+    jpeg_quality: float = bounded(0.8, minimum=0.1, maximum=1.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    server: ServerConfig = field(default_factory=ServerConfig)
+    actors: ActorsConfig = field(default_factory=ActorsConfig)
+    eye: EyeConfig = field(default_factory=EyeConfig)
+    cortexes: tuple[CortexSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class _CortexStanza:
+    name: str
+    type: str
+    subscribes: list[str] = bounded([], choices=STIMULUS_KINDS)
+    params: dict = field(default_factory=dict)
+
+
+_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig}
+
+
+def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
+    """Validate a parsed TOML document; raise ConfigError naming the first fault."""
+    unknown = sorted(set(data) - set(_SECTIONS) - {"cortex"})
+    if unknown:
+        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, cortex)")
+    sections = {}
+    try:
+        for name, cls in _SECTIONS.items():
+            sections[name] = from_dict(cls, data.get(name, {}), name)
+    except ParamError as exc:
+        raise ConfigError(path, exc.key, exc.problem) from None
+    server = sections["server"]
+    if server.close_over_bytes < server.max_message_bytes:
+        raise ConfigError(path, "server.close_over_bytes",
+                          f"must be at least server.max_message_bytes ({server.max_message_bytes})")
+    return Config(path=path, cortexes=_parse_cortexes(data.get("cortex", []), path), **sections)
+
+
+def _parse_cortexes(stanzas: Any, path: str) -> tuple[CortexSpec, ...]:
+    if not isinstance(stanzas, list):
+        raise ConfigError(path, "cortex", "must be an array of tables: write [[cortex]] stanzas")
+    specs: list[CortexSpec] = []
+    for index, stanza in enumerate(stanzas):
+        label = f"cortex[{index}]"
+        if isinstance(stanza, dict) and isinstance(stanza.get("name"), str):
+            label = f"cortex[{index}] ({stanza['name']})"
+        try:
+            parsed = from_dict(_CortexStanza, stanza, label)
+        except ParamError as exc:
+            raise ConfigError(path, exc.key, exc.problem) from None
+        if not parsed.name.strip():
+            raise ConfigError(path, f"{label}.name", "must not be empty")
+        if any(spec.name == parsed.name for spec in specs):
+            raise ConfigError(path, f"{label}.name", f"{parsed.name!r} is used by two cortexes")
+        try:
+            cls = cortex_type(parsed.type)
+        except KeyError:
+            known = ", ".join(sorted(REGISTRY))
+            raise ConfigError(path, f"{label}.type",
+                              f"no cortex type {parsed.type!r} (known types: {known})") from None
+        try:
+            from_dict(cls.Params, parsed.params, f"{label}.params")
+        except ParamError as exc:
+            raise ConfigError(path, exc.key, exc.problem) from None
+        specs.append(CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params)))
+    return tuple(specs)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raise ConfigError on any fault."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "(file)", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "(file)", f"cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", f"not valid TOML: {exc}") from None
+    return parse_config(data, str(path))

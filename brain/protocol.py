@@ -1,0 +1,134 @@
+"""The eye ⇄ brain wire protocol, as pure functions (no sockets, no actors).
+
+Inbound (one websocket message each):
+  - binary: raw JPEG / PNG / WebP bytes;
+  - JSON {"dataURI": {"contentType": "image/jpeg", "content": "<base64>"}} (the seed's form);
+  - JSON {"text": "..."} or any non-JSON text message: a transcript or typed text;
+  - JSON {"command": "<name>", ...}: a control; the other fields travel as its args.
+Outbound: JSON {"cortex", "kind", "text", "data", "ts"}.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+
+from actors.messages import Output, Stimulus
+
+__all__ = ["ProtocolError", "parse_message", "encode_output", "brain_error", "IMAGE_TYPES"]
+
+#: content type → magic bytes at the start of the file
+IMAGE_TYPES = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/webp": (b"RIFF",),  # plus "WEBP" at offset 8, checked below
+}
+_KINDS = ("dataURI", "text", "command")
+
+
+class ProtocolError(ValueError):
+    """An eye message that cannot be understood; str() is a sentence for the person."""
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The content type of an image by its magic bytes, or None."""
+    for content_type, magics in IMAGE_TYPES.items():
+        if any(data.startswith(m) for m in magics):
+            if content_type == "image/webp" and data[8:12] != b"WEBP":
+                continue
+            return content_type
+    return None
+
+
+def _image(data: bytes, claimed: str | None = None) -> Stimulus:
+    actual = sniff_image(data)
+    if actual is None:
+        head = data[:8].hex(" ")
+        raise ProtocolError(f"The image is not a JPEG, PNG or WebP file (it starts with {head or 'nothing'}); "
+                            "send a JPEG snapshot.")
+    if claimed and claimed != actual:
+        raise ProtocolError(f"The image says it is {claimed} but its bytes are {actual}; fix contentType.")
+    return Stimulus(kind="image", image=data, content_type=actual)
+
+
+def _data_uri(value: object) -> Stimulus:
+    if not isinstance(value, dict):
+        raise ProtocolError('"dataURI" must be an object like {"contentType": "image/jpeg", "content": "<base64>"}.')
+    content_type, content = value.get("contentType"), value.get("content")
+    if not isinstance(content, str) or not content:
+        raise ProtocolError('"dataURI.content" must be a non-empty base64 string.')
+    if content.startswith("data:"):
+        # Accept a whole data: URI too (what canvas.toDataURL gives).
+        header, _, content = content.partition(",")
+        if not header.endswith(";base64"):
+            raise ProtocolError("The data: URI must be base64-encoded (data:image/jpeg;base64,...).")
+        content_type = content_type or header[5:].split(";")[0]
+    if content_type not in IMAGE_TYPES:
+        raise ProtocolError(f'"dataURI.contentType" must be one of {", ".join(IMAGE_TYPES)}, '
+                            f"not {content_type!r}.")
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(f'"dataURI.content" is not valid base64 ({exc}).') from None
+    return _image(data, content_type)
+
+
+def _json(message: str) -> Stimulus:
+    try:
+        value = json.loads(message)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"The message is not valid JSON ({exc.msg} at line {exc.lineno} "
+                            f"column {exc.colno}).") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("A JSON message must be an object with one of the keys "
+                            '"dataURI", "text" or "command".')
+    kinds = [k for k in _KINDS if k in value]
+    if len(kinds) != 1:
+        found = ", ".join(sorted(map(str, value))) or "none"
+        raise ProtocolError('A JSON message needs exactly one of "dataURI", "text" or "command" '
+                            f"(it had keys: {found}).")
+    kind = kinds[0]
+    if kind == "dataURI":
+        return _data_uri(value["dataURI"])
+    if kind == "text":
+        return _text(value["text"])
+    name = value["command"]
+    if not isinstance(name, str) or not name.strip():
+        raise ProtocolError('"command" must be a non-empty string, such as "enroll".')
+    args = {k: v for k, v in value.items() if k != "command"}
+    return Stimulus(kind="command", text=name.strip(), args=args)
+
+
+def _text(text: object) -> Stimulus:
+    if not isinstance(text, str):
+        raise ProtocolError(f'"text" must be a string, not {type(text).__name__}.')
+    if not text.strip():
+        raise ProtocolError("The text is empty; say or type something.")
+    return Stimulus(kind="text", text=text.strip())
+
+
+def parse_message(message: str | bytes, max_bytes: int) -> Stimulus:
+    """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not."""
+    size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ProtocolError(f"The message is {size} bytes, over the limit of {max_bytes} "
+                            "(server.max_message_bytes); send smaller snapshots.")
+    if isinstance(message, bytes):
+        return _image(message)
+    if message.lstrip().startswith(("{", "[")):
+        return _json(message)
+    return _text(message)
+
+
+def encode_output(output: Output) -> str:
+    """The JSON text of an outbound message."""
+    return json.dumps({"cortex": output.cortex, "kind": output.kind, "text": output.text,
+                       "data": output.data, "ts": round(output.ts, 3)},
+                      ensure_ascii=False, default=str)
+
+
+def brain_error(text: str, **data: object) -> Output:
+    """An error output from the gateway itself (bad input, overload)."""
+    return Output(cortex="brain", kind="error", text=text, data=data, ts=time.time())

@@ -1,0 +1,261 @@
+// The eye: camera preview, snapshots and speech to the brain; its replies shown and spoken.
+// Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"), video: $("preview"), cameraMessage: $("camera-message"),
+  cameraToggle: $("camera-toggle"), cameraFlip: $("camera-flip"), cameraState: $("camera-state"),
+  frames: $("frames"), say: $("say"), sayText: $("say-text"), listen: $("listen"),
+  speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"),
+};
+
+// Until the brain says otherwise (its "ready" status carries the configured values).
+const settings = { snapshot_every_ms: 1000, snapshot_max_width: 640, jpeg_quality: 0.8 };
+const MAX_TRANSCRIPT = 200;
+// Skip a snapshot while this much is still unsent: a slow link must not queue old frames.
+const MAX_BUFFERED_BYTES = 256 * 1024;
+
+const state = {
+  ws: null, brainReady: false, retryMs: 500, stream: null, facing: "user",
+  snapshotTimer: null, framesSent: 0, framesSkipped: 0, recognition: null, listening: false,
+};
+
+function setStatus(text, tone = "") {
+  ui.status.textContent = text;
+  ui.status.dataset.tone = tone;
+}
+
+function addLine(who, text, kind = "") {
+  const li = document.createElement("li");
+  li.className = kind;
+  const whoEl = document.createElement("span");
+  whoEl.className = "who";
+  whoEl.textContent = who;
+  const what = document.createElement("span");
+  what.className = "what";
+  what.textContent = text;
+  const when = document.createElement("span");
+  when.className = "when";
+  when.textContent = new Date().toLocaleTimeString();
+  li.append(whoEl, what, when);
+  ui.transcript.prepend(li);
+  while (ui.transcript.children.length > MAX_TRANSCRIPT) ui.transcript.lastChild.remove();
+}
+
+// ---- the brain ---------------------------------------------------------------------------
+
+function brainUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws${location.search}`;
+}
+
+function connect() {
+  setStatus("Connecting to the brain…", "warn");
+  const ws = new WebSocket(brainUrl());
+  ws.binaryType = "arraybuffer";
+  state.ws = ws;
+  ws.onopen = () => {
+    state.retryMs = 500;
+    setStatus("Connected. Waiting for the brain to be ready…", "warn");
+  };
+  ws.onmessage = (event) => {
+    let output;
+    try {
+      output = JSON.parse(event.data);
+    } catch {
+      addLine("page", "The brain sent something this page cannot read; it was ignored.", "error");
+      return;
+    }
+    onOutput(output);
+  };
+  ws.onclose = (event) => {
+    state.brainReady = false;
+    if (state.ws !== ws) return;
+    const why = event.reason ? ` (${event.reason})` : "";
+    const seconds = Math.round(state.retryMs / 100) / 10;
+    setStatus(`Lost the brain${why}. Reconnecting in ${seconds} s…`, "error");
+    setTimeout(connect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, 10000);
+  };
+}
+
+function onOutput(output) {
+  const { cortex = "brain", kind = "", text = "", data = {} } = output;
+  if (kind === "status") {
+    if (data.ready) {
+      state.brainReady = true;
+      Object.assign(settings, data.eye || {});
+      setStatus(`Brain ready: ${(data.cortexes || []).join(", ") || "no cortexes"}.`, "ok");
+      restartSnapshots();
+    } else {
+      setStatus(text, "warn");
+    }
+    addLine(cortex, text, "status");
+    return;
+  }
+  addLine(cortex, text, kind === "error" ? "error" : "");
+  if (kind !== "error") say(text);
+}
+
+function sendJson(value) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(value));
+    return true;
+  }
+  addLine("page", "Not connected to the brain yet; try again in a moment.", "error");
+  return false;
+}
+
+// ---- camera and snapshots ----------------------------------------------------------------
+
+function cameraProblem(error) {
+  if (!window.isSecureContext) {
+    return "The camera needs a secure page. Open this page over https, or as http://localhost on this device.";
+  }
+  switch (error && error.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "The camera is blocked. Allow camera access for this site (the camera or lock icon in the address bar), then press Start camera.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No camera was found. Plug one in or switch camera, then press Start camera.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The camera is busy in another app. Close that app, then press Start camera.";
+    default:
+      return `The camera could not start (${error ? error.message || error.name : "unknown error"}). Press Start camera to try again.`;
+  }
+}
+
+function showCameraMessage(text) {
+  ui.cameraMessage.textContent = text;
+  ui.cameraMessage.hidden = !text;
+}
+
+async function startCamera() {
+  stopCamera();
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showCameraMessage(cameraProblem(null));
+    ui.cameraState.textContent = "no camera";
+    return;
+  }
+  ui.cameraState.textContent = "asking for the camera…";
+  try {
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: state.facing, width: { ideal: 1280 }, height: { ideal: 720 } },
+      audio: false,
+    });
+  } catch (error) {
+    showCameraMessage(cameraProblem(error));
+    ui.cameraState.textContent = "camera off";
+    ui.cameraToggle.textContent = "Start camera";
+    return;
+  }
+  ui.video.srcObject = state.stream;
+  showCameraMessage("");
+  ui.cameraState.textContent = `camera on (${state.facing === "user" ? "front" : "back"})`;
+  ui.cameraToggle.textContent = "Stop camera";
+  restartSnapshots();
+}
+
+function stopCamera() {
+  if (state.stream) state.stream.getTracks().forEach((track) => track.stop());
+  state.stream = null;
+  ui.video.srcObject = null;
+  clearInterval(state.snapshotTimer);
+  ui.cameraState.textContent = "camera off";
+  ui.cameraToggle.textContent = "Start camera";
+}
+
+function restartSnapshots() {
+  clearInterval(state.snapshotTimer);
+  if (state.stream) state.snapshotTimer = setInterval(sendSnapshot, settings.snapshot_every_ms);
+}
+
+function sendSnapshot() {
+  const ws = state.ws;
+  const video = ui.video;
+  if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
+  if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    state.framesSkipped += 1;
+    return;
+  }
+  // Scale down in the browser: a smaller JPEG is cheaper to send and to decode.
+  const scale = Math.min(1, settings.snapshot_max_width / video.videoWidth);
+  ui.canvas.width = Math.round(video.videoWidth * scale);
+  ui.canvas.height = Math.round(video.videoHeight * scale);
+  ui.canvas.getContext("2d").drawImage(video, 0, 0, ui.canvas.width, ui.canvas.height);
+  ui.canvas.toBlob((blob) => {
+    if (!blob || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(blob);
+    state.framesSent += 1;
+    const skipped = state.framesSkipped ? `, ${state.framesSkipped} skipped (slow link)` : "";
+    ui.frames.textContent = `${state.framesSent} frames sent${skipped}`;
+  }, "image/jpeg", settings.jpeg_quality);
+}
+
+// ---- voice ---------------------------------------------------------------------------------
+
+function say(text) {
+  if (!ui.speak.checked || !("speechSynthesis" in window) || !text) return;
+  window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+}
+
+function setupListening() {
+  const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+  if (!Recognition) {
+    ui.listen.disabled = true;
+    ui.listen.title = "Speech recognition is not available in this browser; type instead.";
+    return;
+  }
+  const recognition = new Recognition();
+  recognition.continuous = true;
+  recognition.interimResults = false;
+  recognition.lang = navigator.language || "en-US";
+  recognition.onresult = (event) => {
+    for (let i = event.resultIndex; i < event.results.length; i += 1) {
+      const result = event.results[i];
+      const text = result[0].transcript.trim();
+      if (result.isFinal && text && sendJson({ text })) addLine("you", text, "me");
+    }
+  };
+  recognition.onerror = (event) => {
+    const why = event.error === "not-allowed"
+      ? "The microphone is blocked. Allow it for this site, then press Listen."
+      : `Listening stopped (${event.error}). Press Listen to start again.`;
+    if (event.error !== "no-speech") addLine("page", why, "error");
+  };
+  // Chrome ends continuous recognition after a pause: keep listening until told to stop.
+  recognition.onend = () => { if (state.listening) recognition.start(); };
+  state.recognition = recognition;
+}
+
+function toggleListening() {
+  if (!state.recognition) return;
+  state.listening = !state.listening;
+  ui.listen.setAttribute("aria-pressed", String(state.listening));
+  ui.listen.textContent = state.listening ? "Stop listening" : "Listen";
+  if (state.listening) state.recognition.start(); else state.recognition.stop();
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+
+ui.cameraToggle.addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
+ui.cameraFlip.addEventListener("click", () => {
+  state.facing = state.facing === "user" ? "environment" : "user";
+  startCamera();
+});
+ui.say.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.sayText.value.trim();
+  if (text && sendJson({ text })) {
+    addLine("you", text, "me");
+    ui.sayText.value = "";
+  }
+});
+ui.listen.addEventListener("click", toggleListening);
+ui.speak.addEventListener("change", () => { if (!ui.speak.checked) window.speechSynthesis?.cancel(); });
+
+setupListening();
+connect();
+startCamera();
