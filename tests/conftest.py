@@ -1,0 +1,202 @@
+"""Fixtures that start the real brain (a subprocess on free ports) and talk to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def actor_processes(admin_port: int) -> list[psutil.Process]:
+    """Live (not zombie) processes of the actor system whose admin listens on admin_port.
+
+    thespian's admin calls setsid(), and every actor is forked from it, so they all
+    share the admin's session id.
+    """
+    admin_pid = None
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == admin_port and conn.pid:
+            admin_pid = conn.pid
+    if admin_pid is None:
+        return []
+    return processes_in_session(os.getsid(admin_pid))
+
+
+def processes_in_session(sid: int) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getsid(proc.pid) == sid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return found
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Brain:
+    """A `brain serve` subprocess; its log is kept for assertions and failure reports."""
+
+    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = ()):
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.log_lines: list[str] = []
+        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "brain.cli", "serve", "--config", str(config),
+             "--port", str(self.port), "--admin-port", str(self.admin_port), *extra_args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if not wait_until(lambda: any("eye page on" in l for l in self.log_lines)
+                          or self.proc.poll() is not None, 30):
+            self.stop()
+            raise RuntimeError("brain did not start:\n" + self.log)
+        if self.proc.poll() is not None:
+            raise RuntimeError("brain exited at start:\n" + self.log)
+        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
+
+    def _read_log(self) -> None:
+        for line in self.proc.stdout:
+            self.log_lines.append(line.rstrip("\n"))
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.log_lines)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def processes(self) -> list[psutil.Process]:
+        return processes_in_session(self.session_id)
+
+    def eye(self, **kwargs) -> Eye:
+        return Eye(self.ws_url, **kwargs)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def kill_leftovers(self) -> None:
+        for proc in self.processes():
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
+class Eye:
+    """A websocket client speaking the eye protocol."""
+
+    def __init__(self, url: str, **kwargs):
+        self._connecting = connect(url, **kwargs)
+        self.ws: ClientConnection = self._connecting.__enter__()
+        self.seen: list[dict] = []
+
+    def recv(self, timeout: float = 10) -> dict:
+        output = json.loads(self.ws.recv(timeout=timeout))
+        self.seen.append(output)
+        return output
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching output in {timeout}s; saw {self.seen[-5:]}")
+            output = self.recv(remaining)
+            if predicate(output):
+                return output
+
+    def wait_ready(self, timeout: float = 15) -> dict:
+        return self.wait_for(lambda o: o["kind"] == "status" and o["data"].get("ready"), timeout)
+
+    def send(self, message: str | bytes) -> None:
+        self.ws.send(message)
+
+    def ask(self, message: str | bytes, timeout: float = 10) -> dict:
+        """Send, then return the next output that is not a status or tick."""
+        self.ws.send(message)
+        return self.wait_for(lambda o: o["kind"] not in ("status", "tick"), timeout)
+
+    def close(self) -> None:
+        self._connecting.__exit__(None, None, None)
+
+    def __enter__(self) -> Eye:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ECHO_TICKER = """
+[server]
+max_message_bytes = 65536
+close_over_bytes = 262144
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text", "image", "command"]
+
+[[cortex]]
+name = "ticker"
+type = "ticker"
+params = { every_s = 0.3, text = "tick" }
+"""
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory) -> Iterator[Brain]:
+    """One brain (echo + a fast ticker) shared by a test module."""
+    tmp = tmp_path_factory.mktemp("brain")
+    running = Brain(write_config(tmp / "brain.toml", ECHO_TICKER), tmp)
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.kill_leftovers()

@@ -1,0 +1,74 @@
+"""No thespian process outlives its eye or the brain, whatever way they leave."""
+
+import signal
+import socket
+import struct
+
+import pytest
+
+from tests.conftest import ECHO_TICKER, Brain, actor_processes, free_port, wait_until, write_config
+
+
+@pytest.fixture
+def fresh_brain(tmp_path):
+    running = Brain(write_config(tmp_path / "brain.toml", ECHO_TICKER), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+        running.kill_leftovers()
+
+
+def reset(eye) -> None:
+    """Drop the connection with a TCP RST, as a crashed phone or a pulled cable would."""
+    raw = eye.ws.socket
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+
+
+def test_fifty_connect_disconnect_cycles_leave_no_process(fresh_brain):
+    baseline = len(fresh_brain.processes())  # admin, logger, reflector
+    for cycle in range(50):
+        eye = fresh_brain.eye()
+        way = cycle % 4
+        if way == 0:  # polite close once ready
+            eye.wait_ready()
+            eye.close()
+        elif way == 1:  # RST once ready
+            eye.wait_ready()
+            reset(eye)
+        elif way == 2:  # RST while the session is still being created
+            reset(eye)
+        else:  # polite close at once
+            eye.close()
+    counts = []
+    settled = wait_until(lambda: counts.append(len(fresh_brain.processes())) or counts[-1] == baseline, 30)
+    assert settled, f"{counts[-1]} processes, expected the baseline {baseline}"
+    # The brain still serves after all that.
+    with fresh_brain.eye() as eye:
+        eye.wait_ready()
+        assert eye.ask("alive")["text"] == "alive"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_every_process(fresh_brain, signum):
+    eyes = [fresh_brain.eye() for _ in range(3)]
+    for eye in eyes:
+        eye.wait_ready()
+    assert len(fresh_brain.processes()) >= 3 + 3 * 3  # admin, logger, reflector + 3 sessions
+    assert fresh_brain.stop(signum) == 0
+    assert fresh_brain.processes() == []
+    assert actor_processes(fresh_brain.admin_port) == []
+    assert "actor system shut down" in fresh_brain.log
+
+
+def test_brain_refuses_an_admin_port_in_use(tmp_path):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", free_port()))
+    holder.listen()
+    try:
+        port = holder.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"already listens on the actor admin port 127.0.0.1:{port}"):
+            Brain(write_config(tmp_path / "b.toml", ECHO_TICKER), tmp_path, ("--admin-port", str(port)))
+    finally:
+        holder.close()

@@ -1,0 +1,91 @@
+"""The wire protocol parser, without sockets: each inbound form and each bad input."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from actors.messages import Output
+from brain.protocol import ProtocolError, encode_output, parse_message
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 32
+LIMIT = 10_000
+
+
+def parse(message):
+    return parse_message(message, LIMIT)
+
+
+def test_plain_text_is_a_transcript():
+    stimulus = parse("  what is this?  ")
+    assert (stimulus.kind, stimulus.text) == ("text", "what is this?")
+
+
+def test_json_text():
+    assert parse(json.dumps({"text": "hello"})).text == "hello"
+
+
+@pytest.mark.parametrize("data, content_type", [(JPEG, "image/jpeg"), (PNG, "image/png"),
+                                                 (WEBP, "image/webp")])
+def test_binary_images_are_sniffed(data, content_type):
+    stimulus = parse(data)
+    assert (stimulus.kind, stimulus.content_type, stimulus.image) == ("image", content_type, data)
+
+
+def test_seed_data_uri_form():
+    message = {"dataURI": {"contentType": "image/jpeg", "content": base64.b64encode(JPEG).decode()}}
+    stimulus = parse(json.dumps(message))
+    assert (stimulus.kind, stimulus.image) == ("image", JPEG)
+
+
+def test_whole_data_uri_in_content_is_accepted():
+    uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    stimulus = parse(json.dumps({"dataURI": {"content": uri}}))
+    assert (stimulus.content_type, stimulus.image) == ("image/png", PNG)
+
+
+def test_command_keeps_its_arguments():
+    stimulus = parse(json.dumps({"command": "enroll", "name": "Olivier"}))
+    assert (stimulus.kind, stimulus.text, stimulus.args) == ("command", "enroll", {"name": "Olivier"})
+
+
+@pytest.mark.parametrize("message, words", [
+    ('{"text": "hi"', "not valid JSON"),
+    ("[1, 2]", "must be an object"),
+    ('{"colour": "red"}', 'exactly one of "dataURI", "text" or "command"'),
+    ('{"text": "a", "command": "b"}', "exactly one of"),
+    ('{"text": 42}', '"text" must be a string'),
+    ('{"text": "   "}', "empty"),
+    ("", "empty"),
+    ('{"command": ""}', '"command" must be a non-empty string'),
+    ('{"dataURI": "abc"}', '"dataURI" must be an object'),
+    ('{"dataURI": {"contentType": "image/jpeg", "content": "@@@not base64@@@"}}', "not valid base64"),
+    ('{"dataURI": {"contentType": "image/gif", "content": "R0lGOD=="}}', "contentType"),
+    ('{"dataURI": {"contentType": "image/jpeg"}}', "non-empty base64"),
+    (json.dumps({"dataURI": {"contentType": "image/png", "content": base64.b64encode(JPEG).decode()}}),
+     "says it is image/png but its bytes are image/jpeg"),
+    (json.dumps({"dataURI": {"contentType": "image/jpeg", "content": base64.b64encode(b"hello").decode()}}),
+     "not a JPEG, PNG or WebP"),
+    (b"\x00\x01binary junk", "not a JPEG, PNG or WebP"),
+    (b"", "not a JPEG, PNG or WebP"),
+    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "not a JPEG, PNG or WebP"),
+])
+def test_bad_input_is_explained(message, words):
+    with pytest.raises(ProtocolError, match=re.escape(words)):
+        parse(message)
+
+
+def test_size_limit_counts_utf8_bytes():
+    parse("é" * (LIMIT // 2))  # exactly at the limit
+    with pytest.raises(ProtocolError, match=r"10002 bytes, over the limit of 10000 \(server.max_message_bytes\)"):
+        parse("é" * (LIMIT // 2 + 1))
+    with pytest.raises(ProtocolError, match="over the limit"):
+        parse(JPEG + b"\x00" * LIMIT)
+
+
+def test_output_encoding_is_the_documented_shape():
+    encoded = json.loads(encode_output(Output("echo", "echo", "café", {"n": 1}, ts=12.3456)))
+    assert encoded == {"cortex": "echo", "kind": "echo", "text": "café", "data": {"n": 1}, "ts": 12.346}

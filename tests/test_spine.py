@@ -1,0 +1,153 @@
+"""The real brain end to end: eye → Session → Cortex → eye over a real websocket."""
+
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.test_protocol import JPEG, PNG
+
+
+def test_ready_status_names_the_cortexes_and_eye_settings(brain):
+    with brain.eye() as eye:
+        first = eye.recv()
+        assert (first["cortex"], first["kind"]) == ("brain", "status")
+        ready = eye.wait_ready()
+        assert ready["data"]["cortexes"] == ["echo", "ticker"]
+        assert ready["data"]["eye"]["snapshot_every_ms"] == 1000
+
+
+def test_echo_round_trip(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        reply = eye.ask("hello brain")
+        assert (reply["cortex"], reply["kind"], reply["text"]) == ("echo", "echo", "hello brain")
+        assert eye.ask(json.dumps({"text": "and JSON"}))["text"] == "and JSON"
+        assert set(reply) == {"cortex", "kind", "text", "data", "ts"}
+
+
+def test_text_sent_before_ready_is_not_lost(brain):
+    with brain.eye() as eye:
+        eye.send("early words")
+        reply = eye.wait_for(lambda o: o["kind"] == "echo")
+        assert reply["text"] == "early words"
+
+
+def test_ticker_pushes_arrive_unasked(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        ticks = [eye.wait_for(lambda o: o["kind"] == "tick", timeout=5) for _ in range(3)]
+        assert [t["data"]["count"] for t in ticks] == [1, 2, 3]
+        assert all(t["cortex"] == "ticker" for t in ticks)
+
+
+def test_binary_frames_reach_the_cortex(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        reply = eye.ask(JPEG)
+        assert (reply["cortex"], reply["kind"]) == ("echo", "image")
+        assert reply["data"] == {"bytes": len(JPEG), "content_type": "image/jpeg"}
+
+
+def test_seed_data_uri_frames_reach_the_cortex(brain):
+    message = {"dataURI": {"contentType": "image/png", "content": base64.b64encode(PNG).decode()}}
+    with brain.eye() as eye:
+        eye.wait_ready()
+        reply = eye.ask(json.dumps(message))
+        assert reply["data"] == {"bytes": len(PNG), "content_type": "image/png"}
+
+
+def test_commands_reach_the_cortex_with_their_args(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        reply = eye.ask(json.dumps({"command": "pause", "for_s": 3}))
+        assert (reply["text"], reply["data"]) == ("command pause", {"args": {"for_s": 3}})
+
+
+BAD_INPUTS = [
+    ('{"text": "unterminated', "not valid JSON"),
+    ('{"smell": "roses"}', 'exactly one of "dataURI", "text" or "command"'),
+    ('{"dataURI": {"contentType": "image/jpeg", "content": "%%%"}}', "not valid base64"),
+    (b"\x00\x01\x02 not an image", "not a JPEG, PNG or WebP"),
+    ('{"text": ["a", "list"]}', '"text" must be a string'),
+    ("x" * 70_000, "over the limit of 65536 (server.max_message_bytes)"),
+    (JPEG + b"\x00" * 70_000, "over the limit of 65536"),
+]
+
+
+@pytest.mark.parametrize("message, words", BAD_INPUTS, ids=range(len(BAD_INPUTS)))
+def test_bad_input_gets_an_error_and_the_session_stays_up(brain, message, words):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        error = eye.ask(message)
+        assert (error["cortex"], error["kind"]) == ("brain", "error")
+        assert words in error["text"]
+        assert error["text"].endswith(".")
+        # The same connection and session still work.
+        assert eye.ask("still there?")["text"] == "still there?"
+
+
+def test_all_bad_inputs_in_a_row_lose_nothing(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        for message, _ in BAD_INPUTS:
+            eye.send(message)
+        eye.send("after the storm")
+        seen = [eye.wait_for(lambda o: o["kind"] in ("error", "echo")) for _ in range(len(BAD_INPUTS) + 1)]
+        assert [o["kind"] for o in seen] == ["error"] * len(BAD_INPUTS) + ["echo"]
+        assert seen[-1]["text"] == "after the storm"
+
+
+def test_a_message_past_close_over_bytes_closes_only_that_connection(brain):
+    with brain.eye() as other:
+        other.wait_ready()
+        with brain.eye() as eye:
+            eye.wait_ready()
+            eye.send(b"\xff\xd8\xff" + b"\x00" * 300_000)
+            with pytest.raises(ConnectionClosed) as closed:
+                eye.wait_for(lambda o: False)
+            assert closed.value.rcvd.code == 1009  # message too big
+        assert other.ask("unaffected")["text"] == "unaffected"
+
+
+def test_sessions_are_separate(brain):
+    with brain.eye() as a, brain.eye() as b:
+        a.wait_ready()
+        b.wait_ready()
+        a.send("for a")
+        b.send("for b")
+        assert a.wait_for(lambda o: o["kind"] == "echo")["text"] == "for a"
+        assert b.wait_for(lambda o: o["kind"] == "echo")["text"] == "for b"
+
+
+def test_page_health_and_no_path_escape(brain):
+    page = urllib.request.urlopen(brain.url + "/").read().decode()
+    assert "<title>Cortical" in page and 'src="eye.js"' in page
+    script = urllib.request.urlopen(brain.url + "/eye.js")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    health = json.load(urllib.request.urlopen(brain.url + "/health"))
+    assert health["status"] == "ok"
+    for path in ("/../pyproject.toml", "/%2e%2e/pyproject.toml", "/.gitignore", "/nope.js"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(brain.url + path)
+        assert missing.value.code == 404
+
+
+def test_unrouted_kinds_are_explained(tmp_path):
+    from tests.conftest import Brain, write_config
+
+    config = write_config(tmp_path / "text-only.toml",
+                          '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n')
+    only_text = Brain(config, tmp_path)
+    try:
+        with only_text.eye() as eye:
+            eye.wait_ready()
+            error = eye.ask(JPEG)
+            assert error["kind"] == "error" and "No cortex in this brain's config takes image" in error["text"]
+            eye.send(JPEG)  # said once per session, not once per frame
+            assert eye.ask("hi")["kind"] == "echo"
+    finally:
+        only_text.stop()
