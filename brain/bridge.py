@@ -5,6 +5,11 @@ thespian's external API blocks, and one context must never be shared across thre
 `tell()`, a receive thread `listen()`s and hands each message to the loop with
 `call_soon_threadsafe`, and a creator thread runs `createActor`. Each thread owns a
 private context.
+
+thespian's external `tell()` returns only once the receiving actor has acknowledged
+the message, so one send thread caps the whole brain at one round trip to an actor
+at a time. Sends are spread over several send threads ("lanes"); each eye keeps to
+one lane, so its messages stay in order.
 """
 
 from __future__ import annotations
@@ -34,20 +39,22 @@ class BridgeError(RuntimeError):
 
 class Bridge:
     def __init__(self, loop: asyncio.AbstractEventLoop, reflector: Any,
-                 deliver: Callable[[EyeOutput], None], listen_timeout_s: float = 0.25):
+                 deliver: Callable[[EyeOutput], None], send_lanes: int = 4,
+                 listen_timeout_s: float = 0.25):
         self._loop = loop
         self._reflector = reflector
         self._deliver = deliver
         self._listen_timeout_s = listen_timeout_s
-        self._outbox: queue.Queue = queue.Queue()
+        self._lanes: list[queue.Queue] = [queue.Queue() for _ in range(send_lanes)]
         self._jobs: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._address_known = threading.Event()
         self.eye_address: Any = None
         self._threads = [
             threading.Thread(target=self._receive_loop, name="bridge-receive", daemon=True),
-            threading.Thread(target=self._send_loop, name="bridge-send", daemon=True),
             threading.Thread(target=self._job_loop, name="bridge-create", daemon=True),
+            *(threading.Thread(target=self._send_loop, args=(lane,), name=f"bridge-send-{n}", daemon=True)
+              for n, lane in enumerate(self._lanes)),
         ]
 
     # -- used by the event loop ----------------------------------------------------------
@@ -59,9 +66,13 @@ class Bridge:
         if not known or self.eye_address is None:
             raise BridgeError("the actor system did not tell the bridge its address in time")
 
-    def send(self, address: Any, message: Any) -> None:
-        """Queue a message for an actor; never blocks."""
-        self._outbox.put((address, message))
+    @property
+    def lanes(self) -> int:
+        return len(self._lanes)
+
+    def send(self, address: Any, message: Any, lane: int = 0) -> None:
+        """Queue a message for an actor; never blocks. Messages on one lane stay in order."""
+        self._lanes[lane % len(self._lanes)].put((address, message))
 
     async def create_actor(self, actor_class: type) -> Any:
         """Create an actor on the creator thread; return its address."""
@@ -71,7 +82,8 @@ class Bridge:
 
     def stop(self) -> None:
         """Flush queued sends, then stop all threads."""
-        self._outbox.put(_STOP)
+        for lane in self._lanes:
+            lane.put(_STOP)
         self._jobs.put(_STOP)
         for thread in self._threads[1:]:
             thread.join(timeout=10)
@@ -98,9 +110,9 @@ class Bridge:
                 else:
                     log.debug("bridge ignored %r", message)
 
-    def _send_loop(self) -> None:
+    def _send_loop(self, lane: queue.Queue) -> None:
         with ActorSystem().private() as context:
-            while (item := self._outbox.get()) is not _STOP:
+            while (item := lane.get()) is not _STOP:
                 address, message = item
                 try:
                     context.tell(address, message)

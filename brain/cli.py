@@ -47,7 +47,7 @@ async def _serve(config: Config, reflector) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda s=signum: stop.done() or stop.set_result(s))
     gateway = Gateway(config)
-    bridge = Bridge(loop, reflector, gateway.deliver)
+    bridge = Bridge(loop, reflector, gateway.deliver, config.actors.send_lanes)
     await bridge.start()
     try:
         await gateway.serve(bridge, stop)

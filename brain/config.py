@@ -45,6 +45,9 @@ class ActorsConfig:
     #: code in the brain: keep it on loopback unless the network is private.
     host: str = "127.0.0.1"
     admin_port: int = bounded(1900, minimum=1, maximum=65535)
+    #: Threads sending from the gateway to actors. thespian's tell() waits for the
+    #: actor's acknowledgement, so more lanes carry more eyes at once (see README).
+    send_lanes: int = bounded(4, minimum=1, maximum=64)
 
 
 @dataclass(frozen=True)

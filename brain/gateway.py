@@ -38,8 +38,9 @@ WS_PATH = "/ws"
 class EyeConnection:
     """One connected eye: its outbound queue, which drops the oldest output when full."""
 
-    def __init__(self, websocket: ServerConnection, session_id: str, limit: int):
+    def __init__(self, websocket: ServerConnection, session_id: str, limit: int, lane: int):
         self.websocket = websocket
+        self.lane = lane  # the bridge send lane that keeps this eye's messages in order
         self.session_id = session_id
         self.outbox: collections.deque[Output] = collections.deque(maxlen=limit)
         self.dropped = 0
@@ -64,7 +65,7 @@ class Gateway:
         self.config = config
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
-        self.sessions_created = 0
+        self.connections_total = 0
 
     # -- actor side ----------------------------------------------------------------------
 
@@ -79,7 +80,8 @@ class Gateway:
     async def handle(self, websocket: ServerConnection) -> None:
         server = self.config.server
         session_id = uuid.uuid4().hex[:12]
-        eye = EyeConnection(websocket, session_id, server.outbound_queue)
+        self.connections_total += 1
+        eye = EyeConnection(websocket, session_id, server.outbound_queue, self.connections_total)
         self.eyes[session_id] = eye
         writer = asyncio.create_task(eye.write_forever())
         eye.put(Output("brain", "status", "Connected. Starting the cortexes…",
@@ -95,31 +97,30 @@ class Gateway:
                 await asyncio.sleep(0.1)  # let the writer flush the error before closing
                 await websocket.close(1011, "session did not start")
                 return
-            self.sessions_created += 1
             self.bridge.send(session, OpenSession(session_id, self.bridge.eye_address,
                                                   self.config.cortexes,
-                                                  {"eye": asdict(self.config.eye)}))
+                                                  {"eye": asdict(self.config.eye)}), eye.lane)
             async for message in websocket:
                 try:
                     stimulus = parse_message(message, server.max_message_bytes)
                 except ProtocolError as exc:
                     eye.put(brain_error(str(exc)))
                     continue
-                self.bridge.send(session, stimulus)
+                self.bridge.send(session, stimulus, eye.lane)
         except ConnectionClosed:
             pass
         finally:
             del self.eyes[session_id]
             writer.cancel()
             if session is not None:
-                self.bridge.send(session, CloseSession())
+                self.bridge.send(session, CloseSession(), eye.lane)
             else:
                 # The Session may still be being created: close it once it exists.
-                creation.add_done_callback(self._close_created_session)
+                creation.add_done_callback(lambda done: self._close_created_session(done, eye.lane))
 
-    def _close_created_session(self, creation: asyncio.Future) -> None:
+    def _close_created_session(self, creation: asyncio.Future, lane: int) -> None:
         if not creation.cancelled() and creation.exception() is None:
-            self.bridge.send(creation.result(), CloseSession())
+            self.bridge.send(creation.result(), CloseSession(), lane)
 
     # -- HTTP side ----------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class Gateway:
         if path == WS_PATH:
             return None  # go on with the websocket handshake
         if path == "/health":
-            body = {"status": "ok", "eyes": len(self.eyes), "sessions_created": self.sessions_created}
+            body = {"status": "ok", "eyes": len(self.eyes), "connections_total": self.connections_total}
             return _response(HTTPStatus.OK, json.dumps(body).encode(), "application/json")
         name = "index.html" if path == "/" else path.lstrip("/")
         file = (FRONTEND_DIR / name).resolve()
@@ -147,7 +148,7 @@ class Gateway:
         async with serve(self.handle, server.host, server.port, process_request=self.http,
                          max_size=server.close_over_bytes) as ws_server:
             ports = sorted({s.getsockname()[1] for s in ws_server.sockets})
-            log.info("eye page on http://%s:%s/ (websocket %s)", server.host,
+            log.info("eye page on http://%s:%s/ (websocket %s): open it in Chrome", server.host,
                      ports[0] if ports else server.port, WS_PATH)
             self.bound_port = ports[0] if ports else server.port
             await stop
