@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -190,13 +191,19 @@ params = { every_s = 0.3, text = "tick" }
 """
 
 
-@pytest.fixture(scope="module")
-def brain(tmp_path_factory) -> Iterator[Brain]:
-    """One brain (echo + a fast ticker) shared by a test module."""
-    tmp = tmp_path_factory.mktemp("brain")
-    running = Brain(write_config(tmp / "brain.toml", ECHO_TICKER), tmp)
+@contextmanager
+def running_brain(config_text: str, tmp: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Brain]:
+    """A brain on `config_text`, stopped (and any leftover actor killed) afterwards."""
+    running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args)
     try:
         yield running
     finally:
         running.stop()
         running.kill_leftovers()
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory) -> Iterator[Brain]:
+    """One brain (echo + a fast ticker) shared by a test module."""
+    with running_brain(ECHO_TICKER, tmp_path_factory.mktemp("brain")) as running:
+        yield running

@@ -6,17 +6,14 @@ import struct
 
 import pytest
 
-from tests.conftest import ECHO_TICKER, Brain, actor_processes, free_port, wait_until, write_config
+from tests.conftest import (ECHO_TICKER, Brain, actor_processes, free_port, running_brain, wait_until,
+                            write_config)
 
 
 @pytest.fixture
 def fresh_brain(tmp_path):
-    running = Brain(write_config(tmp_path / "brain.toml", ECHO_TICKER), tmp_path)
-    try:
+    with running_brain(ECHO_TICKER, tmp_path) as running:
         yield running
-    finally:
-        running.stop()
-        running.kill_leftovers()
 
 
 def reset(eye) -> None:

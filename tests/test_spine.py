@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import running_brain
 from tests.test_protocol import JPEG, PNG
 
 
@@ -137,17 +138,10 @@ def test_page_health_and_no_path_escape(brain):
 
 
 def test_unrouted_kinds_are_explained(tmp_path):
-    from tests.conftest import Brain, write_config
-
-    config = write_config(tmp_path / "text-only.toml",
-                          '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n')
-    only_text = Brain(config, tmp_path)
-    try:
-        with only_text.eye() as eye:
-            eye.wait_ready()
-            error = eye.ask(JPEG)
-            assert error["kind"] == "error" and "No cortex in this brain's config takes image" in error["text"]
-            eye.send(JPEG)  # said once per session, not once per frame
-            assert eye.ask("hi")["kind"] == "echo"
-    finally:
-        only_text.stop()
+    text_only = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n'
+    with running_brain(text_only, tmp_path) as only_text, only_text.eye() as eye:
+        eye.wait_ready()
+        error = eye.ask(JPEG)
+        assert error["kind"] == "error" and "No cortex in this brain's config takes image" in error["text"]
+        eye.send(JPEG)  # said once per session, not once per frame
+        assert eye.ask("hi")["kind"] == "echo"
