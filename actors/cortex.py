@@ -82,6 +82,7 @@ class Cortex(ActorTypeDispatcher):
         self.name = message.spec.name
         self._eye = message.eye
         self._session_id = message.session_id
+        self.services = message.services
         try:
             self.params = from_dict(self.Params, message.spec.params, f"cortex.{self.name}.params")
             self.on_start()

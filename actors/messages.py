@@ -12,6 +12,9 @@ from typing import Any
 __all__ = [
     "STIMULUS_KINDS", "Stimulus", "Output", "EyeOutput", "CortexSpec", "OpenSession",
     "StartCortex", "CortexReady", "CloseSession", "WhoAmI", "YouAre",
+    "ModelSpec", "HolderSettings", "StartDirectory", "LoadModels", "ModelsLoaded", "ModelsFailed",
+    "WhereIsModel", "ModelAt", "ModelLoading", "ModelUnavailable", "HolderSuspect",
+    "Infer", "Inferred", "InferFailed",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -67,6 +70,7 @@ class OpenSession:
     eye: Any  # ActorAddress of the bridge's receive context
     cortexes: tuple[CortexSpec, ...]
     ready_data: dict[str, Any] = field(default_factory=dict)  # passed to the eye when ready
+    services: dict[str, Any] = field(default_factory=dict)  # shared actors by role, e.g. "models"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class StartCortex:
     spec: CortexSpec
     session_id: str
     eye: Any
+    services: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,3 +106,110 @@ class YouAre:
     """Reflector → bridge: the address the WhoAmI came from."""
 
     address: Any
+
+
+# -- models: the directory hands out the holder; the holder runs the models ------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One `[[model]]` stanza: a model file, its format and the recipe that decodes it."""
+
+    name: str
+    kind: str  # pre/post-processing recipe, e.g. "nanodet"
+    path: str
+    format: str  # "tfjs", "savedmodel", "keras" or "tflite"
+
+
+@dataclass(frozen=True)
+class HolderSettings:
+    max_batch: int
+    max_wait_ms: float
+    restart_delay_s: float
+
+
+@dataclass(frozen=True)
+class StartDirectory:
+    """Brain → ModelDirectory: the models to hold, and how."""
+
+    models: tuple[ModelSpec, ...]
+    settings: HolderSettings
+
+
+@dataclass(frozen=True)
+class LoadModels:
+    """ModelDirectory → new ModelHolder."""
+
+    models: tuple[ModelSpec, ...]
+    settings: HolderSettings
+
+
+@dataclass(frozen=True)
+class ModelsLoaded:
+    pid: int
+    seconds: float
+    peak_rss_mb: float
+    inputs: dict[str, tuple[int, int]]  # model name → (height, width) the holder wants
+
+
+@dataclass(frozen=True)
+class ModelsFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class WhereIsModel:
+    """Cortex → ModelDirectory: which holder serves this model?"""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelAt:
+    model: str
+    holder: Any
+    input_size: tuple[int, int]  # (height, width) of the images Infer must carry
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    """The holder is (re)loading; ModelAt follows when it is ready."""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelUnavailable:
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HolderSuspect:
+    """Cortex → ModelDirectory: this holder did not answer in time."""
+
+    holder: Any
+
+
+@dataclass(frozen=True)
+class Infer:
+    """Cortex → ModelHolder: one image, already resized to the model's input size (uint8 RGB)."""
+
+    request_id: int
+    model: str
+    image: Any  # numpy uint8 [H, W, 3]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Inferred:
+    request_id: int
+    detections: tuple  # of actors.models.detection.Detection
+    batch_size: int
+    infer_ms: float
+
+
+@dataclass(frozen=True)
+class InferFailed:
+    request_id: int
+    error: str

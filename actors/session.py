@@ -35,7 +35,7 @@ class Session(ActorTypeDispatcher):
             address = self.createActor(cortex_type(spec.type))
             self.cortexes[spec.name] = address
             self.starting.add(spec.name)
-            self.send(address, StartCortex(spec, message.session_id, message.eye))
+            self.send(address, StartCortex(spec, message.session_id, message.eye, message.services))
         self._maybe_ready()
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:

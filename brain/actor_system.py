@@ -91,13 +91,13 @@ def _reap_exited_children() -> None:
 
 
 def _log_defs() -> dict:
-    # Actor processes log through thespian's logger process to stderr, at WARNING, so a
-    # crashing cortex is visible without drowning the brain's own log.
+    # Actor processes log through thespian's logger process to stderr: our own actors
+    # at INFO, thespian's internals only at WARNING.
     return {
         "version": 1,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s actor %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "level": "WARNING"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "level": "INFO"}},
+        "loggers": {"actors": {"level": "INFO"}},
         "root": {"handlers": ["stderr"], "level": "WARNING"},
         "disable_existing_loggers": False,
     }

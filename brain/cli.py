@@ -38,7 +38,7 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
                                actors=dataclasses.replace(config.actors, **actors))
 
 
-async def _serve(config: Config, reflector) -> None:
+async def _serve(config: Config, reflector, services: dict) -> None:
     from brain.bridge import Bridge
     from brain.gateway import Gateway
 
@@ -46,7 +46,7 @@ async def _serve(config: Config, reflector) -> None:
     stop = loop.create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda s=signum: stop.done() or stop.set_result(s))
-    gateway = Gateway(config)
+    gateway = Gateway(config, services)
     bridge = Bridge(loop, reflector, gateway.deliver, config.actors.send_lanes)
     await bridge.start()
     try:
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = _with_overrides(config, args)
 
+    from actors.messages import StartDirectory
+    from actors.model_directory import ModelDirectory
     from actors.reflector import Reflector
 
     # The actor system forks its admin: start it before any thread exists.
@@ -88,7 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_exit)
     try:
         reflector = system.createActor(Reflector)
-        asyncio.run(_serve(config, reflector))
+        services = {}
+        if config.models:
+            # Loads in the background: eyes connect at once and are told when models are ready.
+            services["models"] = system.createActor(ModelDirectory)
+            system.tell(services["models"], StartDirectory(config.models, config.holder.settings()))
+            log.info("loading %d model(s) in the model holder: %s", len(config.models),
+                     ", ".join(f"{m.name} ({m.path})" for m in config.models))
+        asyncio.run(_serve(config, reflector, services))
         return 0
     except KeyboardInterrupt:
         return 130

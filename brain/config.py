@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
-from actors.messages import STIMULUS_KINDS, CortexSpec
+from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec
+from actors.models.formats import FORMATS, format_of
+from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -59,11 +61,25 @@ class EyeConfig:
 
 
 @dataclass(frozen=True)
+class HolderConfig:
+    #: Requests for one model that arrive within max_wait_ms run as one batch, up to max_batch.
+    max_batch: int = bounded(16, minimum=1, maximum=256)
+    max_wait_ms: float = bounded(2.0, minimum=0.0, maximum=1000.0)
+    #: After two holders in a row die before loading, wait this much longer each time.
+    restart_delay_s: float = bounded(2.0, minimum=0.0, maximum=60.0)
+
+    def settings(self) -> HolderSettings:
+        return HolderSettings(self.max_batch, self.max_wait_ms, self.restart_delay_s)
+
+
+@dataclass(frozen=True)
 class Config:
     path: str
     server: ServerConfig = field(default_factory=ServerConfig)
     actors: ActorsConfig = field(default_factory=ActorsConfig)
     eye: EyeConfig = field(default_factory=EyeConfig)
+    holder: HolderConfig = field(default_factory=HolderConfig)
+    models: tuple[ModelSpec, ...] = ()
     cortexes: tuple[CortexSpec, ...] = ()
 
 
@@ -75,14 +91,22 @@ class _CortexStanza:
     params: dict = field(default_factory=dict)
 
 
-_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig}
+@dataclass(frozen=True)
+class _ModelStanza:
+    name: str
+    kind: str = bounded("nanodet", choices=tuple(RECIPES))
+    path: str = ""
+    format: str = bounded("", choices=("", *FORMATS))  # "": from the path's name
+
+
+_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig}
 
 
 def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     """Validate a parsed TOML document; raise ConfigError naming the first fault."""
-    unknown = sorted(set(data) - set(_SECTIONS) - {"cortex"})
+    unknown = sorted(set(data) - set(_SECTIONS) - {"cortex", "model"})
     if unknown:
-        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, cortex)")
+        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, model, cortex)")
     sections = {}
     try:
         for name, cls in _SECTIONS.items():
@@ -93,17 +117,46 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     if server.close_over_bytes < server.max_message_bytes:
         raise ConfigError(path, "server.close_over_bytes",
                           f"must be at least server.max_message_bytes ({server.max_message_bytes})")
-    return Config(path=path, cortexes=_parse_cortexes(data.get("cortex", []), path), **sections)
+    models = _parse_models(data.get("model", []), path)
+    return Config(path=path, models=models, cortexes=_parse_cortexes(data.get("cortex", []), path, models),
+                  **sections)
 
 
-def _parse_cortexes(stanzas: Any, path: str) -> tuple[CortexSpec, ...]:
+def _stanza_label(section: str, index: int, stanza: Any) -> str:
+    if isinstance(stanza, dict) and isinstance(stanza.get("name"), str):
+        return f"{section}[{index}] ({stanza['name']})"
+    return f"{section}[{index}]"
+
+
+def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
+    if not isinstance(stanzas, list):
+        raise ConfigError(path, "model", "must be an array of tables: write [[model]] stanzas")
+    specs: list[ModelSpec] = []
+    for index, stanza in enumerate(stanzas):
+        label = _stanza_label("model", index, stanza)
+        try:
+            parsed = from_dict(_ModelStanza, stanza, label)
+        except ParamError as exc:
+            raise ConfigError(path, exc.key, exc.problem) from None
+        if any(spec.name == parsed.name for spec in specs):
+            raise ConfigError(path, f"{label}.name", f"{parsed.name!r} is used by two models")
+        if not Path(parsed.path).exists():
+            raise ConfigError(path, f"{label}.path", f"{parsed.path!r} does not exist (relative paths start "
+                                                     "from the brain's working directory); run `make models`")
+        try:
+            fmt = parsed.format or format_of(parsed.path)
+        except ValueError as exc:
+            raise ConfigError(path, f"{label}.format", str(exc)) from None
+        specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt))
+    return tuple(specs)
+
+
+def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> tuple[CortexSpec, ...]:
     if not isinstance(stanzas, list):
         raise ConfigError(path, "cortex", "must be an array of tables: write [[cortex]] stanzas")
     specs: list[CortexSpec] = []
     for index, stanza in enumerate(stanzas):
-        label = f"cortex[{index}]"
-        if isinstance(stanza, dict) and isinstance(stanza.get("name"), str):
-            label = f"cortex[{index}] ({stanza['name']})"
+        label = _stanza_label("cortex", index, stanza)
         try:
             parsed = from_dict(_CortexStanza, stanza, label)
         except ParamError as exc:
@@ -119,9 +172,13 @@ def _parse_cortexes(stanzas: Any, path: str) -> tuple[CortexSpec, ...]:
             raise ConfigError(path, f"{label}.type",
                               f"no cortex type {parsed.type!r} (known types: {known})") from None
         try:
-            from_dict(cls.Params, parsed.params, f"{label}.params")
+            params = from_dict(cls.Params, parsed.params, f"{label}.params")
         except ParamError as exc:
             raise ConfigError(path, exc.key, exc.problem) from None
+        wanted = getattr(params, "model", None)
+        if wanted is not None and wanted not in {m.name for m in models}:
+            known = ", ".join(m.name for m in models) or "none: add a [[model]] stanza"
+            raise ConfigError(path, f"{label}.params.model", f"no [[model]] named {wanted!r} (known: {known})")
         specs.append(CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params)))
     return tuple(specs)
 

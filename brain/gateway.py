@@ -61,8 +61,9 @@ class EyeConnection:
 
 
 class Gateway:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, services: dict | None = None):
         self.config = config
+        self.services = services or {}
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
         self.connections_total = 0
@@ -99,7 +100,8 @@ class Gateway:
                 return
             self.bridge.send(session, OpenSession(session_id, self.bridge.eye_address,
                                                   self.config.cortexes,
-                                                  {"eye": asdict(self.config.eye)}), eye.lane)
+                                                  {"eye": asdict(self.config.eye)}, self.services),
+                             eye.lane)
             async for message in websocket:
                 try:
                     stimulus = parse_message(message, server.max_message_bytes)

@@ -1,0 +1,44 @@
+"""Decode an eye's snapshot safely and cheaply, as a model input (Pillow + numpy)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["ImageRejected", "decode_for_model"]
+
+
+class ImageRejected(ValueError):
+    """The bytes are not an image we can use; str() is a sentence for the person."""
+
+
+def decode_for_model(data: bytes, size: tuple[int, int], max_pixels: int) -> tuple[np.ndarray, int, int]:
+    """Encoded image → (uint8 RGB [H,W,3] stretched to `size` (height, width), original width, height).
+
+    The pixel count is checked from the header before any pixel is decoded (a
+    decompression bomb costs nothing), and JPEGs are decoded at a reduced scale
+    (draft mode) when the model wants far fewer pixels than the photo has.
+    """
+    height, width = size
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            original_width, original_height = image.size
+            if original_width * original_height > max_pixels:
+                raise ImageRejected(
+                    f"The image is {original_width}×{original_height} pixels, over the limit of "
+                    f"{max_pixels} (the cortex's max_pixels); send a smaller snapshot.")
+            if image.format == "JPEG":
+                image.draft("RGB", (width, height))
+            image = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    except ImageRejected:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"That is not an image I can read ({exc}); send a JPEG, PNG or WebP.") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejected(f"The image is truncated or corrupt ({exc}); send the whole file.") from None
+    return np.asarray(image, dtype=np.uint8), original_width, original_height

@@ -1,0 +1,97 @@
+"""The ModelHolder actor: holds every local model in one process and batches requests.
+
+It is the only process that imports TensorFlow (~490 MB before any model): one holder
+for all models lets a 2 GB machine pay for TensorFlow once. Requests for one model
+that arrive within `max_wait_ms` of the first are run as one batch, up to `max_batch`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import time
+from datetime import timedelta
+
+import numpy as np
+from thespian.actors import ActorTypeDispatcher, WakeupMessage
+
+from actors.batching import Batcher
+from actors.messages import Infer, InferFailed, Inferred, LoadModels, ModelsFailed, ModelsLoaded
+from actors.models.recipes import RECIPES
+
+__all__ = ["ModelHolder"]
+
+log = logging.getLogger(__name__)
+
+
+class ModelHolder(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict = {}
+        self.recipes: dict = {}
+        self.batcher: Batcher | None = None
+
+    def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
+        started = time.perf_counter()
+        # TensorFlow's C++ start-up chatter would drown the brain's log.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            from actors.models import runtime  # TensorFlow is imported here, in this process only
+
+            for spec in message.models:
+                recipe = RECIPES[spec.kind]
+                self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable)
+                self.recipes[spec.name] = recipe
+                # The first call builds kernels; do it now rather than on an eye's first frame.
+                height, width = recipe.input_size
+                self.models[spec.name](recipe.preprocess(np.zeros((1, height, width, 3), np.uint8)))
+        except Exception as exc:
+            log.exception("model holder could not load its models")
+            self.send(sender, ModelsFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.batcher = Batcher(message.settings.max_batch, message.settings.max_wait_ms / 1000)
+        seconds = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log.info("model holder pid %d loaded %s in %.1f s, peak RSS %.0f MB", os.getpid(),
+                    ", ".join(self.models), seconds, peak_mb)
+        inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
+        self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs))
+
+    def receiveMsg_Infer(self, message: Infer, sender) -> None:
+        if message.model not in self.models:
+            self.send(sender, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
+            return
+        action = self.batcher.add(message.model, (sender, message), time.monotonic())
+        if action.run_now:
+            self._run(message.model)
+        elif action.wake_in_s is not None:
+            self.wakeupAfter(timedelta(seconds=action.wake_in_s), message.model)
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
+        if self.batcher and self.batcher.due(message.payload, time.monotonic()):
+            self._run(message.payload)
+
+    def _run(self, model: str) -> None:
+        while requests := self.batcher.take(model):
+            self._run_batch(model, requests)
+
+    def _run_batch(self, model: str, requests: list) -> None:
+        recipe = self.recipes[model]
+        started = time.perf_counter()
+        try:
+            batch = recipe.preprocess(np.stack([infer.image for _, infer in requests]))
+            outputs = self.models[model](batch)
+        except Exception as exc:
+            log.exception("inference failed for a batch of %d on %s", len(requests), model)
+            for sender, infer in requests:
+                self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
+            return
+        infer_ms = (time.perf_counter() - started) * 1000
+        for index, (sender, infer) in enumerate(requests):
+            try:
+                detections = tuple(recipe.decode([o[index] for o in outputs], infer.threshold))
+            except Exception as exc:
+                self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
+                continue
+            self.send(sender, Inferred(infer.request_id, detections, len(requests), infer_ms))
