@@ -37,7 +37,10 @@ def decode_for_model(data: bytes, size: tuple[int, int], max_pixels: int) -> tup
             image = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"The image is too large to decode safely ({exc}); send a snapshot of at most "
+                            f"{max_pixels} pixels.") from None
+    except UnidentifiedImageError as exc:
         raise ImageRejected(f"That is not an image I can read ({exc}); send a JPEG, PNG or WebP.") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageRejected(f"The image is truncated or corrupt ({exc}); send the whole file.") from None
