@@ -6,7 +6,8 @@ const ui = {
   status: $("status"), video: $("preview"), cameraMessage: $("camera-message"),
   cameraToggle: $("camera-toggle"), cameraFlip: $("camera-flip"), cameraState: $("camera-state"),
   frames: $("frames"), say: $("say"), sayText: $("say-text"), listen: $("listen"),
-  speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"),
+  speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"), overlay: $("overlay"),
+  seeing: $("seeing"), modelState: $("model-state"),
 };
 
 // Until the brain says otherwise (its "ready" status carries the configured values).
@@ -14,10 +15,13 @@ const settings = { snapshot_every_ms: 1000, snapshot_max_width: 640, jpeg_qualit
 const MAX_TRANSCRIPT = 200;
 // Skip a snapshot while this much is still unsent: a slow link must not queue old frames.
 const MAX_BUFFERED_BYTES = 256 * 1024;
+// Boxes older than this are cleared: the scene has moved on or the brain went quiet.
+const BOXES_TTL_MS = 3000;
 
 const state = {
   ws: null, brainReady: false, retryMs: 500, stream: null, facing: "user",
   snapshotTimer: null, framesSent: 0, framesSkipped: 0, recognition: null, listening: false,
+  lastLabels: "", boxesTimer: null,
 };
 
 function setStatus(text, tone = "") {
@@ -81,6 +85,17 @@ function connect() {
 
 function onOutput(output) {
   const { cortex = "brain", kind = "", text = "", data = {} } = output;
+  if (kind === "label") {
+    onLabel(cortex, text, data);
+    return;
+  }
+  if (kind === "status" && data.model) {
+    ui.modelState.hidden = false;
+    ui.modelState.textContent = data.state === "ready" ? `${data.model} model ready` : `loading the ${data.model} model…`;
+    ui.modelState.dataset.tone = data.state === "ready" ? "ok" : "warn";
+    addLine(cortex, text, "status");
+    return;
+  }
   if (kind === "status") {
     if (data.ready) {
       state.brainReady = true;
@@ -95,6 +110,56 @@ function onOutput(output) {
   }
   addLine(cortex, text, kind === "error" ? "error" : "");
   if (kind !== "error") say(text);
+}
+
+// A label comes with every snapshot: draw its boxes each time, but show it in the
+// transcript and speak it only when what is seen changes.
+function onLabel(cortex, text, data) {
+  const detections = data.detections || [];
+  drawBoxes(detections, data.width, data.height);
+  ui.seeing.textContent = detections.length ? `I see ${text}` : "I see nothing I know.";
+  const names = [...new Set(detections.map((d) => d.label))].sort().join(", ");
+  if (names !== state.lastLabels) {
+    state.lastLabels = names;
+    if (names) {
+      addLine(cortex, text);
+      say(names);
+    }
+  }
+}
+
+function drawBoxes(detections, width, height) {
+  const canvas = ui.overlay;
+  const rect = canvas.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(rect.width * ratio);
+  canvas.height = Math.round(rect.height * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, rect.width, rect.height);
+  clearTimeout(state.boxesTimer);
+  if (!detections.length || !width || !height) return;
+  // The video is letterboxed (object-fit: contain): map snapshot pixels onto it.
+  const scale = Math.min(rect.width / width, rect.height / height);
+  const offsetX = (rect.width - width * scale) / 2;
+  const offsetY = (rect.height - height * scale) / 2;
+  ctx.lineWidth = 3;
+  ctx.font = "600 15px system-ui, sans-serif";
+  ctx.textBaseline = "top";
+  for (const { label, score, box } of detections) {
+    const [x1, y1, x2, y2] = box;
+    const x = offsetX + x1 * scale;
+    const y = offsetY + y1 * scale;
+    const tag = `${label} ${Math.round(score * 100)}%`;
+    ctx.strokeStyle = "#ffd400";
+    ctx.strokeRect(x, y, (x2 - x1) * scale, (y2 - y1) * scale);
+    const tagWidth = ctx.measureText(tag).width + 8;
+    ctx.fillStyle = "#ffd400";
+    ctx.fillRect(x, Math.max(0, y - 20), tagWidth, 20);
+    ctx.fillStyle = "#111";
+    ctx.fillText(tag, x + 4, Math.max(0, y - 20) + 2);
+  }
+  state.boxesTimer = setTimeout(() => drawBoxes([], 0, 0), BOXES_TTL_MS);
 }
 
 function sendJson(value) {
@@ -163,6 +228,8 @@ function stopCamera() {
   state.stream = null;
   ui.video.srcObject = null;
   clearInterval(state.snapshotTimer);
+  drawBoxes([], 0, 0);
+  ui.seeing.textContent = "";
   ui.cameraState.textContent = "camera off";
   ui.cameraToggle.textContent = "Start camera";
 }
@@ -190,7 +257,7 @@ function sendSnapshot() {
     ws.send(blob);
     state.framesSent += 1;
     const skipped = state.framesSkipped ? `, ${state.framesSkipped} skipped (slow link)` : "";
-    ui.frames.textContent = `${state.framesSent} frames sent${skipped}`;
+    ui.frames.textContent = `${state.framesSent} frame${state.framesSent === 1 ? "" : "s"} sent${skipped}`;
   }, "image/jpeg", settings.jpeg_quality);
 }
 

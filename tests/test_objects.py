@@ -1,0 +1,171 @@
+"""The default brain recognises objects in real photos, end to end, with the real model."""
+
+import io
+import os
+import signal
+import time
+
+import numpy as np
+import psutil
+import pytest
+import skimage.data
+from PIL import Image
+
+from tests.conftest import ROOT, running_brain, wait_until
+from tests.test_imaging import png_claiming
+
+if not (ROOT / "models" / "nanodet.json").exists():
+    pytest.skip("run `make models` first", allow_module_level=True)
+
+DEFAULT = (ROOT / "config" / "default.toml").read_text()
+
+
+def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+# Public-domain / CC0 photos shipped by scikit-image, and what each must be seen to contain.
+PHOTOS = {
+    "coffee": (skimage.data.coffee, "cup"),
+    "astronaut": (skimage.data.astronaut, "person"),
+    "motorcycle": (lambda: skimage.data.stereo_motorcycle()[0], "motorcycle"),
+    "chelsea": (skimage.data.chelsea, "cat"),
+}
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory):
+    with running_brain(DEFAULT, tmp_path_factory.mktemp("objects")) as running:
+        yield running
+
+
+def label_of(eye, frame: bytes, timeout: float = 60) -> dict:
+    eye.send(frame)
+    return eye.wait_for(lambda o: o["kind"] in ("label", "error") and o["cortex"] == "objects", timeout)
+
+
+def ready_eye(brain):
+    eye = brain.eye(max_size=None)
+    eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+    return eye
+
+
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_real_photos_are_recognised(brain, photo):
+    make, expected = PHOTOS[photo]
+    array = make()
+    with ready_eye(brain) as eye:
+        output = label_of(eye, jpeg(array))
+        assert output["kind"] == "label", output
+        labels = [d["label"] for d in output["data"]["detections"]]
+        assert expected in labels, output["text"]
+        assert f"{expected} (" in output["text"]
+        found = output["data"]["detections"][labels.index(expected)]
+        x1, y1, x2, y2 = found["box"]
+        height, width = array.shape[:2]
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        assert (x2 - x1) * (y2 - y1) > 0.1 * width * height  # the subject fills much of each photo
+
+
+def test_the_cup_is_the_best_guess_on_the_coffee_photo(brain):
+    with ready_eye(brain) as eye:
+        output = label_of(eye, jpeg(skimage.data.coffee()))
+        assert output["text"].startswith("cup (")
+
+
+def test_bad_images_get_errors_and_recognition_goes_on(brain):
+    whole = jpeg(skimage.data.astronaut())
+    with ready_eye(brain) as eye:
+        assert "truncated or corrupt" in label_of(eye, whole[: len(whole) // 3])["text"]
+        assert "over the limit of 40000000" in label_of(eye, png_claiming(8000, 6000))["text"]
+        assert "too large to decode safely" in label_of(eye, png_claiming(100_000, 100_000))["text"]
+        assert label_of(eye, whole)["kind"] == "label"
+
+
+def test_latest_frame_wins_and_drops_are_counted(brain):
+    cat, cup = jpeg(skimage.data.chelsea()), jpeg(skimage.data.coffee())
+    with ready_eye(brain) as eye:
+        for _ in range(29):
+            eye.send(cat)
+        eye.send(cup)
+        labels = []
+        while True:
+            output = eye.wait_for(lambda o: o["kind"] == "label", 60)
+            labels.append(output)
+            if output["data"]["dropped"] + len(labels) == 30:
+                break
+        assert len(labels) < 10, "older frames should have been dropped, not queued"
+        assert labels[-1]["text"].startswith("cup ("), "the newest frame must be the one answered last"
+
+
+def test_a_busy_model_never_delays_echo(brain):
+    frame = jpeg(skimage.data.astronaut())
+    with ready_eye(brain) as eye:
+        for _ in range(10):
+            eye.send(frame)
+        started = time.monotonic()
+        reply = eye.ask("are you there?")
+        while reply["kind"] != "echo":
+            reply = eye.wait_for(lambda o: o["kind"] == "echo")
+        assert time.monotonic() - started < 0.5
+
+
+def test_many_eyes_get_batched_and_agree_with_one(brain):
+    frame = jpeg(skimage.data.coffee())
+    eyes = [ready_eye(brain) for _ in range(8)]
+    try:
+        alone = label_of(eyes[0], frame)
+        batch_sizes, texts = [], []
+        for _ in range(3):
+            for eye in eyes:
+                eye.send(frame)
+            for eye in eyes:
+                output = eye.wait_for(lambda o: o["kind"] == "label", 60)
+                batch_sizes.append(output["data"]["batch"])
+                texts.append(output["data"]["detections"])
+        assert max(batch_sizes) > 1, batch_sizes
+        for detections in texts:
+            assert [d["label"] for d in detections] == [d["label"] for d in alone["data"]["detections"]]
+            for got, want in zip(detections, alone["data"]["detections"]):
+                assert got["score"] == pytest.approx(want["score"], abs=1e-3)
+                assert got["box"] == pytest.approx(want["box"], abs=0.5)
+    finally:
+        for eye in eyes:
+            eye.close()
+
+
+def named(brain, title: str) -> list[psutil.Process]:
+    return [p for p in brain.processes() if p.cmdline() and p.cmdline()[0].startswith(title)]
+
+
+def test_only_the_model_holder_loads_tensorflow(brain):
+    with ready_eye(brain):
+        holders = named(brain, "ModelHolder")
+        assert len(holders) == 1
+
+        def has_tensorflow(proc):
+            with open(f"/proc/{proc.pid}/maps") as maps:
+                return "_pywrap_tensorflow" in maps.read()
+
+        assert has_tensorflow(holders[0])
+        others = [p for p in brain.processes() if p.pid != holders[0].pid] + [psutil.Process(brain.proc.pid)]
+        assert not [p.cmdline()[0] for p in others if has_tensorflow(p)]
+
+
+def test_holder_killed_gives_an_error_then_recovers(tmp_path):
+    config = DEFAULT.replace("threshold = 0.35 }", "threshold = 0.35, infer_timeout_ms = 1500 }")
+    frame = jpeg(skimage.data.coffee())
+    with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
+        assert label_of(eye, frame)["kind"] == "label"
+        (holder,) = named(brain, "ModelHolder")
+        os.kill(holder.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        error = label_of(eye, frame, timeout=10)
+        assert error["kind"] == "error" and "did not answer within 1500 ms" in error["text"]
+        assert time.monotonic() - killed < 1.5 + 1.0
+        eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+        assert label_of(eye, frame)["text"].startswith("cup (")
+        assert wait_until(lambda: len(named(brain, "ModelHolder")) == 1, 10)
+        assert named(brain, "ModelHolder")[0].pid != holder.pid
