@@ -42,6 +42,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/echo.py
+	$(BIN)/python bench/objects.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models

@@ -1,7 +1,9 @@
 """When to run a batch: the ModelHolder's batching decisions as a pure, testable class.
 
 A model's first waiting request starts a window of `max_wait_s`; the batch runs when
-the window closes or when `max_batch` requests wait, whichever comes first.
+the window closes or when `max_batch` requests wait, whichever comes first. A window
+of 0 adds no delay: the holder's timer then fires as soon as the requests that have
+already arrived (while it was busy) are read, so they still run as one batch.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Batcher:
     def add(self, model: str, request: Any, now: float) -> Action:
         waiting = self._waiting.setdefault(model, [])
         waiting.append(request)
-        if len(waiting) >= self.max_batch or self.max_wait_s <= 0:
+        if len(waiting) >= self.max_batch:
             return Action(run_now=True)
         if len(waiting) == 1:
             self._opened[model] = now

@@ -27,7 +27,8 @@ class Stimulus:
 
     kind: str  # one of STIMULUS_KINDS
     text: str = ""  # kind "text": the words; kind "command": the command name
-    image: bytes = b""  # kind "image": encoded JPEG/PNG/WebP bytes
+    # thespian formats every message it sends with repr(): keep megabytes out of it.
+    image: bytes = field(default=b"", repr=False)  # kind "image": encoded JPEG/PNG/WebP bytes
     content_type: str = ""  # kind "image": e.g. "image/jpeg"
     args: dict[str, Any] = field(default_factory=dict)  # kind "command": its other fields
     received: float = field(default_factory=time.time)
@@ -197,8 +198,8 @@ class Infer:
 
     request_id: int
     model: str
-    image: Any  # numpy uint8 [H, W, 3]
     threshold: float
+    image: Any = field(repr=False)  # numpy uint8 [H, W, 3]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ def test_models_batch_separately():
     assert batcher.take("objects") == [1] and batcher.waiting("faces") == 1
 
 
-def test_zero_wait_never_batches():
+def test_zero_wait_batches_what_already_arrived():
     batcher = Batcher(max_batch=8, max_wait_s=0.0)
-    assert batcher.add("m", 1, now=0.0).run_now
+    assert batcher.add("m", 1, now=0.0).wake_in_s == 0.0
+    batcher.add("m", 2, now=0.0)
+    assert batcher.due("m", now=0.0) and batcher.take("m") == [1, 2]

@@ -26,8 +26,9 @@ class _InFlight:
     request_id: int
     width: int
     height: int
-    received: float
-    sent: float
+    received: float  # wall clock when the gateway parsed the frame
+    started: float  # wall clock when this cortex began decoding it
+    sent: float  # wall clock when it went to the holder
 
 
 class Objects(Cortex, type_name="objects"):
@@ -81,14 +82,15 @@ class Objects(Cortex, type_name="objects"):
     def _next(self) -> None:
         while self.in_flight is None and self.waiting is not None and self.holder is not None:
             stimulus, self.waiting = self.waiting, None
+            started = time.time()
             try:
                 pixels, width, height = decode_for_model(stimulus.image, self.input_size, self.params.max_pixels)
             except ImageRejected as exc:
                 self.error(str(exc))
                 continue
             request_id = next(_request_ids)
-            self.in_flight = _InFlight(request_id, width, height, stimulus.received, time.monotonic())
-            self.send(self.holder, Infer(request_id, self.params.model, pixels, self.params.threshold))
+            self.in_flight = _InFlight(request_id, width, height, stimulus.received, started, time.time())
+            self.send(self.holder, Infer(request_id, self.params.model, self.params.threshold, pixels))
             self.after(self.params.infer_timeout_ms / 1000, ("timeout", request_id))
 
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
@@ -103,6 +105,10 @@ class Objects(Cortex, type_name="objects"):
             "width": flight.width, "height": flight.height, "dropped": self.dropped,
             "batch": message.batch_size, "infer_ms": round(message.infer_ms, 1),
             "latency_ms": round((time.time() - flight.received) * 1000, 1),
+            # Where the time went: waiting to be decoded, decoding, and at the holder.
+            "timing_ms": {"queued": round((flight.started - flight.received) * 1000, 1),
+                          "decode": round((flight.sent - flight.started) * 1000, 1),
+                          "holder": round((time.time() - flight.sent) * 1000, 1)},
         })
         self._next()
 

@@ -1,0 +1,214 @@
+"""Object recognition benchmark (P1, P2, P3 of issue 3), all in one run.
+
+P1  one eye: websocket round trip frame → label, vs the bare pipeline (decode +
+    preprocess + infer + decode) on the same JPEG in this process.
+P2  16 eyes in closed loop: frames/s, vs the bare pipeline at batch 16 and vs the
+    brain serving without batching ([holder] max_batch = 1).
+P3  total PSS of all brain processes with 1, 10 and 20 eyes on the default topology.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import skimage.data
+from PIL import Image
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from actors.imaging import decode_for_model  # noqa: E402
+from actors.models import nanodet  # noqa: E402
+from tests.conftest import running_brain  # noqa: E402
+
+DEFAULT = (ROOT / "config" / "default.toml").read_text()
+UNBATCHED = DEFAULT.replace("max_batch = 16", "max_batch = 1")
+SIZE = (nanodet.INPUT_SIZE, nanodet.INPUT_SIZE)
+
+
+def photo(width: int, height: int) -> bytes:
+    image = Image.fromarray(skimage.data.coffee()).resize((width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+class Bare:
+    """The same pipeline as the brain, in one process, no actors, no sockets."""
+
+    def __init__(self):
+        from actors.models.tfjs import TfjsGraphModel
+
+        self.model = TfjsGraphModel(ROOT / "models" / "nanodet.json")
+
+    def once(self, frames: list[bytes]) -> float:
+        started = time.perf_counter()
+        pixels = np.stack([decode_for_model(f, SIZE, 40_000_000)[0] for f in frames])
+        outputs = self.model(nanodet.preprocess(pixels))
+        for i in range(len(frames)):
+            nanodet.decode([o[i] for o in outputs], 0.35)
+        return time.perf_counter() - started
+
+    def median(self, frames: list[bytes], repeats: int) -> float:
+        self.once(frames)
+        return statistics.median(self.once(frames) for _ in range(repeats))
+
+    def stages(self, frame: bytes, repeats: int = 20) -> dict[str, float]:
+        timings = {"decode+resize": [], "preprocess": [], "infer": [], "post": []}
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            pixels = decode_for_model(frame, SIZE, 40_000_000)[0][None]
+            t1 = time.perf_counter()
+            batch = nanodet.preprocess(pixels)
+            t2 = time.perf_counter()
+            outputs = self.model(batch)
+            t3 = time.perf_counter()
+            nanodet.decode([o[0] for o in outputs], 0.35)
+            t4 = time.perf_counter()
+            for key, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                value_list = timings[key]
+                value_list.append(value)
+        return {k: statistics.median(v) * 1000 for k, v in timings.items()}
+
+
+async def _ready(url: str):
+    ws = await connect(url, max_size=None)
+    while True:
+        message = json.loads(await ws.recv())
+        if message["data"].get("state") == "ready":
+            return ws
+
+
+async def _label(ws) -> dict:
+    while True:
+        message = json.loads(await ws.recv())
+        if message["kind"] in ("label", "error") and message["cortex"] == "objects":
+            return message
+
+
+async def round_trips(url: str, frame: bytes, count: int) -> float:
+    ws = await _ready(url)
+    try:
+        for _ in range(3):
+            await ws.send(frame)
+            await _label(ws)
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await ws.send(frame)
+            await _label(ws)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+    finally:
+        await ws.close()
+
+
+async def closed_loop(url: str, frame: bytes, eyes: int, seconds: float) -> tuple[float, float]:
+    sockets = [await _ready(url) for _ in range(eyes)]
+    done, batches = [], []
+
+    async def eye(ws, deadline):
+        while time.perf_counter() < deadline:
+            await ws.send(frame)
+            output = await _label(ws)
+            done.append(1)
+            batches.append(output["data"].get("batch", 0))
+
+    try:
+        await asyncio.gather(*(eye(ws, time.perf_counter() + 2) for ws in sockets))  # warm up
+        done.clear()
+        batches.clear()
+        started = time.perf_counter()
+        await asyncio.gather(*(eye(ws, started + seconds) for ws in sockets))
+        return len(done) / (time.perf_counter() - started), statistics.mean(batches)
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+def pss_mb(brain) -> float:
+    total = 0
+    for proc in [psutil.Process(brain.proc.pid), *brain.processes()]:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+async def memory(brain, frame: bytes, counts=(1, 10, 20)) -> dict[int, float]:
+    sockets, result = [], {}
+    try:
+        for count in counts:
+            while len(sockets) < count:
+                ws = await _ready(brain.ws_url)
+                await ws.send(frame)
+                await _label(ws)
+                sockets.append(ws)
+            await asyncio.sleep(1)
+            result[count] = pss_mb(brain)
+    finally:
+        for ws in sockets:
+            await ws.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    large, small = photo(1920, 1280), photo(640, 427)
+    bare = Bare()
+    stages = {name: bare.stages(frame) for name, frame in (("1920×1280", large), ("640×427", small))}
+    bare_one = {name: bare.median([frame], 20) for name, frame in (("1920×1280", large), ("640×427", small))}
+    bare16 = 16 / bare.median([large] * 16, 5)
+    del bare
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_brain(DEFAULT, Path(tmp)) as brain:
+            p1 = {name: asyncio.run(round_trips(brain.ws_url, frame, 30))
+                  for name, frame in (("1920×1280", large), ("640×427", small))}
+            p2, mean_batch = asyncio.run(closed_loop(brain.ws_url, large, 16, args.seconds))
+            p3 = asyncio.run(memory(brain, small))
+        (Path(tmp) / "u").mkdir()
+        with running_brain(UNBATCHED, Path(tmp) / "u") as brain:
+            p2_unbatched, _ = asyncio.run(closed_loop(brain.ws_url, large, 16, args.seconds))
+
+    print("\nBare pipeline stages (median ms, batch 1, this process):\n")
+    print("| photo | " + " | ".join(next(iter(stages.values()))) + " |")
+    print("|---|" + "---:|" * 4)
+    for name, row in stages.items():
+        print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |")
+    print("\nP1 — one eye, frame → label round trip (median of 30):\n")
+    print("| photo | bare pipeline ms | brain over websocket ms | ratio (goal ≤ 1.10) |")
+    print("|---|---:|---:|---:|")
+    for name in p1:
+        print(f"| {name} | {bare_one[name] * 1000:.1f} | {p1[name] * 1000:.1f} | {p1[name] / bare_one[name]:.2f} |")
+    print(f"\nP2 — 16 eyes, closed loop, 1920×1280 JPEG, {args.seconds:.0f} s:\n")
+    print("| serving | frames/s | ratio |")
+    print("|---|---:|---:|")
+    print(f"| bare pipeline, batch 16, serial | {bare16:.1f} | 1.00 |")
+    print(f"| brain, batched (mean batch {mean_batch:.1f}) | {p2:.1f} | {p2 / bare16:.2f} (goal ≥ 1.0) |")
+    print(f"| brain, max_batch = 1 | {p2_unbatched:.1f} | {p2_unbatched / bare16:.2f} |")
+    print(f"| batched / unbatched | | {p2 / p2_unbatched:.2f} (goal ≥ 1.5) |")
+    print("\nP3 — total PSS of the brain's processes, default topology:\n")
+    print("| eyes | PSS MB | per added eye MB |")
+    print("|---:|---:|---:|")
+    for count, mb in p3.items():
+        per = (mb - p3[1]) / (count - 1) if count > 1 else 0
+        print(f"| {count} | {mb:.0f} | {per:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
