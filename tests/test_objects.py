@@ -105,11 +105,13 @@ def test_a_busy_model_never_delays_echo(brain):
     with ready_eye(brain) as eye:
         for _ in range(10):
             eye.send(frame)
-        started = time.monotonic()
-        reply = eye.ask("are you there?")
-        while reply["kind"] != "echo":
-            reply = eye.wait_for(lambda o: o["kind"] == "echo")
-        assert time.monotonic() - started < 0.5
+        eye.send("are you there?")
+        # The echo must overtake the object cortex's work on the burst: it arrives
+        # before the answer to the last frame, not queued behind the frames.
+        kinds = []
+        while not kinds or kinds[-1] != "label" or eye.seen[-1]["data"]["dropped"] + kinds.count("label") < 10:
+            kinds.append(eye.wait_for(lambda o: o["kind"] in ("label", "echo"), 60)["kind"])
+        assert "echo" in kinds and kinds.index("echo") < len(kinds) - 1, kinds
 
 
 def test_many_eyes_get_batched_and_agree_with_one(brain):
