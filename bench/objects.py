@@ -173,6 +173,7 @@ def main() -> None:
     stages = {name: bare.stages(frame) for name, frame in (("1920×1280", large), ("640×427", small))}
     bare_one = {name: bare.median([frame], 20) for name, frame in (("1920×1280", large), ("640×427", small))}
     bare16 = 16 / bare.median([large] * 16, 5)
+    bare1 = 1 / bare_one["1920×1280"]
     del bare
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,6 +200,8 @@ def main() -> None:
     print("| serving | frames/s | ratio |")
     print("|---|---:|---:|")
     print(f"| bare pipeline, batch 16, serial | {bare16:.1f} | 1.00 |")
+    print(f"| bare pipeline, batch 1, serial (batching's ceiling: {bare16 / bare1:.2f}×) | {bare1:.1f} | "
+          f"{bare1 / bare16:.2f} |")
     print(f"| brain, batched (mean batch {mean_batch:.1f}) | {p2:.1f} | {p2 / bare16:.2f} (goal ≥ 1.0) |")
     print(f"| brain, max_batch = 1 | {p2_unbatched:.1f} | {p2_unbatched / bare16:.2f} |")
     print(f"| batched / unbatched | | {p2 / p2_unbatched:.2f} (goal ≥ 1.5) |")
