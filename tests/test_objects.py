@@ -14,9 +14,6 @@ from PIL import Image
 from tests.conftest import ROOT, running_brain, wait_until
 from tests.test_imaging import png_claiming
 
-if not (ROOT / "models" / "nanodet.json").exists():
-    pytest.skip("run `make models` first", allow_module_level=True)
-
 DEFAULT = (ROOT / "config" / "default.toml").read_text()
 
 

@@ -156,7 +156,6 @@ def test_unsupported_fused_ops_are_named(tmp_path):
 NANODET = ROOT / "models" / "nanodet.json"
 
 
-@pytest.mark.skipif(not NANODET.exists(), reason="run `make models` first")
 def test_real_nanodet_batched_equals_single():
     import skimage.data
     from PIL import Image
