@@ -205,7 +205,7 @@ class Infer:
 @dataclass(frozen=True)
 class Inferred:
     request_id: int
-    detections: tuple  # of actors.models.detection.Detection
+    result: Any = field(repr=False)  # what the recipe decodes: detections, an embedding…
     batch_size: int
     infer_ms: float
 

@@ -90,8 +90,8 @@ class ModelHolder(ActorTypeDispatcher):
         infer_ms = (time.perf_counter() - started) * 1000
         for index, (sender, infer) in enumerate(requests):
             try:
-                detections = tuple(recipe.decode([o[index] for o in outputs], infer.threshold))
+                result = recipe.decode([o[index] for o in outputs], infer.threshold)
             except Exception as exc:
                 self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
                 continue
-            self.send(sender, Inferred(infer.request_id, detections, len(requests), infer_ms))
+            self.send(sender, Inferred(infer.request_id, result, len(requests), infer_ms))

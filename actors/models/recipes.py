@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from actors.models import nanodet
-from actors.models.detection import Detection
+from actors.models import faces, nanodet
 
 __all__ = ["Recipe", "RECIPES"]
 
@@ -17,10 +17,12 @@ __all__ = ["Recipe", "RECIPES"]
 class Recipe:
     input_size: tuple[int, int]  # (height, width) the image is stretched to
     preprocess: Callable[[np.ndarray], np.ndarray]  # uint8 RGB [N,H,W,3] → model input
-    decode: Callable[[list[np.ndarray], float], list[Detection]]  # one image's outputs → detections
+    decode: Callable[[list[np.ndarray], float], Any]  # one image's outputs → detections, embedding…
     batchable: bool = True
 
 
 RECIPES: dict[str, Recipe] = {
     "nanodet": Recipe((nanodet.INPUT_SIZE, nanodet.INPUT_SIZE), nanodet.preprocess, nanodet.decode),
+    "blazeface": Recipe((faces.DETECT_SIZE, faces.DETECT_SIZE), faces.detect_preprocess, faces.detect_decode),
+    "faceres": Recipe((faces.EMBED_SIZE, faces.EMBED_SIZE), faces.embed_preprocess, faces.embed_decode),
 }

@@ -166,7 +166,8 @@ class TfjsGraphModel:
         model, graph = read_model(path)
         attach_weights(graph, read_weights(model, path.parent))
         self.rewrites = {"R2": add_fused_conv_targs(graph), "R3": split_fused_depthwise(graph)}
-        signature = model.get("signature") or {}
+        # Some converters put the signature under userDefinedMetadata (blazeface).
+        signature = model.get("signature") or (model.get("userDefinedMetadata") or {}).get("signature") or {}
         inputs = list(signature.get("inputs", {}))
         self.input_name = (inputs[0] if inputs else "input_1:0").split(":")[0]
         self.output_names = sorted(signature.get("outputs", {})) or None

@@ -1,0 +1,132 @@
+"""FrameCortex: the base of cortexes that look at frames with models on the model holder.
+
+It finds the holder through the ModelDirectory, keeps **latest frame wins** (while one
+frame is being worked on, at most one newer frame waits; an older waiting frame is
+dropped and counted), and times out every request: a message to a dead holder is lost
+silently, so a request that outlives `infer_timeout_ms` becomes an `error` output, the
+holder is reported as suspect, and its address is asked for again.
+
+A subclass says which models it needs (`model_names`), starts work on a frame in
+`on_frame`, sends requests with `infer`, receives answers in `on_result`, and calls
+`frame_done` when the frame is finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from actors.cortex import Cortex
+from actors.messages import (HolderSuspect, Infer, Inferred, InferFailed, ModelAt, ModelLoading,
+                             ModelUnavailable, Stimulus, WhereIsModel)
+
+__all__ = ["FrameCortex"]
+
+_request_ids = itertools.count(1)
+
+
+class FrameCortex(Cortex):
+    # -- for subclasses ----------------------------------------------------------------
+
+    def model_names(self) -> tuple[str, ...]:
+        """The [[model]] names this cortex needs on the holder."""
+        raise NotImplementedError
+
+    def on_frame(self, stimulus: Stimulus) -> None:
+        """Start work on a frame; call frame_done() when finished (now or later)."""
+        raise NotImplementedError
+
+    def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
+        """The holder's answer to infer(..., tag)."""
+
+    def infer(self, model: str, image, threshold: float, tag: Any) -> None:
+        request_id = next(_request_ids)
+        self._pending[request_id] = (model, tag)
+        self.send(self._holders[model][0], Infer(request_id, model, threshold, image))
+        self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
+
+    def input_size(self, model: str) -> tuple[int, int]:
+        return self._holders[model][1]
+
+    def frame_done(self) -> None:
+        self._busy = False
+        self._pending.clear()
+        self._next()
+
+    # -- machinery ---------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._holders: dict[str, tuple[Any, tuple[int, int]]] = {}
+        self._pending: dict[int, tuple[str, Any]] = {}
+        self._busy = False
+        self._waiting: Stimulus | None = None
+        self.dropped = 0
+        for model in self.model_names():
+            self.send(self.services["models"], WhereIsModel(model))
+
+    def _ready(self) -> bool:
+        return all(model in self._holders for model in self.model_names())
+
+    def receiveMsg_ModelLoading(self, message: ModelLoading, sender) -> None:
+        self.emit("status", f"Loading the {message.model} model…", {"model": message.model, "state": "loading"})
+
+    def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
+        self._holders[message.model] = (message.holder, tuple(message.input_size))
+        self.emit("status", f"The {message.model} model is ready.", {"model": message.model, "state": "ready"})
+        self._next()
+
+    def receiveMsg_ModelUnavailable(self, message: ModelUnavailable, sender) -> None:
+        self.error(f"{self.name} is unavailable: {message.reason}. Check the [[model]] stanza and run "
+                   "`make models`.", {"model": message.model})
+
+    def on_stimulus(self, stimulus: Stimulus) -> None:
+        if stimulus.kind != "image":
+            return
+        if self._waiting is not None:
+            self.dropped += 1
+        self._waiting = stimulus
+        self._next()
+
+    def _next(self) -> None:
+        while not self._busy and self._waiting is not None and self._ready():
+            stimulus, self._waiting = self._waiting, None
+            self._busy = True
+            try:
+                self.on_frame(stimulus)
+            except Exception:
+                self._busy = False
+                raise
+
+    def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
+        if message.request_id not in self._pending:
+            return  # an answer that came after its timeout
+        _, tag = self._pending.pop(message.request_id)
+        try:
+            self.on_result(tag, message.result, message)
+        except Exception as exc:
+            self.error(f"{self.name} could not use the model's answer: {exc}.")
+            self.frame_done()
+
+    def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
+        if self._pending.pop(message.request_id, None) is None:
+            return
+        self.error(f"The model could not look at that frame: {message.error}.")
+        self.frame_done()
+
+    def on_timer(self, payload: Any) -> None:
+        if not (isinstance(payload, tuple) and payload[0] == "infer-timeout"):
+            return
+        request = self._pending.get(payload[1])
+        if request is None:
+            return
+        model = request[0]
+        self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
+                   "restarted and this will resume by itself.", {"model": model})
+        holder = self._holders.pop(model, (None,))[0]
+        self.send(self.services["models"], HolderSuspect(holder))
+        for other in [m for m, (address, _) in self._holders.items() if address == holder]:
+            del self._holders[other]  # all models of that holder go with it
+        for name in self.model_names():
+            if name not in self._holders:
+                self.send(self.services["models"], WhereIsModel(name))
+        self.frame_done()
