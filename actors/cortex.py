@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from thespian.actors import ActorTypeDispatcher, WakeupMessage
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
 from actors.messages import CortexReady, EyeOutput, Output, StartCortex, Stimulus
 from actors.params import from_dict
@@ -61,6 +61,9 @@ class Cortex(ActorTypeDispatcher):
     def on_timer(self, payload: Any) -> None:
         """Called when a timer set with `after()` fires."""
 
+    def on_stop(self) -> None:
+        """Called when the session ends: close what on_start opened."""
+
     # -- tools for subclasses ----------------------------------------------------------
 
     def emit(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
@@ -75,6 +78,17 @@ class Cortex(ActorTypeDispatcher):
     def after(self, seconds: float, payload: Any = None) -> None:
         """Call on_timer(payload) once, `seconds` from now."""
         self.wakeupAfter(timedelta(seconds=seconds), payload)
+
+    def async_worker(self):
+        """An AsyncWorker whose finished jobs come back to on_async_result, on this actor's thread."""
+        from actors.async_worker import AsyncWorker
+
+        if getattr(self, "_async", None) is None:
+            self._async = AsyncWorker(f"{self.name}-async")
+        return self._async
+
+    def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
+        """A job submitted to async_worker() finished."""
 
     # -- thespian plumbing ------------------------------------------------------------
 
@@ -99,6 +113,33 @@ class Cortex(ActorTypeDispatcher):
             # One bad stimulus must not cost the session its cortex.
             log.exception("cortex %s failed on a %s stimulus", self.name, message.kind)
             self.error(f"{self.name} could not handle that {message.kind}: {exc}")
+
+    def receiveMessage(self, message, sender):
+        super().receiveMessage(message, sender)
+        # thespian watches fds only for as long as every handler keeps asking it to.
+        worker = getattr(self, "_async", None)
+        if worker is not None and not isinstance(message, ActorExitRequest):
+            return ThespianWatch([worker.fileno])
+        return None
+
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
+        worker = getattr(self, "_async", None)
+        if worker is None:
+            return
+        for tag, result, error in worker.collect():
+            try:
+                self.on_async_result(tag, result, error)
+            except Exception:
+                log.exception("cortex %s failed on an async result", self.name)
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
+        try:
+            self.on_stop()
+        finally:
+            worker = getattr(self, "_async", None)
+            if worker is not None:
+                worker.close()
+                self._async = None
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         try:

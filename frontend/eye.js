@@ -7,7 +7,8 @@ const ui = {
   cameraToggle: $("camera-toggle"), cameraFlip: $("camera-flip"), cameraState: $("camera-state"),
   frames: $("frames"), say: $("say"), sayText: $("say-text"), listen: $("listen"),
   speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"), overlay: $("overlay"),
-  seeing: $("seeing"), modelState: $("model-state"),
+  seeing: $("seeing"), modelState: $("model-state"), enroll: $("enroll"), enrollName: $("enroll-name"),
+  forget: $("forget"),
 };
 
 // Until the brain says otherwise (its "ready" status carries the configured values).
@@ -21,7 +22,7 @@ const BOXES_TTL_MS = 3000;
 const state = {
   ws: null, brainReady: false, retryMs: 500, stream: null, facing: "user",
   snapshotTimer: null, framesSent: 0, framesSkipped: 0, recognition: null, listening: false,
-  lastLabels: "", boxesTimer: null,
+  lastLabels: "", boxes: {}, boxesTimer: null, models: {},
 };
 
 function setStatus(text, tone = "") {
@@ -89,10 +90,20 @@ function onOutput(output) {
     onLabel(cortex, text, data);
     return;
   }
+  if (kind === "faces") {
+    setBoxes(cortex, data.faces || [], data.width, data.height, "#3ddc97");
+    if (text) {
+      addLine(cortex, text);
+      say(text);
+    }
+    return;
+  }
   if (kind === "status" && data.model) {
+    state.models[data.model] = data.state;
+    const loading = Object.keys(state.models).filter((m) => state.models[m] !== "ready");
     ui.modelState.hidden = false;
-    ui.modelState.textContent = data.state === "ready" ? `${data.model} model ready` : `loading the ${data.model} model…`;
-    ui.modelState.dataset.tone = data.state === "ready" ? "ok" : "warn";
+    ui.modelState.textContent = loading.length ? `loading the ${loading.join(", ")} model…` : "models ready";
+    ui.modelState.dataset.tone = loading.length ? "warn" : "ok";
     addLine(cortex, text, "status");
     return;
   }
@@ -116,7 +127,7 @@ function onOutput(output) {
 // transcript and speak it only when what is seen changes.
 function onLabel(cortex, text, data) {
   const detections = data.detections || [];
-  drawBoxes(detections, data.width, data.height);
+  setBoxes(cortex, detections, data.width, data.height, "#ffd400");
   ui.seeing.textContent = detections.length ? `I see ${text}` : "I see nothing I know.";
   const names = [...new Set(detections.map((d) => d.label))].sort().join(", ");
   if (names !== state.lastLabels) {
@@ -128,7 +139,16 @@ function onLabel(cortex, text, data) {
   }
 }
 
-function drawBoxes(detections, width, height) {
+// Each cortex draws its own layer of boxes (objects in yellow, faces in green); a layer
+// not refreshed for BOXES_TTL_MS is cleared.
+function setBoxes(cortex, boxes, width, height, colour) {
+  state.boxes[cortex] = { boxes, width, height, colour, at: Date.now() };
+  drawBoxes();
+  clearTimeout(state.boxesTimer);
+  state.boxesTimer = setTimeout(drawBoxes, BOXES_TTL_MS + 50);
+}
+
+function drawBoxes() {
   const canvas = ui.overlay;
   const rect = canvas.getBoundingClientRect();
   const ratio = window.devicePixelRatio || 1;
@@ -137,29 +157,31 @@ function drawBoxes(detections, width, height) {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, rect.width, rect.height);
-  clearTimeout(state.boxesTimer);
-  if (!detections.length || !width || !height) return;
-  // The video is letterboxed (object-fit: contain): map snapshot pixels onto it.
-  const scale = Math.min(rect.width / width, rect.height / height);
-  const offsetX = (rect.width - width * scale) / 2;
-  const offsetY = (rect.height - height * scale) / 2;
   ctx.lineWidth = 3;
   ctx.font = "600 15px system-ui, sans-serif";
   ctx.textBaseline = "top";
-  for (const { label, score, box } of detections) {
-    const [x1, y1, x2, y2] = box;
-    const x = offsetX + x1 * scale;
-    const y = offsetY + y1 * scale;
-    const tag = `${label} ${Math.round(score * 100)}%`;
-    ctx.strokeStyle = "#ffd400";
-    ctx.strokeRect(x, y, (x2 - x1) * scale, (y2 - y1) * scale);
-    const tagWidth = ctx.measureText(tag).width + 8;
-    ctx.fillStyle = "#ffd400";
-    ctx.fillRect(x, Math.max(0, y - 20), tagWidth, 20);
-    ctx.fillStyle = "#111";
-    ctx.fillText(tag, x + 4, Math.max(0, y - 20) + 2);
+  for (const layer of Object.values(state.boxes)) {
+    const { boxes, width, height, colour, at } = layer;
+    if (!boxes.length || !width || !height || Date.now() - at > BOXES_TTL_MS) continue;
+    // The video is letterboxed (object-fit: contain): map snapshot pixels onto it.
+    const scale = Math.min(rect.width / width, rect.height / height);
+    const offsetX = (rect.width - width * scale) / 2;
+    const offsetY = (rect.height - height * scale) / 2;
+    for (const { label, score, box } of boxes) {
+      const [x1, y1, x2, y2] = box;
+      const x = offsetX + x1 * scale;
+      const y = offsetY + y1 * scale;
+      const tag = `${label} ${Math.round(score * 100)}%`;
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x, y, (x2 - x1) * scale, (y2 - y1) * scale);
+      const tagWidth = ctx.measureText(tag).width + 8;
+      const tagY = Math.max(0, y - 20);
+      ctx.fillStyle = colour;
+      ctx.fillRect(x, tagY, tagWidth, 20);
+      ctx.fillStyle = "#111";
+      ctx.fillText(tag, x + 4, tagY + 2);
+    }
   }
-  state.boxesTimer = setTimeout(() => drawBoxes([], 0, 0), BOXES_TTL_MS);
 }
 
 function sendJson(value) {
@@ -228,7 +250,8 @@ function stopCamera() {
   state.stream = null;
   ui.video.srcObject = null;
   clearInterval(state.snapshotTimer);
-  drawBoxes([], 0, 0);
+  state.boxes = {};
+  drawBoxes();
   ui.seeing.textContent = "";
   ui.cameraState.textContent = "camera off";
   ui.cameraToggle.textContent = "Start camera";
@@ -321,6 +344,23 @@ ui.say.addEventListener("submit", (event) => {
   }
 });
 ui.listen.addEventListener("click", toggleListening);
+ui.enroll.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.enrollName.value.trim();
+  if (!name) {
+    addLine("page", "Type your name first, then press Remember my face.", "error");
+    return;
+  }
+  if (sendJson({ command: "enroll", name })) addLine("you", `Remember my face as ${name}.`, "me");
+});
+ui.forget.addEventListener("click", () => {
+  const name = ui.enrollName.value.trim();
+  if (!name) {
+    addLine("page", "Type the name to forget first, then press Forget.", "error");
+    return;
+  }
+  if (sendJson({ command: "forget", name })) addLine("you", `Forget ${name}.`, "me");
+});
 ui.speak.addEventListener("change", () => { if (!ui.speak.checked) window.speechSynthesis?.cancel(); });
 
 setupListening();

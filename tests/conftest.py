@@ -65,11 +65,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 class Brain:
     """A `brain serve` subprocess; its log is kept for assertions and failure reports."""
 
-    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = ()):
+    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
         self.port = free_port()
         self.admin_port = free_port()
         self.log_lines: list[str] = []
-        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "brain.cli", "serve", "--config", str(config),
              "--port", str(self.port), "--admin-port", str(self.admin_port), *extra_args],
@@ -192,9 +192,10 @@ params = { every_s = 0.3, text = "tick" }
 
 
 @contextmanager
-def running_brain(config_text: str, tmp: Path, extra_args: tuple[str, ...] = ()) -> Iterator[Brain]:
+def running_brain(config_text: str, tmp: Path, extra_args: tuple[str, ...] = (),
+                  env: dict | None = None) -> Iterator[Brain]:
     """A brain on `config_text`, stopped (and any leftover actor killed) afterwards."""
-    running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args)
+    running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args, env)
     try:
         yield running
     finally:

@@ -62,9 +62,14 @@ def detect_decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.3)
 
 def crop_box(box: tuple[float, float, float, float], width: int, height: int,
              enlarge: float = 1.4) -> tuple[int, int, int, int]:
-    """A face box (fractions) → the square pixel crop FaceRes wants: enlarged about its centre."""
+    """A face box (fractions) → the square pixel crop FaceRes wants: enlarged about its centre.
+
+    BlazeFace sees the frame stretched to 256² and predicts square boxes there, so on a
+    landscape frame the box comes back too wide (portrait: too tall); the shorter side
+    is the true face size.
+    """
     x1, y1, x2, y2 = box[0] * width, box[1] * height, box[2] * width, box[3] * height
-    side = max(x2 - x1, y2 - y1) * enlarge
+    side = min(x2 - x1, y2 - y1) * enlarge
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     return (int(round(cx - side / 2)), int(round(cy - side / 2)),
             int(round(cx + side / 2)), int(round(cy + side / 2)))

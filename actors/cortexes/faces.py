@@ -1,0 +1,217 @@
+"""faces: says who the eye sees — "Hello, Olivier" or "unknown person".
+
+Faces are found by BlazeFace on the model holder; only frames with a face go on to be
+compared (the gate: no face, no comparison and no cloud call). The comparison is
+`local` (FaceRes embeddings on the holder, cosine similarity against faces enrolled
+from the eye and kept on disk) or `rekognition` (AWS CompareFaces against reference
+photos named in the config). Announcements are debounced per person.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from actors.face_store import EnrolError, FaceStore
+from actors.frame_cortex import FrameCortex
+from actors.imaging import ImageRejected, open_rgb
+from actors.messages import Inferred, Stimulus
+from actors.models.faces import crop_box
+from actors.params import bounded
+
+UNKNOWN = "unknown person"
+
+
+@dataclass
+class _Frame:
+    image: Image.Image
+    width: int  # of the frame the eye sent
+    height: int
+    received: float
+    jpeg: bytes
+    faces: list = field(default_factory=list)  # Detections from BlazeFace
+    embeddings: dict = field(default_factory=dict)  # face index → embedding
+
+
+class Faces(FrameCortex, type_name="faces"):
+    @dataclass(frozen=True)
+    class Params:
+        backend: str = bounded("local", choices=("local", "rekognition"))
+        detector: str = "faces"  # [[model]] of kind blazeface
+        embedder: str = "face-embeddings"  # [[model]] of kind faceres (local backend)
+        detect_threshold: float = bounded(0.6, minimum=0.05, maximum=1.0)
+        #: cosine similarity of FaceRes embeddings (local backend)
+        match_threshold: float = bounded(0.70, minimum=0.0, maximum=1.0)
+        max_faces: int = bounded(5, minimum=1, maximum=20)
+        announce_every_s: float = bounded(30.0, minimum=0.0)
+        store_dir: str = "data/faces"
+        #: an enrolment uses the last frame only if it is at most this old
+        enroll_max_age_s: float = bounded(5.0, minimum=0.5)
+        max_pixels: int = bounded(40_000_000, minimum=1024)
+        #: JPEGs are decoded at the smallest scale that keeps this many pixels a side
+        decode_side: int = bounded(640, minimum=256, maximum=4096)
+        infer_timeout_ms: int = bounded(5000, minimum=50)
+        # -- rekognition backend --
+        references: dict = field(default_factory=dict)  # name → local path or s3://bucket/key
+        similarity_threshold: float = bounded(80.0, minimum=0.0, maximum=100.0)
+        region: str = ""  # "": from the standard AWS chain
+        endpoint_url: str = ""
+        max_concurrency: int = bounded(4, minimum=1, maximum=64)
+        timeout_s: float = bounded(5.0, minimum=0.1, maximum=60.0)
+
+    def model_names(self) -> tuple[str, ...]:
+        if self.params.backend == "local":
+            return (self.params.detector, self.params.embedder)
+        return (self.params.detector,)
+
+    def on_start(self) -> None:
+        self.store = FaceStore(self.params.store_dir)
+        self.announced: dict[str, float] = {}  # name → when last said
+        self.last: _Frame | None = None  # the last frame compared, for enrolment
+        self.last_time = 0.0
+        self.showing_faces = False
+        self.frame: _Frame | None = None
+        self.gate = {"frames": 0, "with_faces": 0, "comparisons": 0}
+        self.deferred: list[tuple[str, dict]] = []  # commands waiting for the frame in flight
+        if self.params.backend == "rekognition":
+            from actors.rekognition import RekognitionBackend
+
+            self.cloud = RekognitionBackend(self.params, self)
+        super().on_start()
+
+    # -- commands ------------------------------------------------------------------------
+
+    def on_stimulus(self, stimulus: Stimulus) -> None:
+        if stimulus.kind == "command":
+            self.on_command(stimulus.text, stimulus.args)
+        else:
+            super().on_stimulus(stimulus)
+
+    def on_command(self, command: str, args: dict) -> None:
+        if command not in ("enroll", "forget", "faces"):
+            return  # another cortex's command
+        if command == "enroll" and self._busy and self.frame is not self.last:
+            # The person pressed the button while a frame was on its way: use that frame.
+            self.deferred.append((command, args))
+            return
+        try:
+            if command == "faces":
+                known = ", ".join(self.store.names) or "nobody yet"
+                self.emit("faces-known", f"I know {known}.", {"names": self.store.names})
+                return
+            if self.params.backend != "local":
+                raise EnrolError("Enrolment is for the local backend; with Rekognition, list reference "
+                                 "photos under the cortex's references in the config.")
+            name = self.store.clean_name(args.get("name"))
+            if command == "forget":
+                self.store.forget(name)
+                self.announced.pop(name, None)
+                self.emit("forgot", f"I have forgotten {name}.", {"name": name})
+                return
+            self._enroll(name)
+        except EnrolError as exc:
+            self.error(str(exc), {"command": command})
+
+    def _enroll(self, name: str) -> None:
+        if self.last is None or time.monotonic() - self.last_time > self.params.enroll_max_age_s:
+            raise EnrolError("I have not seen a frame in the last few seconds; turn the camera on, look "
+                             "at it, and try again.")
+        if not self.last.faces:
+            raise EnrolError("I see no face; look at the camera and try again.")
+        if len(self.last.faces) > 1:
+            raise EnrolError(f"I see {len(self.last.faces)} faces; only the person to remember should be "
+                             "in view.")
+        views = self.store.enroll(name, self.last.embeddings[0])
+        self.announced.pop(name, None)  # greet them on the next frame
+        self.emit("enrolled", f"I will remember {name}.", {"name": name, "views": views})
+
+    # -- frames ----------------------------------------------------------------------------
+
+    def on_frame(self, stimulus: Stimulus) -> None:
+        try:
+            image = open_rgb(stimulus.image, self.params.max_pixels, min_side=self.params.decode_side)
+        except ImageRejected as exc:
+            self.error(str(exc))
+            self.frame_done()
+            return
+        width, height = image.info["original_size"]
+        self.frame = _Frame(image, width, height, stimulus.received, stimulus.image)
+        size = self.input_size(self.params.detector)
+        pixels = np.asarray(image.resize((size[1], size[0]), Image.Resampling.BILINEAR))
+        self.gate["frames"] += 1
+        self.infer(self.params.detector, pixels, self.params.detect_threshold, tag="detect")
+
+    def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
+        frame = self.frame
+        if tag == "detect":
+            frame.faces = list(result[: self.params.max_faces])
+            if not frame.faces:
+                self._publish(frame, [])  # the gate: nothing to compare
+                return
+            self.gate["with_faces"] += 1
+            if self.params.backend == "rekognition":
+                self.cloud.compare(frame)
+                return
+            side = self.input_size(self.params.embedder)
+            for index, face in enumerate(frame.faces):
+                crop = frame.image.crop(crop_box(face.box, *frame.image.size))
+                pixels = np.asarray(crop.resize((side[1], side[0]), Image.Resampling.BILINEAR))
+                self.infer(self.params.embedder, pixels, 0.0, tag=("embed", index))
+            return
+        _, index = tag
+        frame.embeddings[index] = result
+        if len(frame.embeddings) < len(frame.faces):
+            return
+        self.gate["comparisons"] += 1
+        named = []
+        for index, face in enumerate(frame.faces):
+            name, score = self.store.match(frame.embeddings[index])
+            named.append((name if name is not None and score >= self.params.match_threshold else None,
+                          max(score, 0.0), face))
+        self._publish(frame, named)
+
+    def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
+        self.cloud.on_result(tag, result, error)
+
+    def on_stop(self) -> None:
+        if self.params.backend == "rekognition":
+            self.cloud.close()
+
+    def on_cloud_result(self, frame: _Frame, named: list | None, error: str = "") -> None:
+        """Called by the Rekognition backend with (name or None, similarity 0–1, face) per face."""
+        if error:
+            self.error(error, {"backend": "rekognition"})
+            named = [(None, 0.0, face) for face in frame.faces]
+        self.gate["comparisons"] += 1
+        self._publish(frame, named)
+
+    def _publish(self, frame: _Frame, named: list) -> None:
+        self.last, self.last_time = frame, time.monotonic()
+        self._publish_faces(frame, named)
+        deferred, self.deferred = self.deferred, []
+        for command, args in deferred:
+            self.on_command(command, args)
+        self.frame_done()
+
+    def _publish_faces(self, frame: _Frame, named: list) -> None:
+        if not named and not self.showing_faces:
+            return  # still no face: nothing new to say
+        self.showing_faces = bool(named)
+        now = time.monotonic()
+        sayings = []
+        for name, _, _ in named:
+            key = name or UNKNOWN
+            if now - self.announced.get(key, -1e9) >= self.params.announce_every_s:
+                self.announced[key] = now
+                sayings.append(f"Hello, {name}" if name else UNKNOWN)
+        faces = [{"name": name, "label": name or UNKNOWN, "score": round(score, 3),
+                  "face_score": round(face.score, 3),
+                  "box": list(crop_box(face.box, frame.width, frame.height, enlarge=1.0))}
+                 for name, score, face in named]
+        self.emit("faces", ", ".join(dict.fromkeys(sayings)), {
+            "faces": faces, "width": frame.width, "height": frame.height, "dropped": self.dropped,
+            "gate": dict(self.gate), "latency_ms": round((time.time() - frame.received) * 1000, 1)})

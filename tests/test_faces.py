@@ -1,0 +1,147 @@
+"""Knowing faces with the local backend: real models, real photos, enrolment from the eye."""
+
+import json
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image, ImageEnhance
+
+from tests.conftest import ROOT, running_brain
+from tests.test_objects import jpeg
+
+ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # Eileen Collins, NASA, public domain
+CAMERAMAN = Image.fromarray(skimage.data.camera()).convert("RGB")  # CC0, another person
+
+# Changed versions of the one public-domain photo of her that a registry ships.
+SAME_PERSON = {
+    "darker": ImageEnhance.Brightness(ASTRONAUT).enhance(0.6),
+    "cropped": ASTRONAUT.crop((40, 0, 400, 360)),
+    "mirrored": ASTRONAUT.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    "tilted": ASTRONAUT.rotate(8, resample=Image.Resampling.BILINEAR),
+    "smaller": ASTRONAUT.resize((256, 256)),
+}
+
+
+def both() -> Image.Image:
+    canvas = Image.new("RGB", (1024, 512))
+    canvas.paste(ASTRONAUT, (0, 0))
+    canvas.paste(CAMERAMAN, (512, 0))
+    return canvas
+
+
+def frame(image: Image.Image) -> bytes:
+    return jpeg(np.asarray(image))
+
+
+def config(store, announce_every_s=0.0) -> str:
+    default = (ROOT / "config" / "default.toml").read_text()
+    faces = ('params = { backend = "local", store_dir = "data/faces", match_threshold = 0.70, '
+             'announce_every_s = 30.0 }')
+    assert faces in default
+    return default.replace(faces, f'params = {{ backend = "local", store_dir = "{store}", '
+                                  f'match_threshold = 0.70, announce_every_s = {announce_every_s} }}')
+
+
+def ready(brain):
+    eye = brain.eye(max_size=None)
+    models = set()
+    while len(models) < 3:
+        output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+        models.add(output["data"]["model"])
+    return eye
+
+
+def faces_of(eye, image: Image.Image) -> dict:
+    eye.send(frame(image))
+    return eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] in ("faces", "error"), 60)
+
+
+def command(eye, **fields) -> dict:
+    eye.send(json.dumps(fields))
+    return eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] != "faces", 30)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("faces-store")
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory, store):
+    with running_brain(config(store), tmp_path_factory.mktemp("faces")) as running:
+        with ready(running) as eye:
+            faces_of(eye, ASTRONAUT)
+            assert command(eye, command="enroll", name="Eileen")["text"] == "I will remember Eileen."
+        yield running
+
+
+def test_an_enrolled_face_is_greeted(brain):
+    with ready(brain) as eye:
+        output = faces_of(eye, ASTRONAUT)
+        assert output["text"] == "Hello, Eileen"
+        (face,) = output["data"]["faces"]
+        assert face["name"] == "Eileen" and face["score"] > 0.95
+        x1, y1, x2, y2 = face["box"]
+        assert 150 < x1 < x2 < 300 and 50 < y1 < y2 < 200  # her face, not her suit
+
+
+@pytest.mark.parametrize("change", SAME_PERSON)
+def test_the_same_person_changed_still_matches(brain, change):
+    with ready(brain) as eye:
+        output = faces_of(eye, SAME_PERSON[change])
+        assert output["text"] == "Hello, Eileen", output["data"]["faces"]
+
+
+def test_another_person_is_unknown(brain):
+    with ready(brain) as eye:
+        output = faces_of(eye, CAMERAMAN)
+        (face,) = output["data"]["faces"]
+        assert output["text"] == "unknown person" and face["name"] is None and face["score"] < 0.6
+
+
+def test_several_faces_each_get_an_answer(brain):
+    with ready(brain) as eye:
+        output = faces_of(eye, both())
+        names = sorted(f["label"] for f in output["data"]["faces"])
+        assert names == ["Eileen", "unknown person"]
+        assert output["text"] == "Hello, Eileen, unknown person"
+        eileen = next(f for f in output["data"]["faces"] if f["name"] == "Eileen")
+        assert eileen["box"][2] < 512  # the face on the left half
+
+
+def test_no_face_no_comparison(brain):
+    with ready(brain) as eye:
+        faces_of(eye, ASTRONAUT)
+        output = faces_of(eye, Image.fromarray(skimage.data.coffee()))
+        assert output["data"]["faces"] == [] and output["text"] == ""
+        gate = output["data"]["gate"]
+        assert gate["frames"] == 2 and gate["with_faces"] == 1 and gate["comparisons"] == 1
+
+
+@pytest.mark.parametrize("setup, fields, words", [
+    ("coffee", {"name": "Cup"}, "I see no face"),
+    ("both", {"name": "Two"}, "I see 2 faces"),
+    ("astronaut", {"name": "  "}, "Say whose face"),
+    ("astronaut", {}, "Say whose face"),
+    (None, {"name": "Nobody"}, "have not seen a frame"),
+])
+def test_bad_enrolments_are_explained(brain, setup, fields, words):
+    images = {"coffee": Image.fromarray(skimage.data.coffee()), "both": both(), "astronaut": ASTRONAUT}
+    with ready(brain) as eye:
+        if setup:
+            eye.send(frame(images[setup]))  # the enrolment waits for the frame on its way
+        output = command(eye, command="enroll", **fields)
+        assert output["kind"] == "error" and words in output["text"]
+        assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"  # nothing lost
+
+
+def test_enrolment_survives_a_restart_and_forget_removes_it(tmp_path, store):
+    with running_brain(config(store, announce_every_s=30.0), tmp_path) as restarted, ready(restarted) as eye:
+        assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"
+        second = faces_of(eye, SAME_PERSON["darker"])  # within announce_every_s: not said again
+        assert second["text"] == "" and second["data"]["faces"][0]["name"] == "Eileen"
+        assert command(eye, command="enroll", name="Ada")["kind"] == "enrolled"  # the darker photo
+        assert command(eye, command="forget", name="Ada")["text"] == "I have forgotten Ada."
+        assert command(eye, command="forget", name="Ada")["kind"] == "error"
+    assert [p.suffix for p in store.iterdir()] == [".json"]  # only Eileen's file is left
