@@ -43,6 +43,7 @@ test: setup
 bench: setup
 	$(BIN)/python bench/echo.py
 	$(BIN)/python bench/objects.py
+	$(BIN)/python bench/faces.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models

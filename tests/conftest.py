@@ -66,6 +66,7 @@ class Brain:
     """A `brain serve` subprocess; its log is kept for assertions and failure reports."""
 
     def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
+        self.tmp = tmp
         self.port = free_port()
         self.admin_port = free_port()
         self.log_lines: list[str] = []

@@ -43,10 +43,10 @@ def config(store, announce_every_s=0.0) -> str:
                                   f'match_threshold = 0.70, announce_every_s = {announce_every_s} }}')
 
 
-def ready(brain):
+def ready(brain, models_needed: int = 3):
     eye = brain.eye(max_size=None)
     models = set()
-    while len(models) < 3:
+    while len(models) < models_needed:
         output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         models.add(output["data"]["model"])
     return eye
