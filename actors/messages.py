@@ -15,6 +15,7 @@ __all__ = [
     "ModelSpec", "HolderSettings", "StartDirectory", "LoadModels", "ModelsLoaded", "ModelsFailed",
     "WhereIsModel", "ModelAt", "ModelLoading", "ModelUnavailable", "HolderSuspect",
     "Infer", "Inferred", "InferFailed",
+    "MentionsSettings", "Subscribe", "Unsubscribe", "Mention", "NewMentions",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -214,3 +215,50 @@ class Inferred:
 class InferFailed:
     request_id: int
     error: str
+
+
+# -- shared sources: one poller per X account, fanned out to subscribed cortexes -----------
+
+
+@dataclass(frozen=True)
+class MentionsSettings:
+    """How to poll one account; the first subscriber's settings are used."""
+
+    user_id: str
+    base_url: str
+    token_env: str  # name of the environment variable holding the bearer token
+    poll_every_s: float
+    timeout_s: float
+    max_pages: int
+    state_dir: str
+    announce_backlog: bool
+    max_backoff_s: float
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Cortex → poller (also sent again now and then: subscriptions not renewed expire)."""
+
+    settings: MentionsSettings
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    pass
+
+
+@dataclass(frozen=True)
+class Mention:
+    id: str
+    text: str
+    author_id: str
+    username: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class NewMentions:
+    """Poller → each subscribed cortex: mentions not seen before, oldest first."""
+
+    user_id: str
+    mentions: tuple[Mention, ...]

@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="override [server] host")
     serve.add_argument("--port", type=int, help="override [server] port (0: any free port)")
     serve.add_argument("--admin-port", type=int, help="override [actors] admin_port")
+    serve.add_argument("--events-port", type=int, help="override [events] port (0: any free port)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     check = commands.add_parser("check", help="validate a config file and exit")
     check.add_argument("--config", default="config/default.toml")
@@ -34,12 +35,15 @@ def _parser() -> argparse.ArgumentParser:
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     actors = {"admin_port": args.admin_port} if args.admin_port is not None else {}
+    events = {"port": args.events_port} if args.events_port is not None else {}
     return dataclasses.replace(config, server=dataclasses.replace(config.server, **server),
-                               actors=dataclasses.replace(config.actors, **actors))
+                               actors=dataclasses.replace(config.actors, **actors),
+                               events=dataclasses.replace(config.events, **events))
 
 
 async def _serve(config: Config, reflector, services: dict) -> None:
     from brain.bridge import Bridge
+    from brain.events import serve_events
     from brain.gateway import Gateway
 
     loop = asyncio.get_running_loop()
@@ -50,7 +54,7 @@ async def _serve(config: Config, reflector, services: dict) -> None:
     bridge = Bridge(loop, reflector, gateway.deliver, config.actors.send_lanes)
     await bridge.start()
     try:
-        await gateway.serve(bridge, stop)
+        await asyncio.gather(gateway.serve(bridge, stop), serve_events(config, gateway, stop))
         log.info("stopping on %s", signal.Signals(stop.result()).name)
     finally:
         await loop.run_in_executor(None, bridge.stop)

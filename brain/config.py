@@ -61,6 +61,18 @@ class EyeConfig:
 
 
 @dataclass(frozen=True)
+class EventsConfig:
+    #: POST /events on its own port: a door for other senses to speak to the eyes.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = bounded(8081, minimum=0, maximum=65535)
+    #: The environment variable holding the bearer token; unset → every event is refused.
+    token_env: str = "CORTICAL_EVENTS_TOKEN"
+    max_text_chars: int = bounded(1000, minimum=1)
+    max_body_bytes: int = bounded(16384, minimum=256)
+
+
+@dataclass(frozen=True)
 class HolderConfig:
     #: Requests for one model that arrive within max_wait_ms run as one batch, up to max_batch.
     max_batch: int = bounded(16, minimum=1, maximum=256)
@@ -79,6 +91,7 @@ class Config:
     actors: ActorsConfig = field(default_factory=ActorsConfig)
     eye: EyeConfig = field(default_factory=EyeConfig)
     holder: HolderConfig = field(default_factory=HolderConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     models: tuple[ModelSpec, ...] = ()
     cortexes: tuple[CortexSpec, ...] = ()
 
@@ -99,14 +112,15 @@ class _ModelStanza:
     format: str = bounded("", choices=("", *FORMATS))  # "": from the path's name
 
 
-_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig}
+_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig,
+             "events": EventsConfig}
 
 
 def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     """Validate a parsed TOML document; raise ConfigError naming the first fault."""
     unknown = sorted(set(data) - set(_SECTIONS) - {"cortex", "model"})
     if unknown:
-        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, model, cortex)")
+        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, events, model, cortex)")
     sections = {}
     try:
         for name, cls in _SECTIONS.items():

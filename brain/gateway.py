@@ -76,6 +76,13 @@ class Gateway:
         if eye is not None:
             eye.put(message.output)
 
+    def push_event(self, text: str, to: str) -> int:
+        """An event from POST /events to one eye or all; returns how many eyes got it."""
+        eyes = list(self.eyes.values()) if to == "all" else [e for e in [self.eyes.get(to)] if e]
+        for eye in eyes:
+            eye.put(Output("events", "event", text, {"to": to}))
+        return len(eyes)
+
     # -- websocket side -----------------------------------------------------------------
 
     async def handle(self, websocket: ServerConnection) -> None:

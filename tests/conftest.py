@@ -69,11 +69,13 @@ class Brain:
         self.tmp = tmp
         self.port = free_port()
         self.admin_port = free_port()
+        self.events_port = free_port()
         self.log_lines: list[str] = []
         env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "brain.cli", "serve", "--config", str(config),
-             "--port", str(self.port), "--admin-port", str(self.admin_port), *extra_args],
+             "--port", str(self.port), "--admin-port", str(self.admin_port),
+             "--events-port", str(self.events_port), *extra_args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
