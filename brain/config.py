@@ -39,6 +39,25 @@ class ServerConfig:
     outbound_queue: int = bounded(256, minimum=1)
     #: How long a new connection may wait for its Session actor.
     session_start_timeout_s: float = bounded(10.0, minimum=0.1)
+    #: The next connection is refused (close 1013, with the reason) beyond this many eyes.
+    max_eyes: int = bounded(50, minimum=1)
+    #: Per eye: snapshots and other messages a second (bursts of twice that pass).
+    max_frames_per_s: float = bounded(15.0, minimum=0.1)
+    max_messages_per_s: float = bounded(50.0, minimum=0.1)
+    #: Keepalive pings, and how long an eye may stay silent before it is disconnected.
+    ping_interval_s: float = bounded(20.0, minimum=1.0)
+    ping_timeout_s: float = bounded(20.0, minimum=1.0)
+    idle_timeout_s: float = bounded(300.0, minimum=1.0)
+    #: Pages allowed to open /ws (the Origin header). Empty: only pages served by this
+    #: brain itself (the Origin must match the Host). Clients that send no Origin (not
+    #: browsers) are let in; the token below is what keeps them out.
+    allowed_origins: list[str] = bounded([])
+    #: Environment variable holding a token eyes must present (?token=… or a first
+    #: message {"token": "…"}); unset or empty: no token needed.
+    token_env: str = "CORTICAL_EYE_TOKEN"
+    #: TLS: with both set, the page and /ws are served as https:// and wss://.
+    cert: str = ""
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,12 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     except ParamError as exc:
         raise ConfigError(path, exc.key, exc.problem) from None
     server = sections["server"]
+    if bool(server.cert) != bool(server.key):
+        raise ConfigError(path, "server.cert" if not server.cert else "server.key",
+                          "set both server.cert and server.key for TLS, or neither")
+    for key in ("cert", "key"):
+        if getattr(server, key) and not Path(getattr(server, key)).is_file():
+            raise ConfigError(path, f"server.{key}", f"{getattr(server, key)!r} is not a readable file")
     if server.close_over_bytes < server.max_message_bytes:
         raise ConfigError(path, "server.close_over_bytes",
                           f"must be at least server.max_message_bytes ({server.max_message_bytes})")

@@ -68,7 +68,10 @@ async def serve_events(config: Config, gateway, stop: asyncio.Future) -> None:
         return
     runner = web.AppRunner(make_app(config, gateway), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    from brain.gateway import tls_context
+
+    site = web.TCPSite(runner, settings.host, settings.port,
+                       ssl_context=tls_context(config.server.cert, config.server.key))
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     log.info("events endpoint on http://%s:%s/events%s", settings.host, port,

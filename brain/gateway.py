@@ -1,20 +1,26 @@
-"""The gateway: the websocket endpoint for eyes, the eye page, and /health.
+"""The gateway: the websocket endpoint for eyes, the eye page, /health and /metrics.
 
-Each websocket connection gets a Session actor. The handler only parses, queues and
-writes: every actor-system call goes through the bridge.
+Each websocket connection gets a Session actor. The handler only checks, parses, queues
+and writes: every actor-system call goes through the bridge. Limits (eyes, rates,
+sizes, idleness) are enforced here, before anything reaches an actor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import json
 import logging
 import mimetypes
+import os
+import ssl
+import time
 import uuid
 from dataclasses import asdict
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
@@ -25,30 +31,44 @@ from actors.messages import CloseSession, EyeOutput, OpenSession, Output
 from actors.session import Session
 from brain.bridge import Bridge
 from brain.config import Config
+from brain.limits import TokenBucket
+from brain.metrics import Metrics
 from brain.protocol import ProtocolError, brain_error, encode_output, parse_message
 
-__all__ = ["Gateway", "FRONTEND_DIR"]
+__all__ = ["Gateway", "FRONTEND_DIR", "tls_context"]
 
 log = logging.getLogger(__name__)
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 WS_PATH = "/ws"
+TOO_FAST_EVERY_S = 5.0  # say "too fast" at most this often per eye
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
+    if not cert:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 class EyeConnection:
     """One connected eye: its outbound queue, which drops the oldest output when full."""
 
-    def __init__(self, websocket: ServerConnection, session_id: str, limit: int, lane: int):
+    def __init__(self, websocket: ServerConnection, session_id: str, limit: int, lane: int, metrics: Metrics):
         self.websocket = websocket
-        self.lane = lane  # the bridge send lane that keeps this eye's messages in order
         self.session_id = session_id
+        self.lane = lane  # the bridge send lane that keeps this eye's messages in order
+        self.metrics = metrics
         self.outbox: collections.deque[Output] = collections.deque(maxlen=limit)
         self.dropped = 0
         self.ready = asyncio.Event()
+        self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
 
     def put(self, output: Output) -> None:
         if len(self.outbox) == self.outbox.maxlen:
             self.dropped += 1
+            self.metrics.dropped.labels("slow_eye").inc()
         self.outbox.append(output)
         self.ready.set()
 
@@ -57,7 +77,14 @@ class EyeConnection:
             await self.ready.wait()
             self.ready.clear()
             while self.outbox:
-                await self.websocket.send(encode_output(self.outbox.popleft()))
+                output = self.outbox.popleft()
+                try:
+                    text = encode_output(output)
+                except (TypeError, ValueError) as exc:  # never let one output end the writer
+                    log.exception("could not encode an output of %s", output.cortex)
+                    text = encode_output(brain_error(f"The {output.cortex} cortex sent something that could "
+                                                     f"not be encoded ({type(exc).__name__}); it was dropped."))
+                await self.websocket.send(text)
 
 
 class Gateway:
@@ -67,14 +94,26 @@ class Gateway:
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
         self.connections_total = 0
+        self.metrics = Metrics()
+        self.started = time.time()
+        self.actor_system_alive = True
 
     # -- actor side ----------------------------------------------------------------------
 
     def deliver(self, message: EyeOutput) -> None:
         """Called on the loop by the bridge for every output an actor sent to an eye."""
         eye = self.eyes.get(message.session_id)
-        if eye is not None:
-            eye.put(message.output)
+        if eye is None:
+            return
+        output = message.output
+        self.metrics.observe_output(output.cortex, output.kind, output.data)
+        dropped = output.data.get("dropped")
+        if isinstance(dropped, int):
+            before = eye.frames_dropped.get(output.cortex, 0)
+            if dropped > before:
+                self.metrics.dropped.labels("latest_frame_wins").inc(dropped - before)
+            eye.frames_dropped[output.cortex] = dropped
+        eye.put(output)
 
     def push_event(self, text: str, to: str) -> int:
         """An event from POST /events to one eye or all; returns how many eyes got it."""
@@ -87,10 +126,18 @@ class Gateway:
 
     async def handle(self, websocket: ServerConnection) -> None:
         server = self.config.server
+        if len(self.eyes) >= server.max_eyes:
+            self.metrics.refused.labels("max_eyes").inc()
+            await websocket.close(1013, f"The brain already serves {server.max_eyes} eyes; try again later.")
+            return
+        if not await self._token_accepted(websocket):
+            return
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
-        eye = EyeConnection(websocket, session_id, server.outbound_queue, self.connections_total)
+        self.metrics.connections.inc()
+        eye = EyeConnection(websocket, session_id, server.outbound_queue, self.connections_total, self.metrics)
         self.eyes[session_id] = eye
+        self.metrics.eyes.set(len(self.eyes))
         writer = asyncio.create_task(eye.write_forever())
         eye.put(Output("brain", "status", "Connected. Starting the cortexes…",
                        {"connected": True, "session": session_id}))
@@ -105,21 +152,14 @@ class Gateway:
                 await asyncio.sleep(0.1)  # let the writer flush the error before closing
                 await websocket.close(1011, "session did not start")
                 return
-            self.bridge.send(session, OpenSession(session_id, self.bridge.eye_address,
-                                                  self.config.cortexes,
-                                                  {"eye": asdict(self.config.eye)}, self.services),
-                             eye.lane)
-            async for message in websocket:
-                try:
-                    stimulus = parse_message(message, server.max_message_bytes)
-                except ProtocolError as exc:
-                    eye.put(brain_error(str(exc)))
-                    continue
-                self.bridge.send(session, stimulus, eye.lane)
+            self.bridge.send(session, OpenSession(session_id, self.bridge.eye_address, self.config.cortexes,
+                                                  {"eye": asdict(self.config.eye)}, self.services), eye.lane)
+            await self._read(websocket, eye, session)
         except ConnectionClosed:
             pass
         finally:
             del self.eyes[session_id]
+            self.metrics.eyes.set(len(self.eyes))
             writer.cancel()
             if session is not None:
                 self.bridge.send(session, CloseSession(), eye.lane)
@@ -127,19 +167,88 @@ class Gateway:
                 # The Session may still be being created: close it once it exists.
                 creation.add_done_callback(lambda done: self._close_created_session(done, eye.lane))
 
+    async def _read(self, websocket: ServerConnection, eye: EyeConnection, session) -> None:
+        server = self.config.server
+        now = time.monotonic()
+        frames = TokenBucket(server.max_frames_per_s, 2 * server.max_frames_per_s, now)
+        messages = TokenBucket(server.max_messages_per_s, 2 * server.max_messages_per_s, now)
+        told_too_fast = -TOO_FAST_EVERY_S
+        while True:
+            try:
+                message = await asyncio.wait_for(websocket.recv(), server.idle_timeout_s)
+            except TimeoutError:
+                await websocket.close(1000, f"Idle for {server.idle_timeout_s:g} s; reconnect to go on.")
+                return
+            now = time.monotonic()
+            is_frame = isinstance(message, bytes) or '"dataURI"' in message[:64]
+            if not (frames if is_frame else messages).allow(now):
+                self.metrics.dropped.labels("rate_limit").inc()
+                if now - told_too_fast >= TOO_FAST_EVERY_S:
+                    told_too_fast = now
+                    limit = (f"{server.max_frames_per_s:g} snapshots" if is_frame
+                             else f"{server.max_messages_per_s:g} messages")
+                    eye.put(brain_error(f"You are sending more than {limit} a second; the extra ones were "
+                                        "dropped. Slow down."))
+                continue
+            try:
+                stimulus = parse_message(message, server.max_message_bytes)
+            except ProtocolError as exc:
+                self.metrics.messages_in.labels("invalid").inc()
+                eye.put(brain_error(str(exc)))
+                continue
+            self.metrics.messages_in.labels(stimulus.kind).inc()
+            self.bridge.send(session, stimulus, eye.lane)
+
+    async def _token_accepted(self, websocket: ServerConnection) -> bool:
+        """With a token configured, the eye must give it in ?token= or as its first message."""
+        expected = os.environ.get(self.config.server.token_env, "")
+        if not expected:
+            return True
+        offered = parse_qs(urlsplit(websocket.request.path).query).get("token", [""])[0]
+        if not offered:
+            try:
+                first = await asyncio.wait_for(websocket.recv(), 10)
+                offered = json.loads(first).get("token", "") if isinstance(first, str) else ""
+            except (TimeoutError, ValueError, AttributeError, ConnectionClosed):
+                offered = ""
+        if isinstance(offered, str) and hmac.compare_digest(offered.encode(), expected.encode()):
+            return True
+        self.metrics.refused.labels("token").inc()
+        await websocket.close(1008, "Missing or wrong token: open the page with ?token=… as given to you.")
+        return False
+
     def _close_created_session(self, creation: asyncio.Future, lane: int) -> None:
         if not creation.cancelled() and creation.exception() is None:
             self.bridge.send(creation.result(), CloseSession(), lane)
 
     # -- HTTP side ----------------------------------------------------------------------
 
+    def _origin_allowed(self, request: Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True  # not a browser: cross-site hijacking needs one
+        allowed = self.config.server.allowed_origins
+        if allowed:
+            return origin in allowed
+        host = request.headers.get("Host", "")
+        return urlsplit(origin).netloc == host
+
     def http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:
+            if not self._origin_allowed(request):
+                self.metrics.refused.labels("origin").inc()
+                return _response(HTTPStatus.FORBIDDEN, b"This page's origin may not open the brain's websocket "
+                                 b"(server.allowed_origins).\n", "text/plain")
             return None  # go on with the websocket handshake
         if path == "/health":
-            body = {"status": "ok", "eyes": len(self.eyes), "connections_total": self.connections_total}
-            return _response(HTTPStatus.OK, json.dumps(body).encode(), "application/json")
+            healthy = self.actor_system_alive
+            body = {"status": "ok" if healthy else "actor system down", "eyes": len(self.eyes),
+                    "connections_total": self.connections_total, "uptime_s": round(time.time() - self.started)}
+            return _response(HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+                             json.dumps(body).encode(), "application/json")
+        if path == "/metrics":
+            return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4")
         name = "index.html" if path == "/" else path.lstrip("/")
         file = (FRONTEND_DIR / name).resolve()
         # Only files directly in frontend/: no "..", no hidden files, no directories.
@@ -154,14 +263,17 @@ class Gateway:
         """Serve until `stop` is done; then close every connection (and so every session)."""
         self.bridge = bridge
         server = self.config.server
+        tls = tls_context(server.cert, server.key)
         # No permessage-deflate: snapshots are JPEGs already, and deflating 400 KB of
         # them cost ~30 ms per frame on each side for nothing.
         async with serve(self.handle, server.host, server.port, process_request=self.http,
-                         max_size=server.close_over_bytes, compression=None) as ws_server:
+                         max_size=server.close_over_bytes, compression=None, ssl=tls,
+                         ping_interval=server.ping_interval_s, ping_timeout=server.ping_timeout_s) as ws_server:
             ports = sorted({s.getsockname()[1] for s in ws_server.sockets})
-            log.info("eye page on http://%s:%s/ (websocket %s): open it in Chrome", server.host,
-                     ports[0] if ports else server.port, WS_PATH)
             self.bound_port = ports[0] if ports else server.port
+            scheme = "https" if tls else "http"
+            log.info("eye page on %s://%s:%s/ (websocket %s): open it in Chrome", scheme, server.host,
+                     self.bound_port, WS_PATH)
             await stop
             ws_server.close(close_connections=True)
             await ws_server.wait_closed()

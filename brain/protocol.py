@@ -75,12 +75,28 @@ def _data_uri(value: object) -> Stimulus:
     return _image(data, content_type)
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large a number")
+    return number
+
+
 def _json(message: str) -> Stimulus:
     try:
-        value = json.loads(message)
+        # NaN, Infinity and 1e999 would come back out as JSON a browser cannot parse.
+        value = json.loads(message, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"The message is not valid JSON ({exc.msg} at line {exc.lineno} "
                             f"column {exc.colno}).") from None
+    except ValueError as exc:
+        raise ProtocolError(f"The message is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise ProtocolError("The JSON is nested too deeply; send a flat object.") from None
     if not isinstance(value, dict):
         raise ProtocolError("A JSON message must be an object with one of the keys "
                             '"dataURI", "text" or "command".')
@@ -109,8 +125,33 @@ def _text(text: object) -> Stimulus:
     return Stimulus(kind="text", text=text.strip())
 
 
+def _check_unicode(value: object) -> None:
+    """JSON escapes can smuggle lone surrogates in, which no websocket can send back out."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError("The message holds invalid Unicode (a lone surrogate escape such as "
+                                "\\ud800); send real characters.") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_unicode(item)
+
+
 def parse_message(message: str | bytes, max_bytes: int) -> Stimulus:
     """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not."""
+    stimulus = _parse(message, max_bytes)
+    if stimulus.kind != "image":
+        _check_unicode(stimulus.text)
+        _check_unicode(stimulus.args)
+    return stimulus
+
+
+def _parse(message: str | bytes, max_bytes: int) -> Stimulus:
     size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ProtocolError(f"The message is {size} bytes, over the limit of {max_bytes} "
@@ -126,7 +167,7 @@ def encode_output(output: Output) -> str:
     """The JSON text of an outbound message."""
     return json.dumps({"cortex": output.cortex, "kind": output.kind, "text": output.text,
                        "data": output.data, "ts": round(output.ts, 3)},
-                      ensure_ascii=False, default=str)
+                      ensure_ascii=False, default=str, allow_nan=False)
 
 
 def brain_error(text: str, **data: object) -> Output:

@@ -76,6 +76,11 @@ function connect() {
   ws.onclose = (event) => {
     state.brainReady = false;
     if (state.ws !== ws) return;
+    if (event.code === 1008) {
+      // Refused for policy (a missing or wrong token): retrying cannot help.
+      setStatus(event.reason || "The brain refused this page. Ask for the right link.", "error");
+      return;
+    }
     const why = event.reason ? ` (${event.reason})` : "";
     const seconds = Math.round(state.retryMs / 100) / 10;
     setStatus(`Lost the brain${why}. Reconnecting in ${seconds} s…`, "error");

@@ -1,0 +1,39 @@
+"""Prometheus metrics of the gateway, read off the traffic it carries (/metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.eyes = Gauge("cortical_eyes", "Eyes connected now", registry=r)
+        self.connections = Counter("cortical_connections", "Eye connections accepted", registry=r)
+        self.refused = Counter("cortical_connections_refused", "Connections refused", ["reason"], registry=r)
+        self.messages_in = Counter("cortical_messages_in", "Messages from eyes", ["kind"], registry=r)
+        self.dropped = Counter("cortical_dropped", "Frames or outputs dropped", ["reason"], registry=r)
+        self.outputs = Counter("cortical_outputs", "Outputs sent to eyes", ["cortex", "kind"], registry=r)
+        self.latency = Histogram("cortical_cortex_latency_seconds", "Stimulus to output, per cortex", ["cortex"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                                 registry=r)
+        self.batch = Histogram("cortical_holder_batch_size", "Images per model holder batch",
+                               buckets=(1, 2, 4, 8, 12, 16, 32, 64), registry=r)
+        self.restarts = Counter("cortical_restarts", "Actors restarted after a crash", ["what"], registry=r)
+
+    def observe_output(self, cortex: str, kind: str, data: dict) -> None:
+        self.outputs.labels(cortex, kind).inc()
+        latency = data.get("latency_ms")
+        if isinstance(latency, int | float):
+            self.latency.labels(cortex).observe(latency / 1000)
+        batch = data.get("batch")
+        if isinstance(batch, int) and batch > 0:
+            self.batch.observe(batch)
+        if kind == "status" and data.get("restarted"):
+            self.restarts.labels(str(data.get("restarted"))).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,163 @@
+"""Limits, backpressure and who may connect: max eyes, rates, idleness, slow eyes,
+Origin allow-list, the eye token, TLS."""
+
+import json
+import ssl
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from tests.conftest import running_brain, wait_until
+from tests.test_protocol import JPEG
+
+ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image"]\n'
+
+
+def with_server(**settings) -> str:
+    lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in settings.items())
+    return f"[server]\n{lines}\n\n{ECHO}"
+
+
+def closed_with(eye) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            eye.recv(10)
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+def test_the_eye_past_max_eyes_is_refused_with_a_reason(tmp_path):
+    with running_brain(with_server(max_eyes=2), tmp_path) as brain, brain.eye() as a, brain.eye() as b:
+        a.wait_ready()
+        b.wait_ready()
+        with brain.eye() as third:
+            assert closed_with(third) == (1013, "The brain already serves 2 eyes; try again later.")
+        assert a.ask("still fine")["text"] == "still fine"
+
+
+def test_a_flood_of_frames_is_capped_and_said_once(tmp_path):
+    with running_brain(with_server(max_frames_per_s=5.0), tmp_path) as brain, brain.eye() as eye:
+        eye.wait_ready()
+        for _ in range(60):
+            eye.send(JPEG)
+        eye.send("after the flood")
+        seen = []
+        while not seen or seen[-1]["kind"] != "echo":
+            seen.append(eye.wait_for(lambda o: o["kind"] in ("image", "error", "echo")))
+        errors = [o for o in seen if o["kind"] == "error"]
+        assert len(errors) == 1 and "more than 5 snapshots a second" in errors[0]["text"]
+        assert 10 <= sum(o["kind"] == "image" for o in seen) <= 12  # the burst of 2 × 5, maybe one more
+        metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+        assert 'cortical_dropped_total{reason="rate_limit"}' in metrics
+
+
+def test_a_flood_of_tiny_messages_is_capped(tmp_path):
+    with running_brain(with_server(max_messages_per_s=20.0), tmp_path) as brain, brain.eye() as eye:
+        eye.wait_ready()
+        for n in range(300):
+            eye.send(f"m{n}")
+        time.sleep(1.0)
+        eye.send("after")
+        texts = []
+        while "after" not in texts:
+            texts.append(eye.wait_for(lambda o: o["kind"] in ("echo", "error"))["text"])
+        assert any("more than 20 messages a second" in t for t in texts)
+        assert len([t for t in texts if t.startswith("m")]) < 60
+
+
+def test_an_idle_eye_is_disconnected(tmp_path):
+    with running_brain(with_server(idle_timeout_s=1.0), tmp_path) as brain, brain.eye() as eye:
+        eye.wait_ready()
+        assert closed_with(eye) == (1000, "Idle for 1 s; reconnect to go on.")
+
+
+def test_a_slow_eye_cannot_grow_the_queue(tmp_path):
+    config = with_server(outbound_queue=16, max_message_bytes=65536, max_messages_per_s=1000.0)
+    with running_brain(config, tmp_path) as brain, brain.eye(max_size=None) as eye:
+        eye.wait_ready()
+        big = "x" * 60_000
+        for n in range(200):  # 12 MB of echoes that the eye does not read
+            eye.send(f"{n:03d}{big}")
+        eye.send("last")
+        time.sleep(3)
+        metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+        dropped = float(next(l.split()[-1] for l in metrics.splitlines()
+                             if l.startswith('cortical_dropped_total{reason="slow_eye"}')))
+        assert dropped > 0
+        received = []
+        while not received or received[-1] != "last":
+            received.append(eye.wait_for(lambda o: o["kind"] == "echo")["text"][:4])
+        assert len(received) < 200  # the oldest were dropped, and the newest still came
+
+
+@pytest.mark.parametrize("origin, allowed", [(None, True), ("same", True), ("http://evil.example", False),
+                                             ("http://127.0.0.1:1", False)])
+def test_origin_allow_list(brain, origin, allowed):
+    headers = {} if origin is None else {"Origin": f"http://127.0.0.1:{brain.port}" if origin == "same" else origin}
+    if allowed:
+        with connect(brain.ws_url, additional_headers=headers) as ws:
+            assert json.loads(ws.recv(10))["kind"] == "status"
+    else:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(brain.ws_url, additional_headers=headers)
+        assert refused.value.response.status_code == 403
+
+
+def test_listed_origins_are_let_in(tmp_path):
+    with running_brain(with_server(allowed_origins=["https://eye.example"]), tmp_path) as brain:
+        with connect(brain.ws_url, additional_headers={"Origin": "https://eye.example"}) as ws:
+            assert json.loads(ws.recv(10))["kind"] == "status"
+        with pytest.raises(InvalidStatus):
+            connect(brain.ws_url, additional_headers={"Origin": f"http://127.0.0.1:{brain.port}"})
+
+
+def test_the_eye_token(tmp_path):
+    with running_brain(ECHO, tmp_path, env={"CORTICAL_EYE_TOKEN": "letmein"}) as brain:
+        with connect(brain.ws_url) as ws:
+            ws.send("hello")  # a first message that is not the token
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(10)
+            assert closed.value.rcvd.code == 1008 and "wrong token" in closed.value.rcvd.reason
+        with connect(brain.ws_url + "?token=nope") as ws:
+            with pytest.raises(ConnectionClosed):
+                ws.recv(10)
+        with connect(brain.ws_url + "?token=letmein") as ws:
+            assert json.loads(ws.recv(10))["kind"] == "status"
+        with connect(brain.ws_url) as ws:
+            ws.send(json.dumps({"token": "letmein"}))
+            assert json.loads(ws.recv(10))["kind"] == "status"
+
+
+def test_tls_serves_wss_and_https(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with running_brain(with_server(cert=str(cert), key=str(key)), tmp_path) as brain:
+        trust = ssl.create_default_context(cafile=str(cert))
+        with connect(f"wss://127.0.0.1:{brain.port}/ws", ssl=trust) as ws:
+            ws.recv(10)
+            ws.send("over TLS")
+            while (output := json.loads(ws.recv(10)))["kind"] != "echo":
+                pass
+            assert output["text"] == "over TLS"
+        page = urllib.request.urlopen(f"https://127.0.0.1:{brain.port}/", context=trust).read()
+        assert b"<title>Cortical" in page
+        with pytest.raises(Exception):
+            with connect(brain.ws_url, open_timeout=3) as ws:  # plain ws:// to a TLS port
+                ws.recv(3)
+
+
+def test_health_and_metrics(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        eye.ask("count me")
+        health = json.load(urllib.request.urlopen(brain.url + "/health"))
+        assert health["status"] == "ok" and health["eyes"] >= 1
+        metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+        assert "cortical_eyes " in metrics
+        assert 'cortical_messages_in_total{kind="text"}' in metrics
+        assert 'cortical_outputs_total{cortex="echo",kind="echo"}' in metrics
