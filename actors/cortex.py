@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -97,6 +98,8 @@ class Cortex(ActorTypeDispatcher):
         self._eye = message.eye
         self._session_id = message.session_id
         self.services = message.services
+        self._policy = message.policy
+        self._errors: list[float] = []
         try:
             self.params = from_dict(self.Params, message.spec.params, f"cortex.{self.name}.params")
             self.on_start()
@@ -110,9 +113,10 @@ class Cortex(ActorTypeDispatcher):
         try:
             self.on_stimulus(message)
         except Exception as exc:
-            # One bad stimulus must not cost the session its cortex.
+            # One bad stimulus must not cost the session its cortex...
             log.exception("cortex %s failed on a %s stimulus", self.name, message.kind)
             self.error(f"{self.name} could not handle that {message.kind}: {exc}")
+            self._count_error()
 
     def receiveMessage(self, message, sender):
         super().receiveMessage(message, sender)
@@ -146,10 +150,35 @@ class Cortex(ActorTypeDispatcher):
             self.on_timer(message.payload)
         except Exception:
             log.exception("cortex %s failed in a timer", self.name)
+            self._count_error()
+
+    def _count_error(self) -> None:
+        """...but one that fails again and again is restarted by its Session with a fresh state."""
+        from actors.messages import SupervisionPolicy
+
+        policy = self._policy or SupervisionPolicy()
+        now = time.monotonic()
+        self._errors = [t for t in self._errors if now - t < policy.errors_window_s] + [now]
+        if len(self._errors) >= policy.max_errors:
+            log.error("cortex %s failed %d times in %g s; exiting so that it is restarted", self.name,
+                      len(self._errors), policy.errors_window_s)
+            self.send(self.myAddress, ActorExitRequest())
 
 
 def cortex_type(name: str) -> type[Cortex]:
-    """The class registered under `name`; KeyError if none."""
+    """The class registered under `name`, or at `package.module:Class` (a cortex kept
+    outside this repository); KeyError if none."""
     import actors.cortexes  # noqa: F401  (imports every cortex module, filling REGISTRY)
 
+    if ":" in name:
+        import importlib
+
+        module, _, attribute = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise KeyError(f"{name} ({exc})") from None
+        if not (isinstance(cls, type) and issubclass(cls, Cortex)):
+            raise KeyError(f"{name} is not a Cortex class")
+        return cls
     return REGISTRY[name]

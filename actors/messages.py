@@ -16,6 +16,7 @@ __all__ = [
     "WhereIsModel", "ModelAt", "ModelLoading", "ModelUnavailable", "HolderSuspect",
     "Infer", "Inferred", "InferFailed",
     "MentionsSettings", "Subscribe", "Unsubscribe", "Mention", "NewMentions",
+    "SupervisionPolicy", "StartSession", "SessionStarted", "SessionEnded", "SessionUp", "SessionClosing",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -73,6 +74,7 @@ class OpenSession:
     cortexes: tuple[CortexSpec, ...]
     ready_data: dict[str, Any] = field(default_factory=dict)  # passed to the eye when ready
     services: dict[str, Any] = field(default_factory=dict)  # shared actors by role, e.g. "models"
+    policy: Any = None  # SupervisionPolicy for its cortexes (None: defaults)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class StartCortex:
     session_id: str
     eye: Any
     services: dict[str, Any] = field(default_factory=dict)
+    policy: Any = None  # SupervisionPolicy
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,12 @@ class WhoAmI:
 
 @dataclass(frozen=True)
 class YouAre:
-    """Reflector → bridge: the address the WhoAmI came from."""
+    """Reflector → bridge: the address the WhoAmI came from, and the actor system's
+    session id (every actor process shares the admin's: it calls setsid)."""
 
     address: Any
+    actor_sid: int = 0
+    admin_pid: int = 0  # the reflector's parent
 
 
 # -- models: the directory hands out the holder; the holder runs the models ------------
@@ -262,3 +268,57 @@ class NewMentions:
 
     user_id: str
     mentions: tuple[Mention, ...]
+
+
+# -- supervision --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SupervisionPolicy:
+    """How parents restart crashed children (config [supervision])."""
+
+    max_restarts: int = 5  # within window_s; beyond that the child stays down
+    window_s: float = 60.0
+    backoff_s: float = 0.5  # doubled for each restart within the window
+    max_backoff_s: float = 10.0
+    max_errors: int = 20  # a cortex whose handlers raise this often within errors_window_s...
+    errors_window_s: float = 10.0  # ...is restarted with a fresh state
+
+
+@dataclass(frozen=True)
+class StartSession:
+    """Gateway → SessionSupervisor: create (and look after) the Session of one eye."""
+
+    open: OpenSession
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    """SessionSupervisor → gateway: this eye's Session is (again) at `address`."""
+
+    session_id: str
+    address: Any
+    restarted: bool = False
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """SessionSupervisor → gateway: this eye's Session is gone for good."""
+
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SessionUp:
+    """Session → its supervisor: the process group holding the Session and its cortexes."""
+
+    session_id: str
+    pgid: int
+
+
+@dataclass(frozen=True)
+class SessionClosing:
+    """Session → its supervisor: a requested close, not a crash."""
+
+    session_id: str

@@ -4,6 +4,8 @@ The bridge's receive thread needs its address so Sessions can send to it; an
 external context cannot read its own address, but an actor sees it as the sender.
 """
 
+import os
+
 from thespian.actors import ActorTypeDispatcher
 
 from actors.messages import WhoAmI, YouAre
@@ -11,4 +13,4 @@ from actors.messages import WhoAmI, YouAre
 
 class Reflector(ActorTypeDispatcher):
     def receiveMsg_WhoAmI(self, message: WhoAmI, sender) -> None:
-        self.send(sender, YouAre(sender))
+        self.send(sender, YouAre(sender, os.getsid(0), os.getppid()))

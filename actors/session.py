@@ -1,19 +1,24 @@
-"""The Session actor: one per connected eye; owns that eye's cortexes.
+"""The Session actor: one per connected eye; owns and supervises that eye's cortexes.
 
 It creates one Cortex per `[[cortex]]` stanza, routes each stimulus to the cortexes
-subscribed to its kind, and tells the eye when the brain is ready or a cortex fails.
-Cortexes send their outputs straight to the eye (one hop fewer than via the Session).
+subscribed to its kind, tells the eye when the brain is ready, and restarts a cortex
+that crashed (killed, or raising again and again) with backoff, up to a number of
+restarts in a window. Cortexes send their outputs straight to the eye (one hop fewer).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+from datetime import timedelta
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage
+from thespian.actors import (ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage,
+                             WakeupMessage)
 
 from actors.cortex import cortex_type
-from actors.messages import (CloseSession, CortexReady, EyeOutput, OpenSession, Output,
-                             StartCortex, Stimulus)
+from actors.messages import (CloseSession, CortexReady, CortexSpec, EyeOutput, OpenSession, Output,
+                             SessionClosing, SessionUp, StartCortex, Stimulus, SupervisionPolicy)
 
 __all__ = ["Session"]
 
@@ -24,19 +29,37 @@ class Session(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.open: OpenSession | None = None
-        self.cortexes: dict[str, object] = {}  # name → address
+        self.parent = None
+        self.cortexes: dict[str, object] = {}  # name → address of the running cortex
         self.starting: set[str] = set()
         self.closing = False
         self.unrouted_kinds_told: set[str] = set()
+        self.crashes: dict[str, list[float]] = {}  # name → recent crash times
+        self.told_ready = False
+
+    @property
+    def policy(self) -> SupervisionPolicy:
+        return self.open.policy or SupervisionPolicy()
 
     def receiveMsg_OpenSession(self, message: OpenSession, sender) -> None:
-        self.open = message
+        self.open, self.parent = message, sender
+        # Lead a process group of our own: the cortexes forked from here join it, so a
+        # supervisor can end them all if this process is killed outright.
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        self.send(sender, SessionUp(message.session_id, os.getpgid(0)))
         for spec in message.cortexes:
-            address = self.createActor(cortex_type(spec.type))
-            self.cortexes[spec.name] = address
-            self.starting.add(spec.name)
-            self.send(address, StartCortex(spec, message.session_id, message.eye, message.services))
+            self._start(spec)
         self._maybe_ready()
+
+    def _start(self, spec: CortexSpec) -> None:
+        address = self.createActor(cortex_type(spec.type))
+        self.cortexes[spec.name] = address
+        self.starting.add(spec.name)
+        self.send(address, StartCortex(spec, self.open.session_id, self.open.eye, self.open.services,
+                                       self.open.policy))
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
@@ -44,6 +67,8 @@ class Session(ActorTypeDispatcher):
             self._tell_eye("error", f"The {message.name} cortex could not start: {message.error}. "
                                     "Check its [[cortex]] stanza in the config.",
                            {"cortex": message.name})
+        elif message.name in self.crashes and self.told_ready:
+            self._tell_eye("status", f"The {message.name} cortex is back.", {"restarted": message.name})
         self._maybe_ready()
 
     def _maybe_ready(self) -> None:
@@ -52,6 +77,9 @@ class Session(ActorTypeDispatcher):
         if self.closing:
             self._exit()
             return
+        if self.told_ready:
+            return
+        self.told_ready = True
         names = [spec.name for spec in self.open.cortexes]
         self._tell_eye("status", "The brain is ready.",
                        {"ready": True, "session": self.open.session_id, "cortexes": names,
@@ -65,8 +93,8 @@ class Session(ActorTypeDispatcher):
             if message.kind in spec.subscribes and spec.name in self.cortexes:
                 self.send(self.cortexes[spec.name], message)
                 routed = True
-        if routed:
-            return
+        if routed or any(message.kind in spec.subscribes for spec in self.open.cortexes):
+            return  # (a subscribed cortex being restarted misses this one)
         # A snapshot stream with no image cortex would flood the eye: say it once.
         if message.kind == "image" and "image" in self.unrouted_kinds_told:
             return
@@ -77,6 +105,8 @@ class Session(ActorTypeDispatcher):
 
     def receiveMsg_CloseSession(self, message: CloseSession, sender) -> None:
         self.closing = True
+        if self.parent is not None:
+            self.send(self.parent, SessionClosing(self.open.session_id))
         # Exiting while children are still being created orphans them (DESIGN.md):
         # wait until every cortex has confirmed it started.
         if not self.starting:
@@ -88,11 +118,32 @@ class Session(ActorTypeDispatcher):
         for name, address in list(self.cortexes.items()):
             if address == message.childAddress:
                 del self.cortexes[name]
-                self._tell_eye("error", f"The {name} cortex stopped; it will not answer in this "
-                                        "session. Reconnect to start it again.", {"cortex": name})
-                if name in self.starting:
-                    self.starting.discard(name)
-                    self._maybe_ready()
+                self.starting.discard(name)
+                self._crashed(name)
+                self._maybe_ready()
+
+    def _crashed(self, name: str) -> None:
+        policy = self.policy
+        now = time.monotonic()
+        recent = [t for t in self.crashes.get(name, []) if now - t < policy.window_s] + [now]
+        self.crashes[name] = recent
+        if len(recent) > policy.max_restarts:
+            self._tell_eye("error", f"The {name} cortex keeps crashing ({len(recent)} times in "
+                                    f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
+                                    "try again.", {"cortex": name})
+            return
+        delay = min(policy.backoff_s * 2 ** (len(recent) - 1), policy.max_backoff_s)
+        self._tell_eye("error", f"The {name} cortex crashed; restarting it in {delay:g} s "
+                                f"(restart {len(recent)} of at most {policy.max_restarts} in {policy.window_s:g} s).",
+                       {"cortex": name, "restarting": name})
+        self.wakeupAfter(timedelta(seconds=delay), ("restart", name))
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
+        kind, name = message.payload
+        if kind != "restart" or self.closing or name in self.cortexes:
+            return
+        spec = next(s for s in self.open.cortexes if s.name == name)
+        self._start(spec)
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender) -> None:
         log.warning("a message could not be delivered or handled: %r", message.poisonMessage)

@@ -1,10 +1,13 @@
 """The bridge between the asyncio gateway and the thespian actor system.
 
 thespian's external API blocks, and one context must never be shared across threads
-(DESIGN.md). So the event loop never calls it: a send thread drains a queue into
-`tell()`, a receive thread `listen()`s and hands each message to the loop with
-`call_soon_threadsafe`, and a creator thread runs `createActor`. Each thread owns a
-private context.
+(DESIGN.md). So the event loop never calls it: send threads drain queues into
+`tell()` and a receive thread `listen()`s and hands each message to the loop with
+`call_soon_threadsafe`. Each thread owns a private context. (Sessions are created by
+the SessionSupervisor actor, on request, so no thread here ever waits on createActor.)
+
+Everything an actor sends to the bridge's address reaches the gateway's `deliver`, on
+the event loop.
 
 thespian's external `tell()` returns only once the receiving actor has acknowledged
 the message, so one send thread caps the whole brain at one round trip to an actor
@@ -19,12 +22,11 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from thespian.actors import ActorSystem
 
-from actors.messages import EyeOutput, WhoAmI, YouAre
+from actors.messages import EyeOutput, SessionEnded, SessionStarted, WhoAmI, YouAre
 
 __all__ = ["Bridge", "BridgeError"]
 
@@ -39,20 +41,20 @@ class BridgeError(RuntimeError):
 
 class Bridge:
     def __init__(self, loop: asyncio.AbstractEventLoop, reflector: Any,
-                 deliver: Callable[[EyeOutput], None], send_lanes: int = 4,
+                 deliver: Callable[[Any], None], send_lanes: int = 4,
                  listen_timeout_s: float = 0.25):
         self._loop = loop
         self._reflector = reflector
         self._deliver = deliver
         self._listen_timeout_s = listen_timeout_s
         self._lanes: list[queue.Queue] = [queue.Queue() for _ in range(send_lanes)]
-        self._jobs: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._address_known = threading.Event()
         self.eye_address: Any = None
+        self.actor_sid = 0
+        self.admin_pid = 0
         self._threads = [
             threading.Thread(target=self._receive_loop, name="bridge-receive", daemon=True),
-            threading.Thread(target=self._job_loop, name="bridge-create", daemon=True),
             *(threading.Thread(target=self._send_loop, args=(lane,), name=f"bridge-send-{n}", daemon=True)
               for n, lane in enumerate(self._lanes)),
         ]
@@ -74,17 +76,10 @@ class Bridge:
         """Queue a message for an actor; never blocks. Messages on one lane stay in order."""
         self._lanes[lane % len(self._lanes)].put((address, message))
 
-    async def create_actor(self, actor_class: type) -> Any:
-        """Create an actor on the creator thread; return its address."""
-        future: Future = Future()
-        self._jobs.put((actor_class, future))
-        return await asyncio.wrap_future(future, loop=self._loop)
-
     def stop(self) -> None:
         """Flush queued sends, then stop all threads."""
         for lane in self._lanes:
             lane.put(_STOP)
-        self._jobs.put(_STOP)
         for thread in self._threads[1:]:
             thread.join(timeout=10)
         self._stopping.set()
@@ -97,12 +92,14 @@ class Bridge:
             answer = context.ask(self._reflector, WhoAmI(), 10)
             if isinstance(answer, YouAre):
                 self.eye_address = answer.address
+                self.actor_sid = answer.actor_sid
+                self.admin_pid = answer.admin_pid
             self._address_known.set()
             while not self._stopping.is_set():
                 message = context.listen(self._listen_timeout_s)
                 if message is None:
                     continue
-                if isinstance(message, EyeOutput):
+                if isinstance(message, (EyeOutput, SessionStarted, SessionEnded)):
                     try:
                         self._loop.call_soon_threadsafe(self._deliver, message)
                     except RuntimeError:  # the loop has closed: we are shutting down
@@ -118,14 +115,3 @@ class Bridge:
                     context.tell(address, message)
                 except Exception:
                     log.exception("could not send %s to %s", type(message).__name__, address)
-
-    def _job_loop(self) -> None:
-        with ActorSystem().private() as context:
-            while (item := self._jobs.get()) is not _STOP:
-                actor_class, future = item
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    future.set_result(context.createActor(actor_class))
-                except Exception as exc:
-                    future.set_exception(exc)

@@ -16,6 +16,8 @@ __all__ = ["main"]
 
 log = logging.getLogger("brain")
 
+ACTOR_SYSTEM_DIED = 4  # exit code
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brain", description="Cortical: a brain for browser eyes.")
@@ -41,23 +43,37 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
                                events=dataclasses.replace(config.events, **events))
 
 
-async def _serve(config: Config, reflector, services: dict) -> None:
+async def _serve(config: Config, reflector, services: dict, supervisor) -> None:
     from brain.bridge import Bridge
     from brain.events import serve_events
     from brain.gateway import Gateway
+    from brain.watchdog import watch_actor_system
 
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda s=signum: stop.done() or stop.set_result(s))
-    gateway = Gateway(config, services)
+    gateway = Gateway(config, services, supervisor)
     bridge = Bridge(loop, reflector, gateway.deliver, config.actors.send_lanes)
     await bridge.start()
+
+    def actor_system_died() -> None:
+        gateway.actor_system_alive = False
+        if not stop.done():
+            stop.set_result(ACTOR_SYSTEM_DIED)
+
+    watchdog = asyncio.create_task(watch_actor_system(config.actors.host, config.actors.admin_port,
+                                                      bridge.admin_pid, bridge.actor_sid, actor_system_died))
     try:
         await asyncio.gather(gateway.serve(bridge, stop), serve_events(config, gateway, stop))
+        if stop.result() == ACTOR_SYSTEM_DIED:
+            return ACTOR_SYSTEM_DIED
         log.info("stopping on %s", signal.Signals(stop.result()).name)
+        return 0
     finally:
-        await loop.run_in_executor(None, bridge.stop)
+        watchdog.cancel()
+        if stop.result() != ACTOR_SYSTEM_DIED:
+            await loop.run_in_executor(None, bridge.stop)
 
 
 def _raise_exit(signum, frame):
@@ -83,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from actors.messages import StartDirectory
     from actors.model_directory import ModelDirectory
     from actors.reflector import Reflector
+    from actors.session_supervisor import SessionSupervisor
 
     # The actor system forks its admin: start it before any thread exists.
     try:
@@ -92,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     # Until asyncio takes over the signals, turn them into a clean exit.
     signal.signal(signal.SIGTERM, _raise_exit)
+    code = 1
     try:
         reflector = system.createActor(Reflector)
+        supervisor = system.createActor(SessionSupervisor)
         services = {}
         if config.models:
             # Loads in the background: eyes connect at once and are told when models are ready.
@@ -101,16 +120,18 @@ def main(argv: list[str] | None = None) -> int:
             system.tell(services["models"], StartDirectory(config.models, config.holder.settings()))
             log.info("loading %d model(s) in the model holder: %s", len(config.models),
                      ", ".join(f"{m.name} ({m.path})" for m in config.models))
-        asyncio.run(_serve(config, reflector, services))
-        return 0
+        code = asyncio.run(_serve(config, reflector, services, supervisor))
+        return code
     except KeyboardInterrupt:
-        return 130
+        code = 130
+        return code
     finally:
         # A second Ctrl-C must not interrupt the shutdown and orphan actors.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        system.shutdown()
-        log.info("actor system shut down; bye")
+        if code != ACTOR_SYSTEM_DIED:  # (with its admin gone, shutdown() would wait in vain)
+            system.shutdown()
+            log.info("actor system shut down; bye")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
-from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec
+from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec, SupervisionPolicy
 from actors.models.formats import FORMATS, format_of
 from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
@@ -111,6 +111,7 @@ class Config:
     eye: EyeConfig = field(default_factory=EyeConfig)
     holder: HolderConfig = field(default_factory=HolderConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
     models: tuple[ModelSpec, ...] = ()
     cortexes: tuple[CortexSpec, ...] = ()
 
@@ -132,14 +133,14 @@ class _ModelStanza:
 
 
 _SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig,
-             "events": EventsConfig}
+             "events": EventsConfig, "supervision": SupervisionPolicy}
 
 
 def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     """Validate a parsed TOML document; raise ConfigError naming the first fault."""
     unknown = sorted(set(data) - set(_SECTIONS) - {"cortex", "model"})
     if unknown:
-        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, events, model, cortex)")
+        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, events, supervision, model, cortex)")
     sections = {}
     try:
         for name, cls in _SECTIONS.items():

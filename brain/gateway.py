@@ -27,8 +27,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from actors.messages import CloseSession, EyeOutput, OpenSession, Output
-from actors.session import Session
+from actors.messages import (CloseSession, EyeOutput, OpenSession, Output, SessionEnded, SessionStarted,
+                             StartSession)
 from brain.bridge import Bridge
 from brain.config import Config
 from brain.limits import TokenBucket
@@ -64,6 +64,8 @@ class EyeConnection:
         self.dropped = 0
         self.ready = asyncio.Event()
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
+        self.session = None  # address of its Session actor; changes if it is restarted
+        self.started: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def put(self, output: Output) -> None:
         if len(self.outbox) == self.outbox.maxlen:
@@ -88,9 +90,10 @@ class EyeConnection:
 
 
 class Gateway:
-    def __init__(self, config: Config, services: dict | None = None):
+    def __init__(self, config: Config, services: dict | None = None, supervisor=None):
         self.config = config
         self.services = services or {}
+        self.supervisor = supervisor  # the SessionSupervisor actor
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
         self.connections_total = 0
@@ -100,10 +103,24 @@ class Gateway:
 
     # -- actor side ----------------------------------------------------------------------
 
-    def deliver(self, message: EyeOutput) -> None:
-        """Called on the loop by the bridge for every output an actor sent to an eye."""
+    def deliver(self, message) -> None:
+        """Called on the loop by the bridge for everything actors send to the gateway."""
         eye = self.eyes.get(message.session_id)
+        if isinstance(message, SessionStarted):
+            if eye is None:  # the eye left before its Session was (re)started
+                self.bridge.send(message.address, CloseSession())
+                return
+            eye.session = message.address
+            if message.restarted:
+                self.metrics.restarts.labels("session").inc()
+            if not eye.started.done():
+                eye.started.set_result(message.address)
+            return
         if eye is None:
+            return
+        if isinstance(message, SessionEnded):
+            eye.put(brain_error(message.reason))
+            asyncio.ensure_future(eye.websocket.close(1011, message.reason[:120]))
             return
         output = message.output
         self.metrics.observe_output(output.cortex, output.kind, output.data)
@@ -141,33 +158,30 @@ class Gateway:
         writer = asyncio.create_task(eye.write_forever())
         eye.put(Output("brain", "status", "Connected. Starting the cortexes…",
                        {"connected": True, "session": session_id}))
-        creation = asyncio.ensure_future(self.bridge.create_actor(Session))
-        session = None
+        opening = OpenSession(session_id, self.bridge.eye_address, self.config.cortexes,
+                              {"eye": asdict(self.config.eye)}, self.services, self.config.supervision)
+        self.bridge.send(self.supervisor, StartSession(opening), eye.lane)
         try:
             try:
-                session = await asyncio.wait_for(asyncio.shield(creation), server.session_start_timeout_s)
+                await asyncio.wait_for(asyncio.shield(eye.started), server.session_start_timeout_s)
             except TimeoutError:
                 eye.put(brain_error("The brain could not start a session in time; try again in a "
                                     "moment, and check the brain's log if it keeps happening."))
                 await asyncio.sleep(0.1)  # let the writer flush the error before closing
                 await websocket.close(1011, "session did not start")
                 return
-            self.bridge.send(session, OpenSession(session_id, self.bridge.eye_address, self.config.cortexes,
-                                                  {"eye": asdict(self.config.eye)}, self.services), eye.lane)
-            await self._read(websocket, eye, session)
+            await self._read(websocket, eye)
         except ConnectionClosed:
             pass
         finally:
             del self.eyes[session_id]
             self.metrics.eyes.set(len(self.eyes))
             writer.cancel()
-            if session is not None:
-                self.bridge.send(session, CloseSession(), eye.lane)
-            else:
-                # The Session may still be being created: close it once it exists.
-                creation.add_done_callback(lambda done: self._close_created_session(done, eye.lane))
+            # (A Session started after this point is closed by deliver(SessionStarted).)
+            if eye.session is not None:
+                self.bridge.send(eye.session, CloseSession(), eye.lane)
 
-    async def _read(self, websocket: ServerConnection, eye: EyeConnection, session) -> None:
+    async def _read(self, websocket: ServerConnection, eye: EyeConnection) -> None:
         server = self.config.server
         now = time.monotonic()
         frames = TokenBucket(server.max_frames_per_s, 2 * server.max_frames_per_s, now)
@@ -197,7 +211,7 @@ class Gateway:
                 eye.put(brain_error(str(exc)))
                 continue
             self.metrics.messages_in.labels(stimulus.kind).inc()
-            self.bridge.send(session, stimulus, eye.lane)
+            self.bridge.send(eye.session, stimulus, eye.lane)
 
     async def _token_accepted(self, websocket: ServerConnection) -> bool:
         """With a token configured, the eye must give it in ?token= or as its first message."""
@@ -216,10 +230,6 @@ class Gateway:
         self.metrics.refused.labels("token").inc()
         await websocket.close(1008, "Missing or wrong token: open the page with ?token=… as given to you.")
         return False
-
-    def _close_created_session(self, creation: asyncio.Future, lane: int) -> None:
-        if not creation.cancelled() and creation.exception() is None:
-            self.bridge.send(creation.result(), CloseSession(), lane)
 
     # -- HTTP side ----------------------------------------------------------------------
 

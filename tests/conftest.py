@@ -151,6 +151,13 @@ class Eye:
             if predicate(output):
                 return output
 
+    def seen_or_wait(self, predicate: Callable[[dict], bool], timeout: float = 10) -> dict:
+        """An output already received that matches, or the next one that does."""
+        for output in self.seen:
+            if predicate(output):
+                return output
+        return self.wait_for(predicate, timeout)
+
     def wait_ready(self, timeout: float = 15) -> dict:
         return self.wait_for(lambda o: o["kind"] == "status" and o["data"].get("ready"), timeout)
 

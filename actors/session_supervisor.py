@@ -1,0 +1,103 @@
+"""SessionSupervisor: the parent of every Session; restarts one that crashes.
+
+A Session killed outright leaves its cortexes orphaned, so each Session leads its own
+process group (its cortexes are forked from it) and the supervisor ends the whole
+group before it starts a new Session for the same eye. The gateway learns the new
+address from SessionStarted; after too many crashes it gets SessionEnded and closes
+that eye's connection with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from datetime import timedelta
+
+from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
+
+from actors.messages import (EyeOutput, Output, SessionClosing, SessionEnded, SessionStarted, SessionUp,
+                             StartSession, SupervisionPolicy)
+from actors.session import Session
+
+__all__ = ["SessionSupervisor"]
+
+log = logging.getLogger(__name__)
+
+
+class _Child:
+    def __init__(self, start: StartSession, address):
+        self.start = start
+        self.address = address
+        self.pgid: int | None = None
+        self.closing = False
+        self.crashes: list[float] = []
+
+
+class SessionSupervisor(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.children: dict[str, _Child] = {}  # session id → child
+
+    def _policy(self, start: StartSession) -> SupervisionPolicy:
+        return start.open.policy or SupervisionPolicy()
+
+    def receiveMsg_StartSession(self, message: StartSession, sender) -> None:
+        address = self.createActor(Session)
+        self.children[message.open.session_id] = _Child(message, address)
+        self.send(address, message.open)
+        self.send(message.open.eye, SessionStarted(message.open.session_id, address))
+
+    def receiveMsg_SessionUp(self, message: SessionUp, sender) -> None:
+        child = self.children.get(message.session_id)
+        if child is not None:
+            child.pgid = message.pgid
+
+    def receiveMsg_SessionClosing(self, message: SessionClosing, sender) -> None:
+        child = self.children.get(message.session_id)
+        if child is not None:
+            child.closing = True
+
+    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender) -> None:
+        for session_id, child in list(self.children.items()):
+            if child.address != message.childAddress:
+                continue
+            if child.closing:
+                del self.children[session_id]
+                return
+            self._crashed(session_id, child)
+            return
+
+    def _crashed(self, session_id: str, child: _Child) -> None:
+        # Its cortexes are orphans now: end the whole process group it led.
+        if child.pgid:
+            try:
+                os.killpg(child.pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        policy = self._policy(child.start)
+        now = time.monotonic()
+        child.crashes = [t for t in child.crashes if now - t < policy.window_s] + [now]
+        eye = child.start.open.eye
+        if len(child.crashes) > policy.max_restarts:
+            log.error("session %s crashed %d times in %.0f s; giving up", session_id, len(child.crashes),
+                      policy.window_s)
+            del self.children[session_id]
+            self.send(eye, SessionEnded(session_id, "Your session kept crashing; reconnect to start a new one."))
+            return
+        delay = min(policy.backoff_s * 2 ** (len(child.crashes) - 1), policy.max_backoff_s)
+        log.warning("session %s crashed; restarting it in %.1f s", session_id, delay)
+        self.send(eye, EyeOutput(session_id, Output("session", "error", "Your session stopped unexpectedly; "
+                                                    "it is being restarted.", {"restarting": "session"})))
+        self.wakeupAfter(timedelta(seconds=delay), ("restart", session_id))
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
+        kind, session_id = message.payload
+        child = self.children.get(session_id)
+        if kind != "restart" or child is None:
+            return
+        child.address = self.createActor(Session)
+        child.pgid = None
+        self.send(child.address, child.start.open)
+        self.send(child.start.open.eye, SessionStarted(session_id, child.address, restarted=True))

@@ -1,0 +1,116 @@
+"""Kill -9 each kind of actor during traffic: the eye hears what happened, then things work
+again, and nothing is left behind."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.conftest import running_brain, wait_until
+
+CONFIG = """
+[supervision]
+max_restarts = 3
+window_s = 60.0
+backoff_s = 0.2
+max_errors = 3
+errors_window_s = 10.0
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "flaky"
+type = "tests.cortexes:Flaky"
+subscribes = ["text"]
+"""
+
+
+@pytest.fixture
+def brain(tmp_path):
+    with running_brain(CONFIG, tmp_path) as running:
+        yield running
+
+
+def named(brain, title):
+    return [p for p in brain.processes() if p.cmdline() and p.cmdline()[0].startswith(title + " ")]
+
+
+def echo(eye, text, timeout=10):
+    eye.send(text)
+    return eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == text, timeout)
+
+
+def test_a_killed_cortex_is_restarted_and_the_others_never_notice(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        (flaky,) = named(brain, "Flaky")
+        os.kill(flaky.pid, signal.SIGKILL)
+        echo(eye, "echo keeps answering")  # the other cortex never notices
+        error = eye.seen_or_wait(lambda o: o["kind"] == "error", 10)
+        assert error["text"].startswith("The flaky cortex crashed; restarting it in 0.2 s (restart 1 of at most 3")
+        back = eye.seen_or_wait(lambda o: o["kind"] == "status" and o["data"].get("restarted") == "flaky", 10)
+        assert back["text"] == "The flaky cortex is back."
+        eye.send("hello")
+        assert eye.wait_for(lambda o: o["kind"] == "flaky")["text"] == "hello (#1 since start)"
+        assert len(named(brain, "Flaky")) == 1
+
+
+def test_a_cortex_that_keeps_raising_is_restarted_fresh(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        eye.send("one")
+        eye.wait_for(lambda o: o["kind"] == "flaky")
+        for _ in range(3):
+            eye.send("boom")
+        assert "flaky could not handle that text: boom" in eye.wait_for(lambda o: o["kind"] == "error")["text"]
+        eye.seen_or_wait(lambda o: o["data"].get("restarted") == "flaky", 10)
+        eye.send("two")
+        assert eye.wait_for(lambda o: o["kind"] == "flaky")["text"] == "two (#1 since start)"
+
+
+def test_a_cortex_that_keeps_crashing_stays_off(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        for n in range(4):
+            assert wait_until(lambda: len(named(brain, "Flaky")) == 1, 10)
+            os.kill(named(brain, "Flaky")[0].pid, signal.SIGKILL)
+            if n < 3:
+                eye.wait_for(lambda o: o["data"].get("restarted") == "flaky", 10)
+                assert wait_until(lambda: len(named(brain, "Flaky")) == 1, 10)
+        final = eye.wait_for(lambda o: o["kind"] == "error" and "keeps crashing" in o["text"], 10)
+        assert "it stays off in this session" in final["text"]
+        assert echo(eye, "still here")["text"] == "still here"
+
+
+def test_a_killed_session_is_restarted_without_orphans(brain):
+    baseline = len(brain.processes())
+    with brain.eye() as eye:
+        eye.wait_ready()
+        echo(eye, "before")
+        (session,) = named(brain, "Session")
+        cortexes = {p.pid for p in named(brain, "Echo") + named(brain, "Flaky")}
+        os.kill(session.pid, signal.SIGKILL)
+        error = eye.wait_for(lambda o: o["kind"] == "error", 10)
+        assert error["text"] == "Your session stopped unexpectedly; it is being restarted."
+        eye.wait_ready()
+        assert echo(eye, "after")["text"] == "after"
+        assert wait_until(lambda: not cortexes & {p.pid for p in brain.processes()}, 10), "orphaned cortexes"
+        assert len(brain.processes()) == baseline + 3
+    assert wait_until(lambda: len(brain.processes()) == baseline, 15)
+
+
+def test_the_brain_exits_when_the_actor_system_dies(brain):
+    with brain.eye() as eye:
+        eye.wait_ready()
+        admins = named(brain, "MultiProcAdmin")
+        os.kill(admins[0].pid, signal.SIGKILL)
+        started = time.monotonic()
+        brain.proc.wait(20)
+        assert brain.proc.returncode == 4
+        assert time.monotonic() - started < 10
+        assert "The actor system died" in brain.log
+        assert wait_until(lambda: brain.processes() == [], 5)
