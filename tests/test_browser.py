@@ -1,0 +1,83 @@
+"""The eye page in a real browser: Debian's Chromium, headless, driven by Playwright,
+with a fake camera that films a photo of a cup."""
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+import skimage.data
+from PIL import Image
+from playwright.async_api import async_playwright
+
+from tests.conftest import ROOT, running_brain
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream"]
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory):
+    default = (ROOT / "config" / "default.toml").read_text()
+    with running_brain(default, tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+def fake_camera(tmp: Path) -> Path:
+    """An MJPEG file of the coffee-cup photo: Chromium plays it as the camera."""
+    frame = io.BytesIO()
+    Image.fromarray(skimage.data.coffee()).resize((640, 480)).save(frame, "JPEG", quality=90)
+    path = tmp / "cup.mjpeg"
+    path.write_bytes(frame.getvalue() * 30)
+    return path
+
+
+async def open_page(url: str, flags: list[str], allow_camera: bool, action):
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+        try:
+            context = await browser.new_context(viewport={"width": 1200, "height": 820},
+                                                permissions=["camera"] if allow_camera else [])
+            page = await context.new_page()
+            await page.goto(url)
+            return await action(page)
+        finally:
+            await browser.close()
+
+
+def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera(tmp_path)}"]
+
+    async def check(page):
+        await page.wait_for_function("document.querySelector('#seeing').textContent.includes('cup')", timeout=60_000)
+        status = await page.inner_text("#status")
+        camera = await page.inner_text("#camera-state")
+        frames = await page.inner_text("#frames")
+        # The overlay canvas has the box: count its painted pixels.
+        painted = await page.evaluate("""() => {
+            const c = document.querySelector('#overlay');
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+            return n; }""")
+        transcript = await page.inner_text("#transcript")
+        await page.screenshot(path=str(ARTIFACTS / "eye-page.png"))
+        return status, camera, frames, painted, transcript
+
+    status, camera, frames, painted, transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    assert status.startswith("Brain ready: echo, objects, faces.")
+    assert camera == "camera on (front)"
+    assert int(frames.split()[0]) >= 1
+    assert painted > 1000, "no box drawn over the preview"
+    assert "cup (" in transcript
+
+
+def test_a_denied_camera_says_what_to_do(brain):
+    async def check(page):
+        await page.wait_for_selector("#camera-message:not([hidden])", timeout=20_000)
+        return await page.inner_text("#camera-message")
+
+    message = asyncio.run(open_page(brain.url + "/", FLAGS + ["--deny-permission-prompts"], False, check))
+    assert message.startswith("The camera is blocked. Allow camera access for this site")
