@@ -14,6 +14,8 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 from __future__ import annotations
 
 import itertools
+import time
+from pathlib import Path
 from typing import Any
 
 from actors.cortex import Cortex
@@ -23,6 +25,16 @@ from actors.messages import (HolderSuspect, Infer, Inferred, InferFailed, ModelA
 __all__ = ["FrameCortex"]
 
 _request_ids = itertools.count(1)
+
+#: Timeouts in a row, with the holder's process alive, before it is taken for hung.
+HUNG_AFTER_TIMEOUTS = 3
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 class FrameCortex(Cortex):
@@ -42,7 +54,8 @@ class FrameCortex(Cortex):
     def infer(self, model: str, image, threshold: float, tag: Any) -> None:
         request_id = next(_request_ids)
         self._pending[request_id] = (model, tag)
-        self.send(self._holders[model][0], Infer(request_id, model, threshold, image))
+        deadline = time.time() + self.params.infer_timeout_ms / 1000
+        self.send(self._holders[model][0], Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
 
     def input_size(self, model: str) -> tuple[int, int]:
@@ -57,6 +70,8 @@ class FrameCortex(Cortex):
 
     def on_start(self) -> None:
         self._holders: dict[str, tuple[Any, tuple[int, int]]] = {}
+        self._pids: dict[str, int] = {}
+        self._timeouts = 0  # in a row
         self._pending: dict[int, tuple[str, Any]] = {}
         self._busy = False
         self._waiting: Stimulus | None = None
@@ -72,6 +87,7 @@ class FrameCortex(Cortex):
 
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
         self._holders[message.model] = (message.holder, tuple(message.input_size))
+        self._pids[message.model] = message.pid
         self.emit("status", f"The {message.model} model is ready.", {"model": message.model, "state": "ready"})
         self._next()
 
@@ -101,6 +117,7 @@ class FrameCortex(Cortex):
         if message.request_id not in self._pending:
             return  # an answer that came after its timeout
         _, tag = self._pending.pop(message.request_id)
+        self._timeouts = 0
         try:
             self.on_result(tag, message.result, message)
         except Exception as exc:
@@ -109,7 +126,7 @@ class FrameCortex(Cortex):
 
     def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
         if self._pending.pop(message.request_id, None) is None:
-            return
+            return  # (including frames the holder skipped after we gave up on them)
         self.error(f"The model could not look at that frame: {message.error}.")
         self.frame_done()
 
@@ -120,8 +137,17 @@ class FrameCortex(Cortex):
         if request is None:
             return
         model = request[0]
+        self._timeouts += 1
+        pid = self._pids.get(model, 0)
+        if pid and _alive(pid) and self._timeouts < HUNG_AFTER_TIMEOUTS:
+            # Alive but late: it is busy (many eyes). Killing it would make things worse.
+            self.error(f"The {model} model is busy and did not answer within {self.params.infer_timeout_ms} ms; "
+                       "frames are skipped until it catches up.", {"model": model, "busy": True})
+            self.frame_done()
+            return
         self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
                    "restarted and this will resume by itself.", {"model": model})
+        self._timeouts = 0
         holder = self._holders.pop(model, (None,))[0]
         self.send(self.services["models"], HolderSuspect(holder))
         for other in [m for m, (address, _) in self._holders.items() if address == holder]:

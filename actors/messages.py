@@ -177,6 +177,7 @@ class ModelAt:
     model: str
     holder: Any
     input_size: tuple[int, int]  # (height, width) of the images Infer must carry
+    pid: int = 0  # the holder's process, to tell a busy holder from a dead one
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class Infer:
     model: str
     threshold: float
     image: Any = field(repr=False)  # numpy uint8 [H, W, 3]
+    deadline: float = 0.0  # wall clock after which the asker no longer waits (0: none)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class ModelDirectory(ActorTypeDispatcher):
             known = ", ".join(self.loaded.inputs) or "none"
             self.send(asker, ModelUnavailable(model, f"no [[model]] named {model!r} (known: {known})"))
         else:
-            self.send(asker, ModelAt(model, self.holder, self.loaded.inputs[model]))
+            self.send(asker, ModelAt(model, self.holder, self.loaded.inputs[model], self.loaded.pid))
 
     def receiveMsg_HolderSuspect(self, message: HolderSuspect, sender) -> None:
         if message.holder != self.holder or self.loaded is None:

@@ -77,6 +77,14 @@ class ModelHolder(ActorTypeDispatcher):
             self._run_batch(model, requests)
 
     def _run_batch(self, model: str, requests: list) -> None:
+        # Under overload, do not spend the model on frames nobody waits for any more.
+        now = time.time()
+        late = [(s, i) for s, i in requests if i.deadline and i.deadline < now]
+        for sender, infer in late:
+            self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
+        requests = [(s, i) for s, i in requests if not (i.deadline and i.deadline < now)]
+        if not requests:
+            return
         recipe = self.recipes[model]
         started = time.perf_counter()
         try:

@@ -23,9 +23,9 @@ def reset(eye) -> None:
     raw.close()
 
 
-def test_fifty_connect_disconnect_cycles_leave_no_process(fresh_brain):
+def test_a_hundred_connect_disconnect_cycles_leave_no_process(fresh_brain):
     baseline = len(fresh_brain.processes())  # admin, logger, reflector
-    for cycle in range(50):
+    for cycle in range(100):
         eye = fresh_brain.eye()
         way = cycle % 4
         if way == 0:  # polite close once ready

@@ -168,3 +168,18 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
         assert label_of(eye, frame)["text"].startswith("cup (")
         assert wait_until(lambda: len(named(brain, "ModelHolder")) == 1, 10)
         assert named(brain, "ModelHolder")[0].pid != holder.pid
+
+
+def test_a_hung_holder_is_told_from_a_busy_one_and_replaced(tmp_path):
+    config = DEFAULT.replace("threshold = 0.35 }", "threshold = 0.35, infer_timeout_ms = 1000 }")
+    frame = jpeg(skimage.data.coffee())
+    with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
+        assert label_of(eye, frame)["kind"] == "label"
+        (holder,) = named(brain, "ModelHolder")
+        os.kill(holder.pid, signal.SIGSTOP)  # alive, but answers nothing
+        errors = [label_of(eye, frame, timeout=10)["text"] for _ in range(3)]
+        assert all("is busy and did not answer" in e for e in errors[:2]), errors
+        assert "it is being restarted" in errors[2], errors
+        eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+        assert label_of(eye, frame)["text"].startswith("cup (")
+        assert not psutil.pid_exists(holder.pid) or psutil.Process(holder.pid).status() == psutil.STATUS_ZOMBIE
