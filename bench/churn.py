@@ -1,0 +1,46 @@
+"""Churn: connect/disconnect cycles with abrupt TCP resets; counts leaked processes (not CI).
+
+    .venv/bin/python bench/churn.py --cycles 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import ECHO_TICKER, running_brain, wait_until  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cycles", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, running_brain(ECHO_TICKER, Path(tmp)) as brain:
+        baseline = len(brain.processes())
+        started = time.monotonic()
+        for cycle in range(args.cycles):
+            eye = brain.eye()
+            if cycle % 2:
+                eye.wait_ready()
+            if cycle % 3 == 0:
+                eye.close()
+            else:
+                eye.ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                eye.ws.socket.close()
+        elapsed = time.monotonic() - started
+        settled = wait_until(lambda: len(brain.processes()) == baseline, 60)
+        leaked = len(brain.processes()) - baseline
+    print(f"\nChurn: {args.cycles} connect/disconnect cycles (2/3 by TCP reset, half before the session was "
+          f"ready) in {elapsed:.0f} s: {leaked} leaked processes (baseline {baseline}, settled: {settled}).")
+
+
+if __name__ == "__main__":
+    main()
