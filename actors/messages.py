@@ -17,6 +17,7 @@ __all__ = [
     "Infer", "Inferred", "InferFailed",
     "MentionsSettings", "Subscribe", "Unsubscribe", "Mention", "NewMentions",
     "SupervisionPolicy", "StartSession", "SessionStarted", "SessionEnded", "SessionUp", "SessionClosing",
+    "Ping", "Pong",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -324,3 +325,13 @@ class SessionClosing:
     """Session → its supervisor: a requested close, not a crash."""
 
     session_id: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Brain → a core actor at start: which process are you? (for the watchdog)"""
+
+
+@dataclass(frozen=True)
+class Pong:
+    pid: int

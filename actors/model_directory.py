@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from actors.messages import (HolderSuspect, LoadModels, ModelAt, ModelLoading, ModelsFailed,
+from actors.messages import (Ping, Pong, HolderSuspect, LoadModels, ModelAt, ModelLoading, ModelsFailed,
                              ModelsLoaded, ModelUnavailable, StartDirectory, WhereIsModel)
 from actors.model_holder import ModelHolder
 
@@ -90,6 +90,9 @@ class ModelDirectory(ActorTypeDispatcher):
         except ProcessLookupError:
             pass
         self.loaded = None  # ChildActorExited follows and re-creates it
+
+    def receiveMsg_Ping(self, message: Ping, sender) -> None:
+        self.send(sender, Pong(os.getpid()))
 
     def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender) -> None:
         if message.childAddress != self.holder or self.stopping:

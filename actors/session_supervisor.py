@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from actors.messages import (EyeOutput, Output, SessionClosing, SessionEnded, SessionStarted, SessionUp,
+from actors.messages import (Ping, Pong, EyeOutput, Output, SessionClosing, SessionEnded, SessionStarted, SessionUp,
                              StartSession, SupervisionPolicy)
 from actors.session import Session
 
@@ -58,6 +58,9 @@ class SessionSupervisor(ActorTypeDispatcher):
         child = self.children.get(message.session_id)
         if child is not None:
             child.closing = True
+
+    def receiveMsg_Ping(self, message: Ping, sender) -> None:
+        self.send(sender, Pong(os.getpid()))
 
     def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender) -> None:
         for session_id, child in list(self.children.items()):

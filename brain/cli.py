@@ -43,7 +43,7 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
                                events=dataclasses.replace(config.events, **events))
 
 
-async def _serve(config: Config, reflector, services: dict, supervisor) -> None:
+async def _serve(config: Config, reflector, services: dict, supervisor, core_pids: dict) -> None:
     from brain.bridge import Bridge
     from brain.events import serve_events
     from brain.gateway import Gateway
@@ -63,7 +63,8 @@ async def _serve(config: Config, reflector, services: dict, supervisor) -> None:
             stop.set_result(ACTOR_SYSTEM_DIED)
 
     watchdog = asyncio.create_task(watch_actor_system(config.actors.host, config.actors.admin_port,
-                                                      bridge.admin_pid, bridge.actor_sid, actor_system_died))
+                                                      {"admin": bridge.admin_pid, **core_pids},
+                                                      bridge.actor_sid, actor_system_died))
     try:
         await asyncio.gather(gateway.serve(bridge, stop), serve_events(config, gateway, stop))
         if stop.result() == ACTOR_SYSTEM_DIED:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = _with_overrides(config, args)
 
-    from actors.messages import StartDirectory
+    from actors.messages import Ping, StartDirectory
     from actors.model_directory import ModelDirectory
     from actors.reflector import Reflector
     from actors.session_supervisor import SessionSupervisor
@@ -113,14 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reflector = system.createActor(Reflector)
         supervisor = system.createActor(SessionSupervisor)
+        core_pids = {"session supervisor": system.ask(supervisor, Ping(), 10).pid}
         services = {}
         if config.models:
             # Loads in the background: eyes connect at once and are told when models are ready.
             services["models"] = system.createActor(ModelDirectory)
+            core_pids["model directory"] = system.ask(services["models"], Ping(), 10).pid
             system.tell(services["models"], StartDirectory(config.models, config.holder.settings()))
             log.info("loading %d model(s) in the model holder: %s", len(config.models),
                      ", ".join(f"{m.name} ({m.path})" for m in config.models))
-        code = asyncio.run(_serve(config, reflector, services, supervisor))
+        code = asyncio.run(_serve(config, reflector, services, supervisor, core_pids))
         return code
     except KeyboardInterrupt:
         code = 130

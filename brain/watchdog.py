@@ -43,19 +43,23 @@ def kill_session(sid: int) -> int:
     return killed
 
 
-async def watch_actor_system(host: str, port: int, admin_pid: int, sid: int, on_death,
+async def watch_actor_system(host: str, port: int, core: dict[str, int], sid: int, on_death,
                              every_s: float = 1.0) -> None:
-    if not admin_pid:
+    """Watch the admin and the brain's core actors (name → pid); without any of them the
+    brain cannot work, so their death ends it (a service manager may restart it)."""
+    core = {name: pid for name, pid in core.items() if pid}
+    if "admin" not in core:
         log.warning("the admin's pid is unknown: the brain cannot notice if the actor system dies")
-        return
-    misses = 0
+    misses: dict[str, int] = dict.fromkeys(core, 0)
     while True:
         await asyncio.sleep(every_s)
-        misses = 0 if process_alive(admin_pid) else misses + 1
-        if misses >= 2:
+        for name, pid in core.items():
+            misses[name] = 0 if process_alive(pid) else misses[name] + 1
+        dead = [name for name, count in misses.items() if count >= 2]
+        if dead:
             killed = kill_session(sid) if sid else 0
-            log.error("The actor system died: its admin (pid %d, port %s:%d) is gone. Ended its %d remaining "
+            log.error("The actor system died: its %s (pid %d; admin port %s:%d) is gone. Ended its %d remaining "
                       "process(es); the brain stops now (exit code 4). Check the log above for the cause, then "
-                      "start the brain again.", admin_pid, host, port, killed)
+                      "start the brain again.", dead[0], core[dead[0]], host, port, killed)
             on_death()
             return

@@ -103,14 +103,15 @@ def test_a_killed_session_is_restarted_without_orphans(brain):
     assert wait_until(lambda: len(brain.processes()) == baseline, 15)
 
 
-def test_the_brain_exits_when_the_actor_system_dies(brain):
+@pytest.mark.parametrize("core, name", [("MultiProcAdmin", "admin"), ("SessionSupervisor", "session supervisor")])
+def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
     with brain.eye() as eye:
         eye.wait_ready()
-        admins = named(brain, "MultiProcAdmin")
-        os.kill(admins[0].pid, signal.SIGKILL)
+        (victim,) = named(brain, core)
+        os.kill(victim.pid, signal.SIGKILL)
         started = time.monotonic()
         brain.proc.wait(20)
         assert brain.proc.returncode == 4
         assert time.monotonic() - started < 10
-        assert "The actor system died" in brain.log
+        assert f"The actor system died: its {name} (pid {victim.pid}" in brain.log
         assert wait_until(lambda: brain.processes() == [], 5)
