@@ -168,18 +168,29 @@ def _stanza_label(section: str, index: int, stanza: Any) -> str:
     return f"{section}[{index}]"
 
 
-def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
+def _stanzas(stanzas: Any, section: str, cls: type, path: str):
+    """Each `[[section]]` table checked against `cls`, as (label, parsed); names unique."""
     if not isinstance(stanzas, list):
-        raise ConfigError(path, "model", "must be an array of tables: write [[model]] stanzas")
-    specs: list[ModelSpec] = []
+        raise ConfigError(path, section, f"must be an array of tables: write [[{section}]] stanzas")
+    names: set[str] = set()
     for index, stanza in enumerate(stanzas):
-        label = _stanza_label("model", index, stanza)
+        label = _stanza_label(section, index, stanza)
         try:
-            parsed = from_dict(_ModelStanza, stanza, label)
+            parsed = from_dict(cls, stanza, label)
         except ParamError as exc:
             raise ConfigError(path, exc.key, exc.problem) from None
-        if any(spec.name == parsed.name for spec in specs):
-            raise ConfigError(path, f"{label}.name", f"{parsed.name!r} is used by two models")
+        if not parsed.name.strip():
+            raise ConfigError(path, f"{label}.name", "must not be empty")
+        if parsed.name in names:
+            plural = {"cortex": "cortexes"}.get(section, f"{section}s")
+            raise ConfigError(path, f"{label}.name", f"{parsed.name!r} is used by two {plural}")
+        names.add(parsed.name)
+        yield label, parsed
+
+
+def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
+    specs: list[ModelSpec] = []
+    for label, parsed in _stanzas(stanzas, "model", _ModelStanza, path):
         if not Path(parsed.path).exists():
             raise ConfigError(path, f"{label}.path", f"{parsed.path!r} does not exist (relative paths start "
                                                      "from the brain's working directory); run `make models`")
@@ -192,19 +203,8 @@ def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
 
 
 def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> tuple[CortexSpec, ...]:
-    if not isinstance(stanzas, list):
-        raise ConfigError(path, "cortex", "must be an array of tables: write [[cortex]] stanzas")
     specs: list[CortexSpec] = []
-    for index, stanza in enumerate(stanzas):
-        label = _stanza_label("cortex", index, stanza)
-        try:
-            parsed = from_dict(_CortexStanza, stanza, label)
-        except ParamError as exc:
-            raise ConfigError(path, exc.key, exc.problem) from None
-        if not parsed.name.strip():
-            raise ConfigError(path, f"{label}.name", "must not be empty")
-        if any(spec.name == parsed.name for spec in specs):
-            raise ConfigError(path, f"{label}.name", f"{parsed.name!r} is used by two cortexes")
+    for label, parsed in _stanzas(stanzas, "cortex", _CortexStanza, path):
         try:
             cls = cortex_type(parsed.type)
         except KeyError:
