@@ -26,15 +26,19 @@ __all__ = ["FrameCortex"]
 
 _request_ids = itertools.count(1)
 
-#: Timeouts in a row, with the holder's process alive, before it is taken for hung.
-HUNG_AFTER_TIMEOUTS = 3
+#: Say "the model is busy" at most this often (it is not an error: nothing to fix).
+BUSY_NOTICE_EVERY_S = 30.0
 
 
-def _alive(pid: int) -> bool:
+def _cpu_ticks(pid: int) -> int | None:
+    """CPU time the process has used (clock ticks), or None if it is gone, a zombie or stopped."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return False
+        return None
+    if fields[0] in ("Z", "X", "T", "t"):
+        return None
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 class FrameCortex(Cortex):
@@ -53,7 +57,8 @@ class FrameCortex(Cortex):
 
     def infer(self, model: str, image, threshold: float, tag: Any) -> None:
         request_id = next(_request_ids)
-        self._pending[request_id] = (model, tag)
+        # The holder's CPU time now: at a timeout, progress since tells busy from hung.
+        self._pending[request_id] = (model, tag, _cpu_ticks(self._pids.get(model, 0)))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(self._holders[model][0], Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
@@ -71,7 +76,7 @@ class FrameCortex(Cortex):
     def on_start(self) -> None:
         self._holders: dict[str, tuple[Any, tuple[int, int]]] = {}
         self._pids: dict[str, int] = {}
-        self._timeouts = 0  # in a row
+        self._busy_told = -BUSY_NOTICE_EVERY_S
         self._pending: dict[int, tuple[str, Any]] = {}
         self._busy = False
         self._waiting: Stimulus | None = None
@@ -116,8 +121,7 @@ class FrameCortex(Cortex):
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
         if message.request_id not in self._pending:
             return  # an answer that came after its timeout
-        _, tag = self._pending.pop(message.request_id)
-        self._timeouts = 0
+        _, tag, _ = self._pending.pop(message.request_id)
         try:
             self.on_result(tag, message.result, message)
         except Exception as exc:
@@ -136,18 +140,20 @@ class FrameCortex(Cortex):
         request = self._pending.get(payload[1])
         if request is None:
             return
-        model = request[0]
-        self._timeouts += 1
-        pid = self._pids.get(model, 0)
-        if pid and _alive(pid) and self._timeouts < HUNG_AFTER_TIMEOUTS:
-            # Alive but late: it is busy (many eyes). Killing it would make things worse.
-            self.error(f"The {model} model is busy and did not answer within {self.params.infer_timeout_ms} ms; "
-                       "frames are skipped until it catches up.", {"model": model, "busy": True})
+        model, _, ticks_then = request
+        ticks_now = _cpu_ticks(self._pids.get(model, 0))
+        if ticks_then is not None and ticks_now is not None and ticks_now > ticks_then:
+            # Late but working: the holder is busy with many eyes. Killing it would make
+            # things worse; skip this frame, and say so now and then (not an error).
+            now = time.monotonic()
+            if now - self._busy_told >= BUSY_NOTICE_EVERY_S:
+                self._busy_told = now
+                self.emit("status", f"The {model} model is busy: answers are slow and some frames are skipped.",
+                          {"model": model, "state": "busy"})
             self.frame_done()
             return
         self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
                    "restarted and this will resume by itself.", {"model": model})
-        self._timeouts = 0
         holder = self._holders.pop(model, (None,))[0]
         self.send(self.services["models"], HolderSuspect(holder))
         for other in [m for m, (address, _) in self._holders.items() if address == holder]:

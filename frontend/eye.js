@@ -105,10 +105,13 @@ function onOutput(output) {
   }
   if (kind === "status" && data.model) {
     state.models[data.model] = data.state;
-    const loading = Object.keys(state.models).filter((m) => state.models[m] !== "ready");
+    const pick = (wanted) => Object.keys(state.models).filter((m) => state.models[m] === wanted);
+    const loading = pick("loading");
+    const busy = pick("busy");
     ui.modelState.hidden = false;
-    ui.modelState.textContent = loading.length ? `loading the ${loading.join(", ")} model…` : "models ready";
-    ui.modelState.dataset.tone = loading.length ? "warn" : "ok";
+    ui.modelState.textContent = loading.length ? `loading the ${loading.join(", ")} model…`
+      : busy.length ? `${busy.join(", ")} busy: some frames skipped` : "models ready";
+    ui.modelState.dataset.tone = loading.length || busy.length ? "warn" : "ok";
     addLine(cortex, text, "status");
     return;
   }
