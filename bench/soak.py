@@ -89,9 +89,12 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for t, n, rss, pss in samples:
         print(f"| {t} | {n} | {rss:.0f} | {pss:.0f} |")
-    if len(samples) >= 3:
-        first, last = samples[1], samples[-1]
-        print(f"\nPSS drift from t={first[0]} s to t={last[0]} s: {(last[3] - first[3]) / first[3]:+.1%}")
+    loaded = [row for row in samples if row[1] == samples[0][1]]  # while every eye was connected
+    if len(loaded) >= 3:
+        first, last = loaded[1], loaded[-1]
+        pss = [row[3] for row in loaded[1:]]
+        print(f"\nPSS under load from t={first[0]} s to t={last[0]} s: {(last[3] - first[3]) / first[3]:+.1%} "
+              f"(min {min(pss):.0f} MB, max {max(pss):.0f} MB)")
     print(f"actor processes before the eyes: {before}, after they left: {after}")
     print("outputs:", {k: v for k, v in counts.items() if k != "error_texts"})
     for text in sorted(counts.get("error_texts", ())):
