@@ -28,6 +28,9 @@ from tests.conftest import running_brain  # noqa: E402
 from tests.rekognition_server import FakeRekognition  # noqa: E402
 
 FACES_ONLY = """
+[server]
+max_frames_per_s = 1000.0
+
 [[model]]
 name = "faces"
 kind = "blazeface"

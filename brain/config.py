@@ -154,6 +154,11 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     for key in ("cert", "key"):
         if getattr(server, key) and not Path(getattr(server, key)).is_file():
             raise ConfigError(path, f"server.{key}", f"{getattr(server, key)!r} is not a readable file")
+    eye = sections["eye"]
+    if 1000 / eye.snapshot_every_ms > server.max_frames_per_s:
+        raise ConfigError(path, "eye.snapshot_every_ms",
+                          f"the page would send {1000 / eye.snapshot_every_ms:g} snapshots a second, more than "
+                          f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other")
     if server.close_over_bytes < server.max_message_bytes:
         raise ConfigError(path, "server.close_over_bytes",
                           f"must be at least server.max_message_bytes ({server.max_message_bytes})")

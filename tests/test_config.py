@@ -31,6 +31,7 @@ def test_defaults_fill_missing_sections(tmp_path):
     ("[server]\nmax_message_bytes = 4096\nclose_over_bytes = 2048", "server.close_over_bytes",
      "must be at least server.max_message_bytes"),
     ("[eye]\nsnapshot_every_ms = 1.5", "eye.snapshot_every_ms", "expected an integer"),
+    ("[eye]\nsnapshot_every_ms = 50", "eye.snapshot_every_ms", "the page would send 20 snapshots a second"),
     ('[cortex]\nname = "x"', "cortex", "write [[cortex]] stanzas"),
     ('[[cortex]]\ntype = "echo"', "cortex[0].name", "missing"),
     ('[[cortex]]\nname = ""\ntype = "echo"', "cortex[0] ().name", "must not be empty"),
