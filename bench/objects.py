@@ -35,7 +35,9 @@ from tests.conftest import running_brain  # noqa: E402
 # Eyes here send their next frame as soon as the label comes: lift the per-eye frame cap.
 DEFAULT = (ROOT / "config" / "default.toml").read_text().replace(
     "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_frames_per_s = 1000.0")
-UNBATCHED = DEFAULT.replace("max_batch = 16", "max_batch = 1")
+# P1 and P2 measure the object path alone: the default topology without its faces cortex.
+OBJECTS = DEFAULT[: DEFAULT.index('[[cortex]]\nname = "faces"')]
+UNBATCHED = OBJECTS.replace("max_batch = 16", "max_batch = 1")
 SIZE = (nanodet.INPUT_SIZE, nanodet.INPUT_SIZE)
 
 
@@ -88,7 +90,7 @@ async def _ready(url: str):
     ws = await connect(url, max_size=None)
     while True:
         message = json.loads(await ws.recv())
-        if message["data"].get("state") == "ready":
+        if message["data"].get("state") == "ready" and message["data"].get("model") == "objects":
             return ws
 
 
@@ -179,10 +181,12 @@ def main() -> None:
     del bare
 
     with tempfile.TemporaryDirectory() as tmp:
-        with running_brain(DEFAULT, Path(tmp)) as brain:
+        with running_brain(OBJECTS, Path(tmp)) as brain:
             p1 = {name: asyncio.run(round_trips(brain.ws_url, frame, 30))
                   for name, frame in (("1920×1280", large), ("640×427", small))}
             p2, mean_batch = asyncio.run(closed_loop(brain.ws_url, large, 16, args.seconds))
+        (Path(tmp) / "default").mkdir()
+        with running_brain(DEFAULT.replace('"data/faces"', f'"{tmp}/faces"'), Path(tmp) / "default") as brain:
             p3 = asyncio.run(memory(brain, small))
         (Path(tmp) / "u").mkdir()
         with running_brain(UNBATCHED, Path(tmp) / "u") as brain:
@@ -207,7 +211,7 @@ def main() -> None:
     print(f"| brain, batched (mean batch {mean_batch:.1f}) | {p2:.1f} | {p2 / bare16:.2f} (goal ≥ 1.0) |")
     print(f"| brain, max_batch = 1 | {p2_unbatched:.1f} | {p2_unbatched / bare16:.2f} |")
     print(f"| batched / unbatched | | {p2 / p2_unbatched:.2f} (goal ≥ 1.5) |")
-    print("\nP3 — total PSS of the brain's processes, default topology:\n")
+    print("\nP3 — total PSS of the brain's processes, default topology (echo, objects, faces):\n")
     print("| eyes | PSS MB | per added eye MB |")
     print("|---:|---:|---:|")
     for count, mb in p3.items():
