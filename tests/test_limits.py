@@ -41,15 +41,18 @@ def test_the_eye_past_max_eyes_is_refused_with_a_reason(tmp_path):
 def test_a_flood_of_frames_is_capped_and_said_once(tmp_path):
     with running_brain(with_server(max_frames_per_s=5.0), tmp_path) as brain, brain.eye() as eye:
         eye.wait_ready()
+        started = time.monotonic()
         for _ in range(60):
             eye.send(JPEG)
+        sending_s = time.monotonic() - started
         eye.send("after the flood")
         seen = []
         while not seen or seen[-1]["kind"] != "echo":
             seen.append(eye.wait_for(lambda o: o["kind"] in ("image", "error", "echo")))
         errors = [o for o in seen if o["kind"] == "error"]
         assert len(errors) == 1 and "more than 5 snapshots a second" in errors[0]["text"]
-        assert 10 <= sum(o["kind"] == "image" for o in seen) <= 12  # the burst of 2 × 5, maybe one more
+        # the burst of 2 × 5, plus what the bucket refilled while the 60 were being sent
+        assert 10 <= sum(o["kind"] == "image" for o in seen) <= 11 + 5 * sending_s
         metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
         assert 'cortical_dropped_total{reason="rate_limit"}' in metrics
 
@@ -79,7 +82,7 @@ def test_a_slow_eye_cannot_grow_the_queue(tmp_path):
     with running_brain(config, tmp_path) as brain, brain.eye(max_size=None) as eye:
         eye.wait_ready()
         big = "x" * 60_000
-        for n in range(200):  # 12 MB of echoes that the eye does not read
+        for n in range(400):  # 24 MB of echoes that the eye does not read: more than socket buffers hold
             eye.send(f"{n:03d}{big}")
         eye.send("last")
         time.sleep(3)
@@ -90,7 +93,7 @@ def test_a_slow_eye_cannot_grow_the_queue(tmp_path):
         received = []
         while not received or received[-1] != "last":
             received.append(eye.wait_for(lambda o: o["kind"] == "echo")["text"][:4])
-        assert len(received) < 200  # the oldest were dropped, and the newest still came
+        assert len(received) < 400  # the oldest were dropped, and the newest still came
 
 
 @pytest.mark.parametrize("origin, allowed", [(None, True), ("same", True), ("http://evil.example", False),
