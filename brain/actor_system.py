@@ -54,8 +54,9 @@ def _check_port_free(host: str, port: int) -> None:
         if probe.connect_ex((host, port)) == 0:
             raise AdminPortBusy(
                 f"something already listens on the actor admin port {host}:{port}; "
-                "it may be a brain that was killed without shutting down. Stop it "
-                "(see `brain stop-orphans` in README) or choose another [actors] admin_port."
+                "it may be the actor system of a brain that was killed without shutting down. "
+                f"Find it with `ss -ltnp 'sport = :{port}'` and stop it, or choose another "
+                "[actors] admin_port."
             )
     finally:
         probe.close()
