@@ -88,9 +88,9 @@ class MentionsPoller(ActorTypeDispatcher):
 
         token = os.environ.get(self.settings.token_env, "")
         if not token:
-            self._fan_out_error(f"the environment variable {self.settings.token_env} holding the X bearer token "
-                                "is not set")
-            self._schedule(failed=True)
+            log.warning("X mentions for user %s: the environment variable %s holding the X bearer token "
+                        "is not set", self.settings.user_id, self.settings.token_env)
+            self._schedule()
             return
         self.polling = True
         settings, since_id = self.settings, self.since_id
@@ -121,7 +121,7 @@ class MentionsPoller(ActorTypeDispatcher):
             reason = str(error) if isinstance(error, XApiError) else f"{type(error).__name__}: {error}"
             log.warning("X mentions poll for user %s failed (%d in a row): %s", self.settings.user_id,
                         self.failures, reason)
-            self._schedule(failed=True, retry_at=getattr(error, "retry_at", None))
+            self._schedule(retry_at=getattr(error, "retry_at", None))
             return
         self.failures = 0
         first_poll = self.since_id is None
@@ -134,7 +134,7 @@ class MentionsPoller(ActorTypeDispatcher):
             self._save_since_id()
         self._schedule(rate_remaining=fetched.rate_remaining, rate_reset=fetched.rate_reset)
 
-    def _schedule(self, failed: bool = False, rate_remaining=None, rate_reset=None, retry_at=None) -> None:
+    def _schedule(self, rate_remaining=None, rate_reset=None, retry_at=None) -> None:
         from actors.x_api import next_poll_in
 
         delay = next_poll_in(time.time(), self.settings.poll_every_s, self.failures, self.settings.max_backoff_s,
@@ -149,9 +149,6 @@ class MentionsPoller(ActorTypeDispatcher):
         if not self.stopped and not self.polling:
             self._poll()
         return self._watch()
-
-    def _fan_out_error(self, text: str) -> None:
-        log.warning("X mentions for user %s: %s", self.settings.user_id, text)
 
     # -- state ---------------------------------------------------------------------------
 

@@ -79,10 +79,13 @@ class ModelHolder(ActorTypeDispatcher):
     def _run_batch(self, model: str, requests: list) -> None:
         # Under overload, do not spend the model on frames nobody waits for any more.
         now = time.time()
-        late = [(s, i) for s, i in requests if i.deadline and i.deadline < now]
-        for sender, infer in late:
-            self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
-        requests = [(s, i) for s, i in requests if not (i.deadline and i.deadline < now)]
+        waited_for = []
+        for sender, infer in requests:
+            if infer.deadline and infer.deadline < now:
+                self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
+            else:
+                waited_for.append((sender, infer))
+        requests = waited_for
         if not requests:
             return
         recipe = self.recipes[model]

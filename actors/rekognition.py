@@ -174,9 +174,10 @@ class RekognitionBackend:
     def on_result(self, tag: tuple, result: Any, error: Exception | None) -> None:
         if tag[0] == "references":
             if error is not None:
-                self.loading_error = f"The Rekognition reference photos could not be loaded: {explain(error, self.params)}"
-                if isinstance(error, (OSError, KeyError)) and not isinstance(error, asyncio.TimeoutError):
-                    self.loading_error = f"The Rekognition reference photos could not be loaded ({error})."
+                # A local photo that cannot be read is no Rekognition failure: say what the OS said.
+                local = isinstance(error, OSError) and not isinstance(error, TimeoutError)
+                reason = f"({error})." if local else f": {explain(error, self.params)}"
+                self.loading_error = f"The Rekognition reference photos could not be loaded{reason}"
                 self.cortex.error(self.loading_error, {"backend": "rekognition"})
             else:
                 self.references = result

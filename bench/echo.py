@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Brain, free_port, wait_until, write_config  # noqa: E402
+from tests.conftest import Brain, free_port, write_config  # noqa: E402
 
 BARE_SERVER = """
 import asyncio, sys

@@ -81,8 +81,7 @@ class Bare:
             nanodet.decode([o[0] for o in outputs], 0.35)
             t4 = time.perf_counter()
             for key, value in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                value_list = timings[key]
-                value_list.append(value)
+                timings[key].append(value)
         return {k: statistics.median(v) * 1000 for k, v in timings.items()}
 
 

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--fps", type=float, default=1.0)
     args = parser.parse_args()
-    default = (ROOT / "config" / "default.toml").read_text().replace("max_eyes", "max_eyes")
+    default = (ROOT / "config" / "default.toml").read_text()
     with tempfile.TemporaryDirectory() as tmp:
         text = default.replace('"data/faces"', f'"{Path(tmp) / "faces"}"')
         with running_brain(text, Path(tmp)) as brain:

@@ -16,6 +16,7 @@ import os
 from aiohttp import web
 
 from brain.config import Config
+from brain.gateway import tls_context
 
 __all__ = ["serve_events"]
 
@@ -68,8 +69,6 @@ async def serve_events(config: Config, gateway, stop: asyncio.Future) -> None:
         return
     runner = web.AppRunner(make_app(config, gateway), access_log=None)
     await runner.setup()
-    from brain.gateway import tls_context
-
     site = web.TCPSite(runner, settings.host, settings.port,
                        ssl_context=tls_context(config.server.cert, config.server.key))
     await site.start()

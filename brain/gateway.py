@@ -27,13 +27,13 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from actors.messages import (CloseSession, EyeOutput, OpenSession, Output, SessionEnded, SessionStarted,
+from actors.messages import (CloseSession, OpenSession, Output, SessionEnded, SessionStarted,
                              StartSession)
 from brain.bridge import Bridge
 from brain.config import Config
 from brain.limits import TokenBucket
 from brain.metrics import Metrics
-from brain.protocol import ProtocolError, brain_error, encode_output, parse_message
+from brain.protocol import ProtocolError, brain_error, encode_output, is_frame, parse_message
 
 __all__ = ["Gateway", "FRONTEND_DIR", "tls_context"]
 
@@ -194,12 +194,12 @@ class Gateway:
                 await websocket.close(1000, f"Idle for {server.idle_timeout_s:g} s; reconnect to go on.")
                 return
             now = time.monotonic()
-            is_frame = isinstance(message, bytes) or '"dataURI"' in message[:64]
-            if not (frames if is_frame else messages).allow(now):
+            frame = is_frame(message)
+            if not (frames if frame else messages).allow(now):
                 self.metrics.dropped.labels("rate_limit").inc()
                 if now - told_too_fast >= TOO_FAST_EVERY_S:
                     told_too_fast = now
-                    limit = (f"{server.max_frames_per_s:g} snapshots" if is_frame
+                    limit = (f"{server.max_frames_per_s:g} snapshots" if frame
                              else f"{server.max_messages_per_s:g} messages")
                     eye.put(brain_error(f"You are sending more than {limit} a second; the extra ones were "
                                         "dropped. Slow down."))

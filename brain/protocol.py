@@ -17,7 +17,7 @@ import time
 
 from actors.messages import Output, Stimulus
 
-__all__ = ["ProtocolError", "parse_message", "encode_output", "brain_error", "IMAGE_TYPES"]
+__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "IMAGE_TYPES"]
 
 #: content type → magic bytes at the start of the file
 IMAGE_TYPES = {
@@ -140,6 +140,11 @@ def _check_unicode(value: object) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check_unicode(item)
+
+
+def is_frame(message: str | bytes) -> bool:
+    """Whether a message is a snapshot, judged without parsing it (for rate limits)."""
+    return isinstance(message, bytes) or '"dataURI"' in message[:64]
 
 
 def parse_message(message: str | bytes, max_bytes: int) -> Stimulus:

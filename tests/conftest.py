@@ -106,6 +106,10 @@ class Brain:
     def processes(self) -> list[psutil.Process]:
         return processes_in_session(self.session_id)
 
+    def named(self, title: str) -> list[psutil.Process]:
+        """Its actor processes of one class (setproctitle names them "Class ActorAddr-…")."""
+        return [p for p in self.processes() if p.cmdline() and p.cmdline()[0].startswith(title + " ")]
+
     def eye(self, **kwargs) -> Eye:
         return Eye(self.ws_url, **kwargs)
 

@@ -135,13 +135,10 @@ def test_many_eyes_get_batched_and_agree_with_one(brain):
             eye.close()
 
 
-def named(brain, title: str) -> list[psutil.Process]:
-    return [p for p in brain.processes() if p.cmdline() and p.cmdline()[0].startswith(title)]
-
 
 def test_only_the_model_holder_loads_tensorflow(brain):
     with ready_eye(brain):
-        holders = named(brain, "ModelHolder")
+        holders = brain.named("ModelHolder")
         assert len(holders) == 1
 
         def has_tensorflow(proc):
@@ -158,7 +155,7 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"
-        (holder,) = named(brain, "ModelHolder")
+        (holder,) = brain.named("ModelHolder")
         os.kill(holder.pid, signal.SIGKILL)
         killed = time.monotonic()
         error = label_of(eye, frame, timeout=10)
@@ -166,8 +163,8 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
         assert time.monotonic() - killed < 1.5 + 1.0
         eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         assert label_of(eye, frame)["text"].startswith("cup (")
-        assert wait_until(lambda: len(named(brain, "ModelHolder")) == 1, 10)
-        assert named(brain, "ModelHolder")[0].pid != holder.pid
+        assert wait_until(lambda: len(brain.named("ModelHolder")) == 1, 10)
+        assert brain.named("ModelHolder")[0].pid != holder.pid
 
 
 def test_a_hung_holder_is_told_from_a_busy_one_and_replaced(tmp_path):
@@ -175,7 +172,7 @@ def test_a_hung_holder_is_told_from_a_busy_one_and_replaced(tmp_path):
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"
-        (holder,) = named(brain, "ModelHolder")
+        (holder,) = brain.named("ModelHolder")
         os.kill(holder.pid, signal.SIGSTOP)  # there, but making no progress at all
         error = label_of(eye, frame, timeout=10)
         assert "did not answer within 1000 ms; it is being restarted" in error["text"]

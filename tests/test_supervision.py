@@ -35,9 +35,6 @@ def brain(tmp_path):
         yield running
 
 
-def named(brain, title):
-    return [p for p in brain.processes() if p.cmdline() and p.cmdline()[0].startswith(title + " ")]
-
 
 def echo(eye, text, timeout=10):
     eye.send(text)
@@ -47,7 +44,7 @@ def echo(eye, text, timeout=10):
 def test_a_killed_cortex_is_restarted_and_the_others_never_notice(brain):
     with brain.eye() as eye:
         eye.wait_ready()
-        (flaky,) = named(brain, "Flaky")
+        (flaky,) = brain.named("Flaky")
         os.kill(flaky.pid, signal.SIGKILL)
         echo(eye, "echo keeps answering")  # the other cortex never notices
         error = eye.seen_or_wait(lambda o: o["kind"] == "error", 10)
@@ -56,7 +53,7 @@ def test_a_killed_cortex_is_restarted_and_the_others_never_notice(brain):
         assert back["text"] == "The flaky cortex is back."
         eye.send("hello")
         assert eye.wait_for(lambda o: o["kind"] == "flaky")["text"] == "hello (#1 since start)"
-        assert len(named(brain, "Flaky")) == 1
+        assert len(brain.named("Flaky")) == 1
 
 
 def test_a_cortex_that_keeps_raising_is_restarted_fresh(brain):
@@ -76,11 +73,11 @@ def test_a_cortex_that_keeps_crashing_stays_off(brain):
     with brain.eye() as eye:
         eye.wait_ready()
         for n in range(4):
-            assert wait_until(lambda: len(named(brain, "Flaky")) == 1, 10)
-            os.kill(named(brain, "Flaky")[0].pid, signal.SIGKILL)
+            assert wait_until(lambda: len(brain.named("Flaky")) == 1, 10)
+            os.kill(brain.named("Flaky")[0].pid, signal.SIGKILL)
             if n < 3:
                 eye.wait_for(lambda o: o["data"].get("restarted") == "flaky", 10)
-                assert wait_until(lambda: len(named(brain, "Flaky")) == 1, 10)
+                assert wait_until(lambda: len(brain.named("Flaky")) == 1, 10)
         final = eye.wait_for(lambda o: o["kind"] == "error" and "keeps crashing" in o["text"], 10)
         assert "it stays off in this session" in final["text"]
         assert echo(eye, "still here")["text"] == "still here"
@@ -91,8 +88,8 @@ def test_a_killed_session_is_restarted_without_orphans(brain):
     with brain.eye() as eye:
         eye.wait_ready()
         echo(eye, "before")
-        (session,) = named(brain, "Session")
-        cortexes = {p.pid for p in named(brain, "Echo") + named(brain, "Flaky")}
+        (session,) = brain.named("Session")
+        cortexes = {p.pid for p in brain.named("Echo") + brain.named("Flaky")}
         os.kill(session.pid, signal.SIGKILL)
         error = eye.wait_for(lambda o: o["kind"] == "error", 10)
         assert error["text"] == "Your session stopped unexpectedly; it is being restarted."
@@ -107,7 +104,7 @@ def test_a_killed_session_is_restarted_without_orphans(brain):
 def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
     with brain.eye() as eye:
         eye.wait_ready()
-        (victim,) = named(brain, core)
+        (victim,) = brain.named(core)
         os.kill(victim.pid, signal.SIGKILL)
         started = time.monotonic()
         brain.proc.wait(20)

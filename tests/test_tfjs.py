@@ -1,7 +1,6 @@
 """Our TF.js graph-model loader: each rewrite on a tiny hand-made graph, checked against
 TensorFlow's own ops; weight dequantisation; and the real nanodet batched vs single."""
 
-import base64
 import json
 from pathlib import Path
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.framework import attr_value_pb2, graph_pb2, node_def_pb2
+from tensorflow.core.framework import graph_pb2, node_def_pb2
 
 __all__ = ["read_model", "read_weights", "attach_weights", "add_fused_conv_targs",
            "split_fused_depthwise", "make_batch_dynamic", "TfjsGraphModel"]
