@@ -24,6 +24,10 @@ __all__ = ["Session"]
 
 log = logging.getLogger(__name__)
 
+#: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
+#: and the SessionSupervisor are different senders, so their messages may cross).
+EARLY_STIMULI_KEPT = 64
+
 
 class Session(ActorTypeDispatcher):
     def __init__(self) -> None:
@@ -36,6 +40,7 @@ class Session(ActorTypeDispatcher):
         self.unrouted_kinds_told: set[str] = set()
         self.crashes: dict[str, list[float]] = {}  # name → recent crash times
         self.told_ready = False
+        self.early: list[Stimulus] = []
 
     @property
     def policy(self) -> SupervisionPolicy:
@@ -53,6 +58,9 @@ class Session(ActorTypeDispatcher):
         for spec in message.cortexes:
             self._start(spec)
         self._maybe_ready()
+        early, self.early = self.early, []
+        for stimulus in early:
+            self.receiveMsg_Stimulus(stimulus, sender)
 
     def _start(self, spec: CortexSpec) -> None:
         address = self.createActor(cortex_type(spec.type))
@@ -86,7 +94,10 @@ class Session(ActorTypeDispatcher):
                         **self.open.ready_data})
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
-        if self.open is None or self.closing:
+        if self.open is None:
+            self.early = (self.early + [message])[-EARLY_STIMULI_KEPT:]
+            return
+        if self.closing:
             return
         routed = False
         for spec in self.open.cortexes:

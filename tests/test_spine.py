@@ -31,10 +31,13 @@ def test_echo_round_trip(brain):
 
 
 def test_text_sent_before_ready_is_not_lost(brain):
-    with brain.eye() as eye:
-        eye.send("early words")
-        reply = eye.wait_for(lambda o: o["kind"] == "echo")
-        assert reply["text"] == "early words"
+    # The gateway's first stimulus and the supervisor's OpenSession race to the new
+    # Session; before the Session kept early stimuli, about 1 in 8 was lost.
+    for attempt in range(20):
+        with brain.eye() as eye:
+            eye.send(f"early words {attempt}")
+            reply = eye.wait_for(lambda o: o["kind"] == "echo")
+            assert reply["text"] == f"early words {attempt}"
 
 
 def test_ticker_pushes_arrive_unasked(brain):
