@@ -53,6 +53,15 @@ def processes_in_session(sid: int) -> list[psutil.Process]:
     return found
 
 
+def process_title(proc: psutil.Process) -> str:
+    """argv[0] (setproctitle's title), or "" for a process that ended since it was listed."""
+    try:
+        cmdline = proc.cmdline()
+    except psutil.Error:
+        return ""
+    return cmdline[0] if cmdline else ""
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -108,7 +117,7 @@ class Brain:
 
     def named(self, title: str) -> list[psutil.Process]:
         """Its actor processes of one class (setproctitle names them "Class ActorAddr-…")."""
-        return [p for p in self.processes() if p.cmdline() and p.cmdline()[0].startswith(title + " ")]
+        return [p for p in self.processes() if process_title(p).startswith(title + " ")]
 
     def eye(self, **kwargs) -> Eye:
         return Eye(self.ws_url, **kwargs)
