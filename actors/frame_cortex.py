@@ -4,7 +4,9 @@ It finds the holder through the ModelDirectory, keeps **latest frame wins** (whi
 frame is being worked on, at most one newer frame waits; an older waiting frame is
 dropped and counted), and times out every request: a message to a dead holder is lost
 silently, so a request that outlives `infer_timeout_ms` becomes an `error` output, the
-holder is reported as suspect, and its address is asked for again.
+holder is reported as suspect, and its address is asked for again. When the directory
+learns first that a holder is gone (its host stopped answering), it says so (HolderLost)
+and a frame in flight becomes an `error` output at once.
 
 A subclass says which models it needs (`model_names`), starts work on a frame in
 `on_frame`, sends requests with `infer`, receives answers in `on_result`, and calls
@@ -15,12 +17,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 from typing import Any
 
 from actors.cortex import Cortex
-from actors.messages import (HolderSuspect, Infer, Inferred, InferFailed, ModelAt, ModelLoading,
-                             ModelUnavailable, Stimulus, WhereIsModel)
+from actors.processes import cpu_ticks
+from actors.messages import (HolderLost, HolderSuspect, Infer, Inferred, InferFailed, ModelAt, ModelLoading,
+                             ModelsNotNeeded, ModelUnavailable, Stimulus, WhereIsModel)
 
 __all__ = ["FrameCortex"]
 
@@ -28,17 +30,6 @@ _request_ids = itertools.count(1)
 
 #: Say "the model is busy" at most this often (it is not an error: nothing to fix).
 BUSY_NOTICE_EVERY_S = 30.0
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """CPU time the process has used (clock ticks), or None if it is gone, a zombie or stopped."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] in ("Z", "X", "T", "t"):
-        return None
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 class FrameCortex(Cortex):
@@ -58,9 +49,10 @@ class FrameCortex(Cortex):
     def infer(self, model: str, image, threshold: float, tag: Any) -> None:
         request_id = next(_request_ids)
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
-        self._pending[request_id] = (model, tag, _cpu_ticks(self._pids.get(model, 0)))
+        holder = self._holders[model][0]
+        self._pending[request_id] = (model, tag, cpu_ticks(self._pids.get(model, 0)), holder)
         deadline = time.time() + self.params.infer_timeout_ms / 1000
-        self.send(self._holders[model][0], Infer(request_id, model, threshold, image, deadline))
+        self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
 
     def input_size(self, model: str) -> tuple[int, int]:
@@ -75,9 +67,10 @@ class FrameCortex(Cortex):
 
     def on_start(self) -> None:
         self._holders: dict[str, tuple[Any, tuple[int, int]]] = {}
-        self._pids: dict[str, int] = {}
+        self._pids: dict[str, int] = {}  # model → its holder's pid when it runs on this machine
+        self._hosts: dict[str, str] = {}  # model → the joined host its holder runs on ("": here)
         self._busy_told = -BUSY_NOTICE_EVERY_S
-        self._pending: dict[int, tuple[str, Any]] = {}
+        self._pending: dict[int, tuple[str, Any, int | None, Any]] = {}  # model, tag, ticks, holder
         self._busy = False
         self._waiting: Stimulus | None = None
         self.dropped = 0
@@ -92,8 +85,11 @@ class FrameCortex(Cortex):
 
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
         self._holders[message.model] = (message.holder, tuple(message.input_size))
-        self._pids[message.model] = message.pid
-        self.emit("status", f"The {message.model} model is ready.", {"model": message.model, "state": "ready"})
+        self._pids[message.model] = 0 if message.host else message.pid  # (another machine's pid means nothing here)
+        self._hosts[message.model] = message.host
+        where = f" on host {message.host}" if message.host else ""
+        self.emit("status", f"The {message.model} model is ready{where}.",
+                  {"model": message.model, "state": "ready", "host": message.host})
         self._next()
 
     def receiveMsg_ModelUnavailable(self, message: ModelUnavailable, sender) -> None:
@@ -121,7 +117,7 @@ class FrameCortex(Cortex):
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
         if message.request_id not in self._pending:
             return  # an answer that came after its timeout
-        _, tag, _ = self._pending.pop(message.request_id)
+        tag = self._pending.pop(message.request_id)[1]
         try:
             self.on_result(tag, message.result, message)
         except Exception as exc:
@@ -140,8 +136,8 @@ class FrameCortex(Cortex):
         request = self._pending.get(payload[1])
         if request is None:
             return
-        model, _, ticks_then = request
-        ticks_now = _cpu_ticks(self._pids.get(model, 0))
+        model, _, ticks_then, _ = request
+        ticks_now = cpu_ticks(self._pids.get(model, 0))
         if ticks_then is not None and ticks_now is not None and ticks_now > ticks_then:
             # Late but working: the holder is busy with many eyes. Killing it would make
             # things worse; skip this frame, and say so now and then (not an error).
@@ -152,13 +148,41 @@ class FrameCortex(Cortex):
                           {"model": model, "state": "busy"})
             self.frame_done()
             return
-        self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
-                   "restarted and this will resume by itself.", {"model": model})
-        holder = self._holders.pop(model, (None,))[0]
+        host = self._hosts.get(model, "")
+        if host:  # its CPU time is on the other machine: the directory's heartbeat knows it
+            self.error(f"The {model} model on host {host} did not answer within {self.params.infer_timeout_ms} ms; "
+                       "that frame is skipped and the model is being checked.", {"model": model, "host": host})
+        else:
+            self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
+                       "restarted and this will resume by itself.", {"model": model})
+        holder = self._holders.get(model, (None,))[0]
         self.send(self.services["models"], HolderSuspect(holder))
-        for other in [m for m, (address, _) in self._holders.items() if address == holder]:
-            del self._holders[other]  # all models of that holder go with it
+        self._forget_holder(holder)
+        self.frame_done()
+
+    def receiveMsg_HolderLost(self, message: HolderLost, sender) -> None:
+        if not any(address == message.holder for address, _ in self._holders.values()):
+            return  # (this cortex already gave up on it)
+        in_flight = [model for model, _, _, holder in self._pending.values() if holder == message.holder]
+        self._forget_holder(message.holder)
+        if in_flight:
+            self.error(f"The {in_flight[0]} model is unavailable for now: {message.reason}. This will resume "
+                       "by itself.", {"model": in_flight[0]})
+            self.frame_done()
+        else:
+            self.emit("status", f"Models are moving: {message.reason}.", {"state": "loading"})
+
+    def _forget_holder(self, holder) -> None:
+        """Drop every model served by `holder` (all models of a holder go with it) and ask again."""
+        for model in [m for m, (address, _) in self._holders.items() if address == holder]:
+            del self._holders[model]
         for name in self.model_names():
             if name not in self._holders:
                 self.send(self.services["models"], WhereIsModel(name))
-        self.frame_done()
+
+    def receiveMsg_ActorExitRequest(self, message, sender) -> None:
+        try:
+            super().receiveMsg_ActorExitRequest(message, sender)
+        finally:
+            if "models" in getattr(self, "services", {}):
+                self.send(self.services["models"], ModelsNotNeeded())

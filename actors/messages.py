@@ -128,6 +128,7 @@ class ModelSpec:
     kind: str  # pre/post-processing recipe, e.g. "nanodet"
     path: str
     format: str  # "tfjs", "savedmodel", "keras" or "tflite"
+    requires: tuple[str, ...] = ()  # what its host must offer (`brain join --capabilities`)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,8 @@ class HolderSettings:
     max_batch: int
     max_wait_ms: float
     restart_delay_s: float
+    heartbeat_every_s: float = 0.5  # the directory's ping to every joined host
+    host_dead_after_s: float = 2.0  # a host silent this long is lost; its holders are re-created
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,43 @@ class ModelAt:
     holder: Any
     input_size: tuple[int, int]  # (height, width) of the images Infer must carry
     pid: int = 0  # the holder's process, to tell a busy holder from a dead one
+    host: str = ""  # the joined host it runs on; "" for this machine (then pid is local)
+
+
+@dataclass(frozen=True)
+class HolderLost:
+    """ModelDirectory → the cortexes that use a holder: it is gone; ask where again."""
+
+    holder: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelsNotNeeded:
+    """A cortex → ModelDirectory when it stops: no more news about holders, please."""
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """ModelDirectory → a HostBeacon: are you there, and how busy are these processes?"""
+
+    host: str  # the beacon's host, as the directory names it (echoed back)
+    pids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostAlive:
+    """HostBeacon → ModelDirectory."""
+
+    host: str
+    cpu_ticks: dict[int, int]  # pid → CPU time used so far (absent: no such process)
+
+
+@dataclass(frozen=True)
+class KillHolder:
+    """ModelDirectory → the HostBeacon of a holder's host: it is hung, end its process."""
+
+    pid: int
 
 
 @dataclass(frozen=True)

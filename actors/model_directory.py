@@ -1,8 +1,20 @@
-"""The ModelDirectory actor: creates the ModelHolder, tells cortexes where it is, and
-re-creates it when it dies or stops answering.
+"""The ModelDirectory actor: places model holders on hosts, tells cortexes where they
+are, and replaces a holder whose process or host is gone.
 
-A message to a dead holder is silently lost (DESIGN.md), so cortexes time their
-requests out, report the holder as suspect here, and ask again for its address.
+Models with the same `requires` share one holder (one TensorFlow process). A holder
+that requires nothing runs on this machine. One that requires, say, "gpu" runs on the
+least loaded joined host offering it (`brain join --capabilities gpu`); while no such
+host is up it runs here, and when one comes up it moves there: the new holder loads
+first, then its cortexes are switched over, then the old one exits.
+
+Liveness. A message to a dead actor is lost silently (DESIGN.md), and thespian notices a
+dead convention member only after ~22 minutes, so:
+- every joined host runs a HostBeacon that is pinged every `heartbeat_every_s`; a host
+  silent for `host_dead_after_s` is lost: the cortexes using its holders are told at
+  once (HolderLost: a frame in flight becomes an `error` output) and the holders are
+  re-created on another host or here;
+- cortexes time every request out and report the holder as suspect; a suspect that
+  used no CPU since the last heartbeat is hung: its process is killed and re-created.
 """
 
 from __future__ import annotations
@@ -10,107 +22,320 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, WakeupMessage
+from thespian.actors import (ActorExitRequest, ActorSystemConventionUpdate, ActorTypeDispatcher,
+                             ChildActorExited, WakeupMessage)
 
-from actors.messages import (Ping, Pong, HolderSuspect, LoadModels, ModelAt, ModelLoading, ModelsFailed,
-                             ModelsLoaded, ModelUnavailable, StartDirectory, WhereIsModel)
+from actors.host_beacon import HostBeacon
+from actors.messages import (Heartbeat, HolderLost, HolderSuspect, HostAlive, KillHolder, LoadModels, ModelAt,
+                             ModelLoading, ModelsFailed, ModelsLoaded, ModelsNotNeeded, ModelSpec,
+                             ModelUnavailable, Ping, Pong, StartDirectory, WhereIsModel)
 from actors.model_holder import ModelHolder
+from actors.placement import HOST, OFFERS, offers, pinned_to
 
 __all__ = ["ModelDirectory"]
 
 log = logging.getLogger(__name__)
+
+HERE = ""  # the host name of this machine in placements
+LOST_HOST_PING_EVERY = 10  # heartbeats: a lost host is still asked now and then, in case it was a partition
+
+
+@dataclass
+class _Holder:
+    address: Any
+    host: str
+    loaded: ModelsLoaded | None = None
+
+
+@dataclass
+class _Group:
+    """The models that share one holder because they require the same things."""
+
+    requires: tuple[str, ...]
+    models: tuple[ModelSpec, ...]
+    current: _Holder | None = None
+    incoming: _Holder | None = None  # loading on a better host; replaces `current` once loaded
+    failed: str = ""
+    restarts: int = 0
+    askers: list = field(default_factory=list)  # (sender, model) waiting for a loaded holder
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.requires) or "local"
+
+
+@dataclass
+class _Host:
+    offers: tuple[str, ...]
+    beacon: Any
+    joined: float
+    last_heard: float = 0.0
+    alive: bool = False
+    lost: bool = False
+    beats: int = 0
+    ticks: dict = field(default_factory=dict)  # pid → (previous, latest) CPU ticks
+
+
+def _where(host: str) -> str:
+    return f"host {host}" if host else "this machine"
 
 
 class ModelDirectory(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.start: StartDirectory | None = None
-        self.holder = None  # address of the current holder, loaded or loading
-        self.loaded: ModelsLoaded | None = None
-        self.failed = ""
-        self.askers: list = []  # (sender, model) waiting for a loaded holder
-        self.restarts = 0
+        self.groups: list[_Group] = []
+        self.hosts: dict[str, _Host] = {}
+        self.clients: list = []  # cortexes that asked for a model: told when its holder goes
         self.stopping = False
+
+    # -- start and placement -----------------------------------------------------------
 
     def receiveMsg_StartDirectory(self, message: StartDirectory, sender) -> None:
         self.start = message
-        self._create_holder()
+        by_requires: dict[tuple[str, ...], list[ModelSpec]] = {}
+        for spec in message.models:
+            by_requires.setdefault(tuple(sorted(spec.requires)), []).append(spec)
+        self.groups = [_Group(requires, tuple(specs)) for requires, specs in by_requires.items()]
+        self.notifyOnSystemRegistrationChanges(True)
+        for group in self.groups:
+            self._place(group)
+        self.wakeupAfter(timedelta(seconds=message.settings.heartbeat_every_s), "heartbeat")
 
-    def _create_holder(self) -> None:
-        self.loaded = None
-        self.failed = ""
-        self.holder = self.createActor(ModelHolder)
-        self.send(self.holder, LoadModels(self.start.models, self.start.settings))
+    def _best_host(self, requires: tuple[str, ...]) -> str:
+        if not requires:
+            return HERE
+        candidates = [name for name, host in self.hosts.items() if host.alive and offers(
+            {OFFERS: host.offers}, requires)]
+        if not candidates:
+            return HERE
+
+        def load(name: str) -> int:
+            return sum(1 for g in self.groups for h in (g.current, g.incoming) if h and h.host == name)
+        return min(candidates, key=load)
+
+    def _new_holder(self, group: _Group, host: str) -> _Holder:
+        address = (self.createActor(ModelHolder, targetActorRequirements=pinned_to(host)) if host
+                   else self.createActor(ModelHolder))
+        self.send(address, LoadModels(group.models, self.start.settings))
+        log.info("loading %s on %s", ", ".join(m.name for m in group.models), _where(host))
+        return _Holder(address, host)
+
+    def _place(self, group: _Group) -> None:
+        host = self._best_host(group.requires)
+        if group.requires and host == HERE:
+            log.warning("no joined host offers %s: the holder of %s runs on this machine until one joins",
+                        " and ".join(group.requires), ", ".join(m.name for m in group.models))
+        group.failed = ""
+        group.current = self._new_holder(group, host)
+
+    def _find(self, address) -> tuple[_Group | None, str]:
+        for group in self.groups:
+            for slot in ("current", "incoming"):
+                holder = getattr(group, slot)
+                if holder is not None and holder.address == address:
+                    return group, slot
+        return None, ""
+
+    # -- holders report ----------------------------------------------------------------
 
     def receiveMsg_ModelsLoaded(self, message: ModelsLoaded, sender) -> None:
-        if sender != self.holder:
+        group, slot = self._find(sender)
+        if group is None:
             return
-        self.loaded = message
-        self.restarts = 0  # back off only while holders die before they finish loading
-        log.info("models ready in holder pid %d (%.1f s, peak RSS %.0f MB)",
-                    message.pid, message.seconds, message.peak_rss_mb)
-        askers, self.askers = self.askers, []
+        holder = getattr(group, slot)
+        holder.loaded = message
+        group.restarts = 0  # back off only while holders die before they finish loading
+        log.info("%s ready on %s, pid %d (%.1f s, peak RSS %.0f MB)", ", ".join(message.inputs),
+                 _where(holder.host), message.pid, message.seconds, message.peak_rss_mb)
+        if slot == "incoming":
+            old, group.current, group.incoming = group.current, holder, None
+            log.info("moved the holder of %s from %s to %s", ", ".join(message.inputs),
+                     _where(old.host) if old else "nowhere", _where(holder.host))
+            for client, model in self._clients_of(group):
+                self._answer(client, model, group)
+            if old is not None:
+                self.send(old.address, ActorExitRequest())  # after the requests it already has
+            return
+        askers, group.askers = group.askers, []
         for asker, model in askers:
-            self._answer(asker, model)
+            self._answer(asker, model, group)
 
     def receiveMsg_ModelsFailed(self, message: ModelsFailed, sender) -> None:
-        if sender != self.holder:
+        group, slot = self._find(sender)
+        if group is None:
             return
-        self.failed = message.error
-        log.error("the model holder could not load the models: %s", message.error)
-        askers, self.askers = self.askers, []
+        log.error("the holder on %s could not load %s: %s", _where(getattr(group, slot).host),
+                  ", ".join(m.name for m in group.models), message.error)
+        if slot == "incoming":
+            group.incoming = None  # keep serving from where it is
+            return
+        group.failed = message.error
+        askers, group.askers = group.askers, []
         for asker, model in askers:
-            self._answer(asker, model)
+            self._answer(asker, model, group)
+
+    # -- cortexes ask ------------------------------------------------------------------
+
+    def _group_of(self, model: str) -> _Group | None:
+        return next((g for g in self.groups if any(m.name == model for m in g.models)), None)
 
     def receiveMsg_WhereIsModel(self, message: WhereIsModel, sender) -> None:
-        if self.loaded is None and not self.failed:
-            self.askers.append((sender, message.model))
+        group = self._group_of(message.model)
+        if group is None:
+            known = ", ".join(m.name for g in self.groups for m in g.models) or "none"
+            self.send(sender, ModelUnavailable(message.model, f"no [[model]] named {message.model!r} (known: {known})"))
+            return
+        if not any(client == sender and model == message.model for client, model in self.clients):
+            self.clients.append((sender, message.model))
+        if group.current is None or (group.current.loaded is None and not group.failed):
+            group.askers.append((sender, message.model))
             self.send(sender, ModelLoading(message.model))
             return
-        self._answer(sender, message.model)
+        self._answer(sender, message.model, group)
 
-    def _answer(self, asker, model: str) -> None:
-        if self.failed:
-            self.send(asker, ModelUnavailable(model, f"the models could not be loaded: {self.failed}"))
-        elif model not in self.loaded.inputs:
-            known = ", ".join(self.loaded.inputs) or "none"
-            self.send(asker, ModelUnavailable(model, f"no [[model]] named {model!r} (known: {known})"))
-        else:
-            self.send(asker, ModelAt(model, self.holder, self.loaded.inputs[model], self.loaded.pid))
+    def receiveMsg_ModelsNotNeeded(self, message: ModelsNotNeeded, sender) -> None:
+        self.clients = [(client, model) for client, model in self.clients if client != sender]
+
+    def _answer(self, asker, model: str, group: _Group) -> None:
+        if group.failed:
+            self.send(asker, ModelUnavailable(model, f"the models could not be loaded: {group.failed}"))
+            return
+        holder = group.current
+        self.send(asker, ModelAt(model, holder.address, holder.loaded.inputs[model], holder.loaded.pid, holder.host))
+
+    def _clients_of(self, group: _Group) -> list:
+        names = {m.name for m in group.models}
+        return [(client, model) for client, model in self.clients if model in names]
+
+    # -- losing holders ----------------------------------------------------------------
 
     def receiveMsg_HolderSuspect(self, message: HolderSuspect, sender) -> None:
-        if message.holder != self.holder or self.loaded is None:
+        group, slot = self._find(message.holder)
+        if group is None or slot != "current" or group.current.loaded is None:
             return  # already replaced, or still loading
-        # A hung holder would never read an exit request: end its process.
-        log.error("model holder pid %d stopped answering; restarting it", self.loaded.pid)
-        try:
-            os.kill(self.loaded.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.loaded = None  # ChildActorExited follows and re-creates it
+        holder = group.current
+        pid = holder.loaded.pid
+        if holder.host == HERE:
+            # A hung holder would never read an exit request: end its process.
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        else:
+            host = self.hosts.get(holder.host)
+            previous, latest = host.ticks.get(pid, (None, None)) if host else (None, None)
+            if previous is not None and latest is not None and latest > previous:
+                log.info("holder pid %d on %s is late but busy; leaving it be", pid, holder.host)
+                return
+            if host is not None and host.alive:
+                self.send(host.beacon, KillHolder(pid))
+        self._lose(group, f"the holder on {_where(holder.host)} (pid {pid}) stopped answering")
+
+    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender) -> None:
+        if self.stopping:
+            return
+        group, slot = self._find(message.childAddress)
+        if group is None:
+            return  # one already replaced, or a beacon
+        if slot == "incoming":
+            group.incoming = None
+            return
+        self._lose(group, f"the holder on {_where(group.current.host)} exited")
+
+    def _lose(self, group: _Group, why: str) -> None:
+        old, group.current = group.current, None
+        group.restarts += 1
+        target = _where(self._best_host(group.requires))
+        reason = f"{why}; it is being re-created on {target}"
+        log.error("%s (restart %d)", reason, group.restarts)
+        told = []
+        for client, _ in self._clients_of(group):
+            if not any(client == t for t in told):
+                told.append(client)
+                self.send(client, HolderLost(old.address, reason))
+        reachable = old is not None and (old.host == HERE or (old.host in self.hosts and self.hosts[old.host].alive))
+        if reachable:
+            self.send(old.address, ActorExitRequest())
+        # Back off when it keeps dying (a model that crashes TensorFlow at load, say).
+        delay = 0.0 if group.restarts <= 2 else min(self.start.settings.restart_delay_s * (group.restarts - 2), 60.0)
+        if delay:
+            self.wakeupAfter(timedelta(seconds=delay), ("place", self.groups.index(group)))
+        else:
+            self._place(group)
+
+    # -- hosts -------------------------------------------------------------------------
+
+    def receiveMsg_ActorSystemConventionUpdate(self, message: ActorSystemConventionUpdate, sender) -> None:
+        name = message.remoteCapabilities.get(HOST)
+        if not name:
+            return  # an actor system that was not started by `brain join`
+        if message.remoteAdded:
+            offered = tuple(message.remoteCapabilities.get(OFFERS) or ())
+            log.info("host %s joined, offering %s", name, ", ".join(offered) or "nothing")
+            beacon = self.createActor(HostBeacon, targetActorRequirements=pinned_to(name))
+            self.hosts[name] = _Host(offered, beacon, time.monotonic())
+            self.send(beacon, Heartbeat(name))
+        elif name in self.hosts:
+            self._host_lost(name, "it left")
+            del self.hosts[name]
+
+    def receiveMsg_HostAlive(self, message: HostAlive, sender) -> None:
+        host = self.hosts.get(message.host)
+        if host is None:
+            return
+        host.last_heard = time.monotonic()
+        host.ticks = {pid: (host.ticks.get(pid, (None, None))[1], ticks) for pid, ticks in message.cpu_ticks.items()}
+        if host.alive:
+            return
+        host.alive, host.lost = True, False
+        log.info("host %s is up", message.host)
+        for group in self.groups:
+            better = group.requires and offers({OFFERS: host.offers}, group.requires)
+            if better and group.incoming is None and (group.current is None or group.current.host == HERE):
+                group.incoming = self._new_holder(group, message.host)
+
+    def _host_lost(self, name: str, why: str) -> None:
+        host = self.hosts[name]
+        host.alive, host.lost = False, True
+        log.error("host %s is lost: %s", name, why)
+        for group in self.groups:
+            if group.incoming is not None and group.incoming.host == name:
+                group.incoming = None
+            if group.current is not None and group.current.host == name:
+                self._lose(group, f"the holder's host {name} is lost ({why})")
+
+    def _heartbeat(self) -> None:
+        settings = self.start.settings
+        now = time.monotonic()
+        for name, host in self.hosts.items():
+            host.beats += 1
+            if not host.lost and now - (host.last_heard or host.joined) > settings.host_dead_after_s:
+                self._host_lost(name, f"silent for {now - (host.last_heard or host.joined):.1f} s")
+            if host.lost and host.beats % LOST_HOST_PING_EVERY:
+                continue
+            pids = tuple(h.loaded.pid for g in self.groups for h in (g.current, g.incoming)
+                         if h is not None and h.host == name and h.loaded is not None)
+            self.send(host.beacon, Heartbeat(name, pids))
+        self.wakeupAfter(timedelta(seconds=settings.heartbeat_every_s), "heartbeat")
+
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
+        if self.stopping:
+            return
+        if message.payload == "heartbeat":
+            self._heartbeat()
+        elif isinstance(message.payload, tuple) and message.payload[0] == "place":
+            group = self.groups[message.payload[1]]
+            if group.current is None:
+                self._place(group)
 
     def receiveMsg_Ping(self, message: Ping, sender) -> None:
         self.send(sender, Pong(os.getpid()))
-
-    def receiveMsg_ChildActorExited(self, message: ChildActorExited, sender) -> None:
-        if message.childAddress != self.holder or self.stopping:
-            return
-        self.restarts += 1
-        self.loaded = None
-        log.error("model holder exited (restart %d); re-creating it", self.restarts)
-        # Back off when it keeps dying (a model that crashes TensorFlow at load, say).
-        delay = 0.0 if self.restarts <= 2 else min(self.start.settings.restart_delay_s * (self.restarts - 2), 60.0)
-        if delay:
-            self.holder = None
-            self.wakeupAfter(timedelta(seconds=delay), "restart")
-        else:
-            self._create_holder()
-
-    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
-        if message.payload == "restart" and self.holder is None and not self.stopping:
-            self._create_holder()
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         self.stopping = True

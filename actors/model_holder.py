@@ -19,6 +19,7 @@ from thespian.actors import ActorTypeDispatcher, WakeupMessage
 from actors.batching import Batcher
 from actors.messages import Infer, InferFailed, Inferred, LoadModels, ModelsFailed, ModelsLoaded
 from actors.models.recipes import RECIPES
+from actors.placement import runs_on
 
 __all__ = ["ModelHolder"]
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class ModelHolder(ActorTypeDispatcher):
+    # The ModelDirectory chooses the host; this lets thespian create it there.
+    actorSystemCapabilityCheck = staticmethod(runs_on)
+
     def __init__(self) -> None:
         super().__init__()
         self.models: dict = {}

@@ -1,21 +1,14 @@
-"""Start and stop the thespian actor system, reachable only from a chosen host address.
-
-thespian's TCP transport binds every interface and unpickles whatever arrives, so an
-open admin port is remote code execution. THESPIAN_BASE_IPADDR only changes the
-address thespian *advertises*; the patch below makes every actor socket also *bind*
-to that address. It is applied in the brain before the admin is forked, so the admin
-and every actor (all forked from it) inherit it.
-"""
+"""Start and stop the thespian actor system, protected as brain/actor_network.py says."""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-__all__ = ["AdminPortBusy", "bind_actor_sockets_to", "start_actor_system", "actor_system"]
+from brain.actor_network import NetworkGuard, guard_actor_network
+
+__all__ = ["AdminPortBusy", "start_actor_system"]
 
 log = logging.getLogger(__name__)
 
@@ -24,27 +17,6 @@ SYSTEM_BASE = "multiprocTCPBase"
 
 class AdminPortBusy(RuntimeError):
     """Something already listens on the admin port (often an orphaned admin)."""
-
-
-def bind_actor_sockets_to(host: str) -> None:
-    """Make thespian bind its sockets to *host* instead of every interface."""
-    from thespian.system.transport import IPBase
-
-    if getattr(IPBase.IPActorAddress, "_cortical_bound_to", None) == host:
-        return
-    original_init = getattr(IPBase.IPActorAddress, "_cortical_original_init", None)
-    original_init = original_init or IPBase.IPActorAddress.__init__
-
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        # thespian binds ('', port) for "external" addresses; bind the advertised
-        # host instead when it is ours, so other hosts cannot connect at all.
-        if self.sockname[0] == host:
-            self.bindname = self.sockname
-
-    IPBase.IPActorAddress.__init__ = __init__
-    IPBase.IPActorAddress._cortical_original_init = original_init
-    IPBase.IPActorAddress._cortical_bound_to = host
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -62,20 +34,21 @@ def _check_port_free(host: str, port: int) -> None:
         probe.close()
 
 
-def start_actor_system(host: str, admin_port: int, log_file: str | None = None):
-    """Start a fresh multiprocTCPBase admin on host:admin_port and return the ActorSystem.
+def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict | None = None,
+                       log_file: str | None = None):
+    """Start a fresh multiprocTCPBase admin on guard.host:admin_port and return the ActorSystem.
 
+    `capabilities` are added to thespian's (e.g. the convention leader's address).
     Must run before any thread is started: the admin and actors are forked.
     """
     from thespian.actors import ActorSystem
 
+    host = guard.host
     _check_port_free(host, admin_port)
-    os.environ["THESPIAN_BASE_IPADDR"] = host
     if log_file:
         os.environ["THESPLOG_FILE"] = log_file
-    bind_actor_sockets_to(host)
-    capabilities = {"Admin Port": admin_port}
-    system = ActorSystem(SYSTEM_BASE, capabilities, logDefs=_log_defs())
+    guard_actor_network(guard)
+    system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=_log_defs())
     _reap_exited_children()
     log.info("actor system started on %s:%d", host, admin_port)
     return system
@@ -102,14 +75,3 @@ def _log_defs() -> dict:
         "root": {"handlers": ["stderr"], "level": "WARNING"},
         "disable_existing_loggers": False,
     }
-
-
-@contextmanager
-def actor_system(host: str, admin_port: int, log_file: str | None = None) -> Iterator[object]:
-    """The actor system for the duration of a with-block, always shut down after."""
-    system = start_actor_system(host, admin_port, log_file)
-    try:
-        yield system
-    finally:
-        system.shutdown()
-        log.info("actor system shut down")

@@ -1,4 +1,4 @@
-"""The `brain` command: `brain serve --config config/default.toml`."""
+"""The `brain` command: `brain serve --config config/default.toml`, `brain join --leader …`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
+import socket
 import sys
+import time
 
+from brain.actor_network import NetworkGuard, is_loopback
 from brain.actor_system import AdminPortBusy, start_actor_system
-from brain.config import Config, ConfigError, load_config
+from brain.config import CAPABILITY, ActorsConfig, Config, ConfigError, load_config, parse_config
 
 __all__ = ["main"]
 
@@ -31,7 +35,38 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     check = commands.add_parser("check", help="validate a config file and exit")
     check.add_argument("--config", default="config/default.toml")
+    join = commands.add_parser("join", help="lend this machine to a leader brain: its model holders that "
+                                            "require what this machine offers run here")
+    join.add_argument("--leader", required=True, metavar="HOST:PORT",
+                      help="the leader's actor system: its [actors] host and admin_port")
+    join.add_argument("--capabilities", default="", metavar="LIST",
+                      help="what this machine offers, comma-separated (e.g. gpu,faces); matched against "
+                           "`requires` in the leader's [[model]] stanzas")
+    join.add_argument("--config", help="take [actors] from this file (defaults otherwise)")
+    join.add_argument("--host", help="this machine's address on the private network ([actors] host)")
+    join.add_argument("--admin-port", type=int, help="[actors] admin_port of this machine")
+    join.add_argument("--allow", default="", metavar="LIST",
+                      help="more peers allowed to connect, comma-separated addresses or networks "
+                           "([actors] allowed_peers); the leader is always allowed")
+    join.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+class CannotStart(RuntimeError):
+    """A reason, in a sentence, why the brain will not start."""
+
+
+def _network_guard(actors: ActorsConfig, joining: bool = False) -> NetworkGuard:
+    secret = os.environ.get(actors.secret_env, "")
+    if not secret and (joining or not is_loopback(actors.host)):
+        why = "joins another brain" if joining else f"listens on {actors.host}, which other machines can reach"
+        raise CannotStart(f"the actor system {why}, so every actor message must be signed with a shared secret: "
+                          f"set {actors.secret_env} to the same value on every machine, e.g. "
+                          f"`export {actors.secret_env}=$(openssl rand -hex 32)`")
+    if secret and len(secret) < 16:
+        raise CannotStart(f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, "
+                          "e.g. `openssl rand -hex 32`")
+    return NetworkGuard.for_host(actors.host, actors.allowed_peers, secret)
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
@@ -87,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # One line per connection and HTTP request drowns what matters.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    if args.command == "join":
+        return _join(args)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -96,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: OK ({len(config.cortexes)} cortexes)")
         return 0
     config = _with_overrides(config, args)
+    try:
+        guard = _network_guard(config.actors)
+    except CannotStart as exc:
+        print(f"brain: {exc}", file=sys.stderr)
+        return 2
 
     from actors.messages import Ping, StartDirectory
     from actors.model_directory import ModelDirectory
@@ -104,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The actor system forks its admin: start it before any thread exists.
     try:
-        system = start_actor_system(config.actors.host, config.actors.admin_port)
+        system = start_actor_system(guard, config.actors.admin_port)
     except AdminPortBusy as exc:
         print(f"brain: {exc}", file=sys.stderr)
         return 3
@@ -120,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             # Loads in the background: eyes connect at once and are told when models are ready.
             services["models"] = system.createActor(ModelDirectory)
             core_pids["model directory"] = system.ask(services["models"], Ping(), 10).pid
-            system.tell(services["models"], StartDirectory(config.models, config.holder.settings()))
+            system.tell(services["models"], StartDirectory(config.models, config.holder.settings(config.actors)))
             log.info("loading %d model(s) in the model holder: %s", len(config.models),
                      ", ".join(f"{m.name} ({m.path})" for m in config.models))
         code = asyncio.run(_serve(config, reflector, services, supervisor, core_pids))
@@ -135,6 +177,75 @@ def main(argv: list[str] | None = None) -> int:
         if code != ACTOR_SYSTEM_DIED:  # (with its admin gone, shutdown() would wait in vain)
             system.shutdown()
             log.info("actor system shut down; bye")
+
+
+def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tuple[str, ...]]:
+    """[actors] for a joining machine, the leader's HOST:PORT, this host's name and its offers."""
+    leader_host, _, leader_port = args.leader.rpartition(":")
+    if not leader_host or not leader_port.isdigit() or not 0 < int(leader_port) < 65536:
+        raise CannotStart(f"--leader {args.leader!r} is not HOST:PORT (the leader's [actors] host and admin_port)")
+    offers = tuple(sorted({c.strip() for c in args.capabilities.split(",") if c.strip()}))
+    actors = {}
+    if args.config:
+        actors = dict(load_config(args.config).actors.__dict__)
+    overrides = {"host": args.host, "admin_port": args.admin_port}
+    actors.update({k: v for k, v in overrides.items() if v is not None})
+    peers = [p.strip() for p in args.allow.split(",") if p.strip()]
+    actors["allowed_peers"] = [*actors.get("allowed_peers", []), *peers, leader_host]
+    config = parse_config({"actors": actors}, args.config or "brain join")
+    bad = [c for c in offers if not CAPABILITY.fullmatch(c)]
+    if bad:
+        raise CannotStart(f"--capabilities: {bad[0]!r} is not a capability name (letters, digits, - and _)")
+    name = f"{config.actors.host}:{config.actors.admin_port}"
+    return config.actors, f"{leader_host}:{leader_port}", name, offers
+
+
+def _join(args: argparse.Namespace) -> int:
+    from actors.messages import WhoAmI
+    from actors.placement import HOST, OFFERS
+    from actors.reflector import Reflector
+    from brain.watchdog import process_alive
+
+    try:
+        actors, leader, name, offers = _join_settings(args)
+        guard = _network_guard(actors, joining=True)
+    except (CannotStart, ConfigError) as exc:
+        print(f"brain: {exc}", file=sys.stderr)
+        return 2
+    leader_host, _, leader_port = leader.rpartition(":")
+    try:
+        socket.create_connection((leader_host, int(leader_port)), timeout=2).close()
+    except OSError as exc:
+        log.warning("the leader's actor system at %s does not answer yet (%s); this host joins when it does",
+                    leader, exc)
+    capabilities = {"Convention Address.IPv4": leader, HOST: name, OFFERS: list(offers)}
+    try:
+        system = start_actor_system(guard, actors.admin_port, capabilities)
+    except AdminPortBusy as exc:
+        print(f"brain: {exc}", file=sys.stderr)
+        return 3
+    stop: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda s, _: stop.append(s))
+    code = 0
+    try:
+        admin_pid = system.ask(system.createActor(Reflector), WhoAmI(), 10).admin_pid
+        log.info("host %s joins the leader at %s, offering %s; the leader places model holders here",
+                 name, leader, ", ".join(offers) or "nothing")
+        while not stop:
+            if not process_alive(admin_pid):
+                log.error("this host's actor system died (admin pid %d); stopping (exit code %d)",
+                          admin_pid, ACTOR_SYSTEM_DIED)
+                code = ACTOR_SYSTEM_DIED
+                break
+            time.sleep(0.5)
+        return code
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if code != ACTOR_SYSTEM_DIED:
+            system.shutdown()  # leaves the convention: the leader re-places its holders at once
+            log.info("left the leader; bye")
 
 
 if __name__ == "__main__":

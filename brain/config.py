@@ -5,6 +5,8 @@ Every limit the brain enforces is a named value here, with a sane default.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,8 @@ from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+CAPABILITY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class ConfigError(ValueError):
@@ -62,13 +66,24 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class ActorsConfig:
-    #: The only address the actor system listens on. Anyone who can reach it can run
-    #: code in the brain: keep it on loopback unless the network is private.
+    #: The only address the actor system listens on (never every interface). Keep it on
+    #: loopback unless other machines join; then name a private interface's address.
     host: str = "127.0.0.1"
     admin_port: int = bounded(1900, minimum=1, maximum=65535)
     #: Threads sending from the gateway to actors. thespian's tell() waits for the
     #: actor's acknowledgement, so more lanes carry more eyes at once (see README).
     send_lanes: int = bounded(4, minimum=1, maximum=64)
+    #: Addresses or networks (CIDR) of the other machines of the convention; connections
+    #: from anywhere else (but `host` itself) are closed before anything is read.
+    allowed_peers: list[str] = bounded([])
+    #: Environment variable holding the secret every actor message is signed with; the
+    #: same on every machine. Required when `host` is not loopback; unset on loopback,
+    #: a fresh random one is used (no other process can talk to this brain's actors).
+    secret_env: str = "CORTICAL_ACTOR_SECRET"
+    #: Joined hosts are pinged this often; one silent this long is lost and its model
+    #: holders are re-created elsewhere.
+    heartbeat_every_s: float = bounded(0.5, minimum=0.05, maximum=60.0)
+    host_dead_after_s: float = bounded(2.0, minimum=0.2, maximum=600.0)
 
 
 @dataclass(frozen=True)
@@ -99,8 +114,9 @@ class HolderConfig:
     #: After two holders in a row die before loading, wait this much longer each time.
     restart_delay_s: float = bounded(2.0, minimum=0.0, maximum=60.0)
 
-    def settings(self) -> HolderSettings:
-        return HolderSettings(self.max_batch, self.max_wait_ms, self.restart_delay_s)
+    def settings(self, actors: ActorsConfig) -> HolderSettings:
+        return HolderSettings(self.max_batch, self.max_wait_ms, self.restart_delay_s,
+                              actors.heartbeat_every_s, actors.host_dead_after_s)
 
 
 @dataclass(frozen=True)
@@ -130,6 +146,7 @@ class _ModelStanza:
     kind: str = bounded("nanodet", choices=tuple(RECIPES))
     path: str = ""
     format: str = bounded("", choices=("", *FORMATS))  # "": from the path's name
+    requires: list[str] = bounded([])  # what its holder's host must offer (`brain join --capabilities`)
 
 
 _SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig,
@@ -159,12 +176,33 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
         raise ConfigError(path, "eye.snapshot_every_ms",
                           f"the page would send {1000 / eye.snapshot_every_ms:g} snapshots a second, more than "
                           f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other")
+    _check_actor_network(sections["actors"], path)
     if server.close_over_bytes < server.max_message_bytes:
         raise ConfigError(path, "server.close_over_bytes",
                           f"must be at least server.max_message_bytes ({server.max_message_bytes})")
     models = _parse_models(data.get("model", []), path)
     return Config(path=path, models=models, cortexes=_parse_cortexes(data.get("cortex", []), path, models),
                   **sections)
+
+
+def _check_actor_network(actors: ActorsConfig, path: str) -> None:
+    if actors.host in ("", "0.0.0.0", "::", "*"):
+        raise ConfigError(path, "actors.host", "the actor system must not listen on every interface (anyone "
+                          "who reaches it can run code in the brain); name one address: 127.0.0.1, or a "
+                          "private interface's address when other machines join")
+    try:
+        ipaddress.ip_address(actors.host)
+    except ValueError:
+        raise ConfigError(path, "actors.host", f"{actors.host!r} is not an IP address") from None
+    for index, peer in enumerate(actors.allowed_peers):
+        try:
+            ipaddress.ip_network(peer, strict=False)
+        except ValueError:
+            raise ConfigError(path, f"actors.allowed_peers[{index}]",
+                              f"{peer!r} is not an address or a network such as 10.0.0.0/24") from None
+    if actors.host_dead_after_s < 2 * actors.heartbeat_every_s:
+        raise ConfigError(path, "actors.host_dead_after_s",
+                          f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
 
 
 def _stanza_label(section: str, index: int, stanza: Any) -> str:
@@ -203,7 +241,11 @@ def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
             fmt = parsed.format or format_of(parsed.path)
         except ValueError as exc:
             raise ConfigError(path, f"{label}.format", str(exc)) from None
-        specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt))
+        for index, capability in enumerate(parsed.requires):
+            if not CAPABILITY.fullmatch(capability):
+                raise ConfigError(path, f"{label}.requires[{index}]",
+                                  f"{capability!r} is not a capability name (letters, digits, - and _)")
+        specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt, tuple(sorted(set(parsed.requires)))))
     return tuple(specs)
 
 

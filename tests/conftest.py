@@ -141,6 +141,63 @@ class Brain:
                 pass
 
 
+class Member:
+    """A `brain join` subprocess: another "host" of the leader's convention, on its own
+    loopback address (127.0.0.2, …) and admin port."""
+
+    def __init__(self, leader: Brain, host: str, capabilities: str, tmp: Path, env: dict | None = None,
+                 admin_port: int | None = None):
+        self.host = host
+        self.admin_port = admin_port or free_port()
+        self.name = f"{host}:{self.admin_port}"
+        self.log_lines: list[str] = []
+        env = dict(os.environ, THESPLOG_FILE=str(tmp / f"thespian-{host}.log"), PYTHONUNBUFFERED="1", **(env or {}))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "brain.cli", "join", "--leader", f"127.0.0.1:{leader.admin_port}",
+             "--capabilities", capabilities, "--host", host, "--admin-port", str(self.admin_port)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read_log, daemon=True).start()
+        if not wait_until(lambda: any("joins the leader" in l for l in self.log_lines)
+                          or self.proc.poll() is not None, 30):
+            self.stop()
+            raise RuntimeError("member did not start:\n" + "\n".join(self.log_lines))
+        if self.proc.poll() is not None:
+            raise RuntimeError("member exited at start:\n" + "\n".join(self.log_lines))
+        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
+
+    def _read_log(self) -> None:
+        for line in self.proc.stdout:
+            self.log_lines.append(line.rstrip("\n"))
+
+    def processes(self) -> list[psutil.Process]:
+        return processes_in_session(self.session_id)
+
+    def named(self, title: str) -> list[psutil.Process]:
+        return [p for p in self.processes() if process_title(p).startswith(title + " ")]
+
+    def crash(self) -> None:
+        """The host dies: every process of its actor system and its `brain join` at once."""
+        for proc in [*self.processes(), psutil.Process(self.proc.pid)]:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        for proc in self.processes():
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
 class Eye:
     """A websocket client speaking the eye protocol."""
 

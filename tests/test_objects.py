@@ -162,7 +162,11 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
         os.kill(holder.pid, signal.SIGKILL)
         killed = time.monotonic()
         error = label_of(eye, frame, timeout=10)
-        assert error["kind"] == "error" and "did not answer within 1500 ms" in error["text"]
+        # The directory hears of the exit first and tells the cortex at once; the
+        # request's own timeout (1.5 s) is the backstop.
+        assert error["kind"] == "error"
+        assert ("the holder on this machine exited" in error["text"]
+                or "did not answer within 1500 ms" in error["text"]), error["text"]
         assert time.monotonic() - killed < 1.5 + 1.0
         eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         assert label_of(eye, frame)["text"].startswith("cup (")

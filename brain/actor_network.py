@@ -1,0 +1,135 @@
+"""Who may talk to the actor system: one address to listen on, peers allowed by address,
+and a shared secret on every message.
+
+thespian's TCP transport listens on every interface and unpickles whatever arrives:
+anyone who can reach an actor port can run code in the brain. thespian itself offers
+no authentication, so three small patches, applied in the brain before the actor
+system forks (every admin and actor process inherits them), close that door:
+
+1. **bind**: every actor socket binds the configured address only (thespian binds
+   ``('', port)`` and merely *advertises* THESPIAN_BASE_IPADDR);
+2. **allow-list**: a connection from an address not allowed is closed as soon as it is
+   accepted, before a byte is read;
+3. **signature**: every message carries an HMAC-SHA256 of its pickle under a shared
+   secret, checked before ``pickle.loads`` — a peer without the secret cannot make the
+   brain unpickle anything. (It authenticates; it does not encrypt: keep the actor
+   network on a private link or a VPN.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import pickle
+import secrets
+from dataclasses import dataclass
+
+__all__ = ["NetworkGuard", "SignedPickle", "guard_actor_network", "is_loopback"]
+
+log = logging.getLogger(__name__)
+
+_TAG_BYTES = 32  # SHA-256
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@dataclass(frozen=True)
+class NetworkGuard:
+    """How this actor system is protected (see the module docstring)."""
+
+    host: str  # the only address its sockets bind
+    allowed_peers: tuple[str, ...]  # addresses or networks (CIDR) besides `host` itself
+    secret: bytes
+
+    @classmethod
+    def for_host(cls, host: str, allowed_peers=(), secret: str | bytes = "") -> NetworkGuard:
+        if isinstance(secret, str):
+            secret = secret.encode()
+        # A brain alone on loopback still signs, with a key no other process knows:
+        # another user of the machine cannot reach its actors either.
+        return cls(host, tuple(allowed_peers), secret or secrets.token_bytes(32))
+
+    def networks(self) -> list:
+        return [ipaddress.ip_network(peer, strict=False) for peer in (self.host, *self.allowed_peers)]
+
+
+class SignedPickle:
+    """pickle with an HMAC in front; stands in for thespian's TCP `serializer`."""
+
+    def __init__(self, secret: bytes):
+        from thespian.system.transport import streamBuffer
+
+        self._secret = secret
+        # thespian's two acknowledgement packets are constants pickled at import time,
+        # unsigned: they are recognised byte for byte, never unpickled from a peer.
+        self._acks = {packet: packet_value for packet, packet_value in (
+            (pickle.dumps(streamBuffer.ackPacket), streamBuffer.ackPacket),
+            (pickle.dumps(streamBuffer.ackDataErrPacket), streamBuffer.ackDataErrPacket))}
+
+    def _tag(self, body: bytes) -> bytes:
+        return hmac.new(self._secret, body, hashlib.sha256).digest()
+
+    def dumps(self, value) -> bytes:
+        body = pickle.dumps(value)
+        return self._tag(body) + body
+
+    def loads(self, data: bytes):
+        if data in self._acks:
+            return self._acks[data]
+        tag, body = data[:_TAG_BYTES], data[_TAG_BYTES:]
+        if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):
+            log.warning("dropped an actor-network message without a valid signature (%d bytes): "
+                        "the sender does not have this brain's actor secret", len(data))
+            raise ValueError("actor-network message without a valid signature")
+        return pickle.loads(body)
+
+
+def guard_actor_network(guard: NetworkGuard) -> None:
+    """Apply the three protections; call before the ActorSystem starts (it forks)."""
+    from thespian.system.transport import IPBase, TCPTransport
+
+    os.environ["THESPIAN_BASE_IPADDR"] = guard.host
+    _bind_to(IPBase.IPActorAddress, guard.host)
+    _refuse_unknown_peers(TCPTransport.TCPTransport, guard.networks())
+    TCPTransport.serializer = SignedPickle(guard.secret)
+
+
+def _bind_to(address_class, host: str) -> None:
+    original_init = getattr(address_class, "_cortical_original_init", address_class.__init__)
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        # thespian binds ('', port) for "external" addresses; bind the advertised
+        # host instead when it is ours, so other interfaces do not listen at all.
+        if self.sockname[0] == host:
+            self.bindname = self.sockname
+
+    address_class.__init__ = __init__
+    address_class._cortical_original_init = original_init
+
+
+def _refuse_unknown_peers(transport_class, networks: list) -> None:
+    original_new_socket = getattr(transport_class, "_cortical_original_new_socket", transport_class.new_socket)
+
+    def new_socket(self, op, *args, **kwargs):
+        result = original_new_socket(self, op, *args, **kwargs)
+        if getattr(op, "__name__", "") == "accept":
+            connection, (peer, _) = result[0], result[1][:2]
+            if not any(ipaddress.ip_address(peer) in network for network in networks):
+                connection.close()
+                log.warning("refused an actor-network connection from %s: not this host and not in "
+                            "[actors] allowed_peers", peer)
+                # thespian's accept loop logs an OSError and carries on.
+                raise ConnectionRefusedError(f"actor-network peer {peer} is not allowed")
+        return result
+
+    transport_class.new_socket = new_socket
+    transport_class._cortical_original_new_socket = original_new_socket

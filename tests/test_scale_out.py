@@ -1,0 +1,198 @@
+"""Several actor systems in one convention: a leader (`brain serve`) and members
+(`brain join`) on their own loopback addresses and admin ports, all real processes.
+
+Model holders are placed by capability, inference goes through a holder on another
+"host", a crashed host is noticed within seconds and its holder re-created, and the
+actor network turns away peers that are not allowed or do not know the secret.
+"""
+
+from __future__ import annotations
+
+import pickle
+import secrets
+import socket
+import time
+
+import pytest
+import skimage.data
+
+from tests.conftest import ROOT, Member, running_brain, wait_until
+from tests.test_objects import jpeg, label_of
+
+SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
+
+# The objects model needs a "gpu" host; hosts are pinged every 0.25 s and lost after 1 s.
+GPU_TOPOLOGY = """
+[server]
+max_frames_per_s = 100.0
+
+[actors]
+heartbeat_every_s = 0.25
+host_dead_after_s = 1.0
+
+[[model]]
+name = "objects"
+kind = "nanodet"
+path = "models/nanodet.json"
+requires = ["gpu"]
+
+[[cortex]]
+name = "objects"
+type = "objects"
+subscribes = ["image"]
+params = { model = "objects", threshold = 0.35, infer_timeout_ms = 3000 }
+"""
+
+FRAME = jpeg(skimage.data.coffee())
+
+
+def holders(system) -> list:
+    return system.named("ModelHolder")
+
+
+def loads_tensorflow(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return "_pywrap_tensorflow" in maps.read()
+    except OSError:
+        return False
+
+
+def ready_on(eye, host: str, timeout: float = 120) -> dict:
+    return eye.wait_for(lambda o: o["data"].get("state") == "ready" and o["data"].get("host") == host, timeout)
+
+
+@pytest.fixture
+def leader(tmp_path):
+    with running_brain(GPU_TOPOLOGY, tmp_path, env=SECRET) as brain:
+        yield brain
+
+
+@pytest.fixture
+def members(leader, tmp_path):
+    started: list[Member] = []
+
+    def join(host: str, capabilities: str, admin_port: int | None = None) -> Member:
+        started.append(Member(leader, host, capabilities, tmp_path, SECRET, admin_port))
+        return started[-1]
+
+    yield join
+    for member in started:
+        member.stop()
+
+
+def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, members):
+    # Alone, the leader runs the holder itself, and says so.
+    assert wait_until(lambda: "no joined host offers gpu" in leader.log, 10), leader.log
+    with leader.eye(max_size=None) as eye:
+        ready_on(eye, "")
+        faces_host = members("127.0.0.2", "faces")
+        gpu_host = members("127.0.0.3", "gpu,faces")
+        # It moves to the gpu host: loaded there first, then the cortex is switched.
+        ready_on(eye, gpu_host.name)
+        output = label_of(eye, FRAME)
+        assert output["text"].startswith("cup ("), output
+    assert wait_until(lambda: len(holders(gpu_host)) == 1 and not holders(leader), 15), leader.log
+    assert not holders(faces_host)
+    assert f"host {faces_host.name} joined, offering faces" in leader.log
+    assert f"moved the holder of objects from this machine to host {gpu_host.name}" in leader.log
+    # TensorFlow runs in the gpu host's holder only: the leader loaded none after the move.
+    assert not [p for p in leader.processes() if loads_tensorflow(p.pid)]
+
+
+def test_a_crashed_host_is_noticed_in_seconds_and_its_holder_recreated(leader, members):
+    gpu_host = members("127.0.0.2", "gpu")
+    with leader.eye(max_size=None) as eye:
+        ready_on(eye, gpu_host.name)
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+        gpu_host.crash()
+        crashed = time.monotonic()
+        # The next frame goes to the dead host: the eye hears why, within the heartbeat's
+        # 1 s (plus a beat), long before the request's own 3 s timeout.
+        error = label_of(eye, FRAME, timeout=10)
+        noticed = time.monotonic() - crashed
+        assert error["kind"] == "error", error
+        assert f"host {gpu_host.name} is lost" in error["text"], error["text"]
+        assert "re-created on this machine" in error["text"]
+        assert noticed < 2.5, noticed
+        # ...then the holder is back, here, and recognition goes on.
+        ready_on(eye, "")
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+        assert len(holders(leader)) == 1
+        # The host comes back (same address and port): the holder moves back to it.
+        back = members("127.0.0.2", "gpu", admin_port=gpu_host.admin_port)
+        ready_on(eye, back.name)
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+    assert wait_until(lambda: len(holders(back)) == 1 and not holders(leader), 15), leader.log
+
+
+def test_a_hung_holder_on_a_live_host_is_killed_there_and_recreated(leader, members):
+    import os
+    import signal
+
+    gpu_host = members("127.0.0.2", "gpu")
+    with leader.eye(max_size=None) as eye:
+        ready_on(eye, gpu_host.name)
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+        (holder,) = holders(gpu_host)
+        os.kill(holder.pid, signal.SIGSTOP)  # the host answers, its holder makes no progress
+        error = label_of(eye, FRAME, timeout=10)
+        assert f"on host {gpu_host.name} did not answer within 3000 ms" in error["text"], error
+        ready_on(eye, gpu_host.name)  # a fresh holder on the same host
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+    assert wait_until(lambda: [p.pid for p in holders(gpu_host)] not in ([], [holder.pid]), 15)
+    assert wait_until(lambda: "ending hung model holder pid %d" % holder.pid in "\n".join(gpu_host.log_lines), 5)
+
+
+class Evil:
+    """Unpickling this creates a file: proof that a peer ran code in the brain."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def framed(value) -> bytes:
+    body = pickle.dumps(value)
+    return f"{len(body)}>".encode() + body
+
+
+def test_a_peer_not_allowed_is_turned_away_before_anything_is_read(leader, tmp_path):
+    marker = tmp_path / "pwned"
+    with socket.create_connection(("127.0.0.1", leader.admin_port), timeout=5,
+                                  source_address=("127.0.0.3", 0)) as peer:
+        try:
+            peer.sendall(framed(Evil(marker)))
+            assert peer.recv(100) == b""  # closed without an acknowledgement
+        except ConnectionResetError:
+            pass
+    assert wait_until(lambda: "refused an actor-network connection from 127.0.0.3" in leader.log, 5), leader.log
+    assert not marker.exists()
+
+
+def test_a_message_without_the_secret_is_never_unpickled(leader, tmp_path):
+    marker = tmp_path / "pwned"
+    with socket.create_connection(("127.0.0.1", leader.admin_port), timeout=5) as peer:
+        peer.sendall(framed(Evil(marker)))
+        answer = peer.recv(100)
+    assert b"ACK+DATAERR" in answer  # thespian's "bad data" acknowledgement
+    assert wait_until(lambda: "without a valid signature" in leader.log, 5), leader.log
+    assert not marker.exists()
+    with leader.eye(max_size=None) as eye:  # and the brain works on
+        ready_on(eye, "")
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+
+
+def test_joining_without_the_secret_is_refused_with_a_reason(leader, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CORTICAL_ACTOR_SECRET"}
+    done = subprocess.run([sys.executable, "-m", "brain.cli", "join", "--leader", f"127.0.0.1:{leader.admin_port}",
+                           "--host", "127.0.0.2", "--admin-port", "1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "set CORTICAL_ACTOR_SECRET to the same value on every machine" in done.stderr
