@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/echo.py
 	$(BIN)/python bench/objects.py
 	$(BIN)/python bench/faces.py
+	$(BIN)/python bench/scale_out.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models

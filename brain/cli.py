@@ -196,6 +196,9 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
     bad = [c for c in offers if not CAPABILITY.fullmatch(c)]
     if bad:
         raise CannotStart(f"--capabilities: {bad[0]!r} is not a capability name (letters, digits, - and _)")
+    if is_loopback(config.actors.host) and not is_loopback(leader_host):
+        raise CannotStart(f"this machine's actor system would listen on {config.actors.host}, which the leader at "
+                          f"{leader_host} cannot reach: give --host this machine's address on the private network")
     name = f"{config.actors.host}:{config.actors.admin_port}"
     return config.actors, f"{leader_host}:{leader_port}", name, offers
 

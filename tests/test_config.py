@@ -1,5 +1,6 @@
 """Config files: the shipped ones load; every fault names the file, the key and the problem."""
 
+import os
 import subprocess
 import sys
 
@@ -48,6 +49,13 @@ def test_defaults_fill_missing_sections(tmp_path):
      "cortex[0] (t).params.every_s", "must be at least 0.05"),
     ('[[cortex]]\nname = "t"\ntype = "ticker"\nparams = { speed = 1 }',
      "cortex[0] (t).params.speed", "unknown key (known keys: every_s, text)"),
+    ('[actors]\nhost = "0.0.0.0"', "actors.host", "must not listen on every interface"),
+    ('[actors]\nhost = "brain.local"', "actors.host", "is not an IP address"),
+    ('[actors]\nallowed_peers = ["10.0.0.0/33"]', "actors.allowed_peers[0]", "is not an address or a network"),
+    ("[actors]\nheartbeat_every_s = 1.0\nhost_dead_after_s = 1.5", "actors.host_dead_after_s",
+     "must be at least twice actors.heartbeat_every_s"),
+    ('[[model]]\nname = "m"\npath = "pyproject.toml"\nformat = "tflite"\nrequires = ["g p u"]',
+     "model[0] (m).requires[0]", "'g p u' is not a capability name"),
 ])
 def test_faults_name_file_key_and_problem(tmp_path, text, key, problem):
     path = write_config(tmp_path / "bad.toml", text)
@@ -70,4 +78,15 @@ def test_brain_refuses_to_start_on_a_bad_config(tmp_path):
                              "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"{path}: cortex[0] (eyes).type: no cortex type 'ehco'" in result.stderr
+    assert "actor system started" not in result.stderr
+
+
+def test_a_reachable_actor_network_needs_a_secret(tmp_path):
+    path = write_config(tmp_path / "open.toml", '[actors]\nhost = "192.0.2.2"\n[[cortex]]\nname = "e"\ntype = "echo"\n')
+    env = {k: v for k, v in os.environ.items() if k != "CORTICAL_ACTOR_SECRET"}
+    result = subprocess.run([sys.executable, "-m", "brain.cli", "serve", "--config", str(path), "--port", "0"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "listens on 192.0.2.2, which other machines can reach" in result.stderr
+    assert "set CORTICAL_ACTOR_SECRET" in result.stderr
     assert "actor system started" not in result.stderr
