@@ -84,7 +84,7 @@ class SignedPickle:
     def loads(self, data: bytes):
         if data in self._acks:
             return self._acks[data]
-        tag, body = data[:_TAG_BYTES], data[_TAG_BYTES:]
+        tag, body = data[:_TAG_BYTES], memoryview(data)[_TAG_BYTES:]  # (a frame is not copied again)
         if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):
             log.warning("dropped an actor-network message without a valid signature (%d bytes): "
                         "the sender does not have this brain's actor secret", len(data))
