@@ -138,6 +138,7 @@ class HolderSettings:
     restart_delay_s: float
     heartbeat_every_s: float = 0.5  # the directory's ping to every joined host
     host_dead_after_s: float = 2.0  # a host silent this long is lost; its holders are re-created
+    leader_lost_after_s: float = 10.0  # a joined host not pinged this long drops what the leader placed there
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ class Heartbeat:
     """ModelDirectory → a HostBeacon: are you there, and how busy are these processes?"""
 
     host: str  # the beacon's host, as the directory names it (echoed back)
-    pids: tuple[int, ...] = ()
+    pids: tuple[int, ...] = ()  # the holders on that host
+    orphan_after_s: float = 10.0  # without a heartbeat this long, the beacon ends those holders and itself
 
 
 @dataclass(frozen=True)

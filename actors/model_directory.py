@@ -157,6 +157,7 @@ class ModelDirectory(ActorTypeDispatcher):
             old, group.current, group.incoming = group.current, holder, None
             log.info("moved the holder of %s from %s to %s", ", ".join(message.inputs),
                      _where(old.host) if old else "nowhere", _where(holder.host))
+            group.askers = []  # (every asker is a client, and was just told)
             for client, model in self._clients_of(group):
                 self._answer(client, model, group)
             if old is not None:
@@ -175,7 +176,7 @@ class ModelDirectory(ActorTypeDispatcher):
         if slot == "incoming":
             group.incoming = None  # keep serving from where it is
             return
-        group.failed = message.error
+        group.failed = f"on {_where(getattr(group, slot).host)}, {message.error}"
         askers, group.askers = group.askers, []
         for asker, model in askers:
             self._answer(asker, model, group)
@@ -242,7 +243,8 @@ class ModelDirectory(ActorTypeDispatcher):
             return
         group, slot = self._find(message.childAddress)
         if group is None:
-            return  # one already replaced, or a beacon
+            self._beacon_exited(message.childAddress)
+            return  # (or a holder already replaced)
         if slot == "incoming":
             group.incoming = None
             return
@@ -280,7 +282,7 @@ class ModelDirectory(ActorTypeDispatcher):
             log.info("host %s joined, offering %s", name, ", ".join(offered) or "nothing")
             beacon = self.createActor(HostBeacon, targetActorRequirements=pinned_to(name))
             self.hosts[name] = _Host(offered, beacon, time.monotonic())
-            self.send(beacon, Heartbeat(name))
+            self.send(beacon, Heartbeat(name, (), self.start.settings.leader_lost_after_s))
         elif name in self.hosts:
             self._host_lost(name, "it left")
             del self.hosts[name]
@@ -299,6 +301,15 @@ class ModelDirectory(ActorTypeDispatcher):
             better = group.requires and offers({OFFERS: host.offers}, group.requires)
             if better and group.incoming is None and (group.current is None or group.current.host == HERE):
                 group.incoming = self._new_holder(group, message.host)
+
+    def _beacon_exited(self, address) -> None:
+        for name, host in self.hosts.items():
+            if host.beacon == address and not host.lost:
+                # Its host is still there (it would be lost otherwise): a new beacon, before
+                # the silence costs the host its holders.
+                log.warning("the beacon on host %s exited; starting another", name)
+                host.beacon = self.createActor(HostBeacon, targetActorRequirements=pinned_to(name))
+                self.send(host.beacon, Heartbeat(name, (), self.start.settings.leader_lost_after_s))
 
     def _host_lost(self, name: str, why: str) -> None:
         host = self.hosts[name]
@@ -321,7 +332,7 @@ class ModelDirectory(ActorTypeDispatcher):
                 continue
             pids = tuple(h.loaded.pid for g in self.groups for h in (g.current, g.incoming)
                          if h is not None and h.host == name and h.loaded is not None)
-            self.send(host.beacon, Heartbeat(name, pids))
+            self.send(host.beacon, Heartbeat(name, pids, settings.leader_lost_after_s))
         self.wakeupAfter(timedelta(seconds=settings.heartbeat_every_s), "heartbeat")
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
@@ -331,7 +342,7 @@ class ModelDirectory(ActorTypeDispatcher):
             self._heartbeat()
         elif isinstance(message.payload, tuple) and message.payload[0] == "place":
             group = self.groups[message.payload[1]]
-            if group.current is None:
+            if group.current is None and group.incoming is None:
                 self._place(group)
 
     def receiveMsg_Ping(self, message: Ping, sender) -> None:

@@ -13,6 +13,7 @@ __all__ = ["AdminPortBusy", "start_actor_system"]
 log = logging.getLogger(__name__)
 
 SYSTEM_BASE = "multiprocTCPBase"
+CONVENTION_REREGISTRATION_PERIOD = "0:20"  # minutes:seconds, thespian's format
 
 
 class AdminPortBusy(RuntimeError):
@@ -45,6 +46,9 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
 
     host = guard.host
     _check_port_free(host, admin_port)
+    # thespian's members re-register every 7 min 22 s by default: a restarted leader would
+    # wait that long for them, and it drops a silent member only after three misses.
+    os.environ.setdefault("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD)
     if log_file:
         os.environ["THESPLOG_FILE"] = log_file
     guard_actor_network(guard)

@@ -206,8 +206,9 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
 def _join(args: argparse.Namespace) -> int:
     from actors.messages import WhoAmI
     from actors.placement import HOST, OFFERS
+    from actors.processes import title
     from actors.reflector import Reflector
-    from brain.watchdog import process_alive
+    from brain.watchdog import process_alive, session_pids
 
     try:
         actors, leader, name, offers = _join_settings(args)
@@ -231,16 +232,27 @@ def _join(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, _: stop.append(s))
     code = 0
+    rejoin = False
     try:
-        admin_pid = system.ask(system.createActor(Reflector), WhoAmI(), 10).admin_pid
+        you = system.ask(system.createActor(Reflector), WhoAmI(), 10)
         log.info("host %s joins the leader at %s, offering %s; the leader places model holders here",
                  name, leader, ", ".join(offers) or "nothing")
+        had_beacon = False
         while not stop:
-            if not process_alive(admin_pid):
+            if not process_alive(you.admin_pid):
                 log.error("this host's actor system died (admin pid %d); stopping (exit code %d)",
-                          admin_pid, ACTOR_SYSTEM_DIED)
+                          you.admin_pid, ACTOR_SYSTEM_DIED)
                 code = ACTOR_SYSTEM_DIED
                 break
+            # The leader's HostBeacon lives here while the leader uses this host; it ends
+            # itself when the leader stops pinging. thespian would wait minutes before it
+            # registers again with a restarted leader, so join afresh now.
+            has_beacon = any(title(pid).startswith("HostBeacon ") for pid in session_pids(you.actor_sid))
+            if had_beacon and not has_beacon:
+                log.warning("the leader at %s stopped using this host; joining afresh for when it is back", leader)
+                rejoin = True
+                break
+            had_beacon = has_beacon
             time.sleep(0.5)
         return code
     finally:
@@ -248,7 +260,9 @@ def _join(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if code != ACTOR_SYSTEM_DIED:
             system.shutdown()  # leaves the convention: the leader re-places its holders at once
-            log.info("left the leader; bye")
+            log.info("left the leader" + ("" if rejoin else "; bye"))
+        if rejoin:
+            os.execv(sys.executable, [sys.executable, "-m", "brain.cli", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -84,6 +84,10 @@ class ActorsConfig:
     #: holders are re-created elsewhere.
     heartbeat_every_s: float = bounded(0.5, minimum=0.05, maximum=60.0)
     host_dead_after_s: float = bounded(2.0, minimum=0.2, maximum=600.0)
+    #: A joined host that has not been pinged this long ends the model holders its
+    #: leader placed there (freeing their memory) and joins afresh, so that a restarted
+    #: leader finds it again.
+    leader_lost_after_s: float = bounded(10.0, minimum=0.5, maximum=3600.0)
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ class HolderConfig:
 
     def settings(self, actors: ActorsConfig) -> HolderSettings:
         return HolderSettings(self.max_batch, self.max_wait_ms, self.restart_delay_s,
-                              actors.heartbeat_every_s, actors.host_dead_after_s)
+                              actors.heartbeat_every_s, actors.host_dead_after_s, actors.leader_lost_after_s)
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
                               f"{peer!r} is not an address or a network such as 10.0.0.0/24") from None
     if actors.host_dead_after_s < 2 * actors.heartbeat_every_s:
         raise ConfigError(path, "actors.host_dead_after_s",
+                          f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
+    if actors.leader_lost_after_s < 2 * actors.heartbeat_every_s:
+        raise ConfigError(path, "actors.leader_lost_after_s",
                           f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
 
 

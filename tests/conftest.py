@@ -74,10 +74,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 class Brain:
     """A `brain serve` subprocess; its log is kept for assertions and failure reports."""
 
-    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
+    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None,
+                 admin_port: int | None = None):
         self.tmp = tmp
         self.port = free_port()
-        self.admin_port = free_port()
+        self.admin_port = admin_port or free_port()
         self.events_port = free_port()
         self.log_lines: list[str] = []
         env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
@@ -163,14 +164,14 @@ class Member:
             raise RuntimeError("member did not start:\n" + "\n".join(self.log_lines))
         if self.proc.poll() is not None:
             raise RuntimeError("member exited at start:\n" + "\n".join(self.log_lines))
-        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
 
     def _read_log(self) -> None:
         for line in self.proc.stdout:
             self.log_lines.append(line.rstrip("\n"))
 
     def processes(self) -> list[psutil.Process]:
-        return processes_in_session(self.session_id)
+        # (looked up each time: a member that joins afresh runs a new actor system)
+        return actor_processes(self.admin_port)
 
     def named(self, title: str) -> list[psutil.Process]:
         return [p for p in self.processes() if process_title(p).startswith(title + " ")]
@@ -273,9 +274,9 @@ params = { every_s = 0.3, text = "tick" }
 
 @contextmanager
 def running_brain(config_text: str, tmp: Path, extra_args: tuple[str, ...] = (),
-                  env: dict | None = None) -> Iterator[Brain]:
+                  env: dict | None = None, admin_port: int | None = None) -> Iterator[Brain]:
     """A brain on `config_text`, stopped (and any leftover actor killed) afterwards."""
-    running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args, env)
+    running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args, env, admin_port)
     try:
         yield running
     finally:

@@ -29,6 +29,7 @@ max_frames_per_s = 100.0
 [actors]
 heartbeat_every_s = 0.25
 host_dead_after_s = 1.0
+leader_lost_after_s = 2.0
 
 [[model]]
 name = "objects"
@@ -98,6 +99,30 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
     assert f"moved the holder of objects from this machine to host {gpu_host.name}" in leader.log
     # TensorFlow runs in the gpu host's holder only: the leader loaded none after the move.
     assert not [p for p in leader.processes() if loads_tensorflow(p.pid)]
+    # The leader stops: what it placed on other hosts goes with it.
+    assert leader.stop() == 0
+    assert wait_until(lambda: not holders(gpu_host) and not gpu_host.named("HostBeacon"), 15), \
+        [p.cmdline() for p in gpu_host.processes()]
+
+
+def test_a_restarted_leader_gets_its_members_back(tmp_path):
+    env = SECRET
+    with running_brain(GPU_TOPOLOGY, tmp_path, env=env) as first:
+        gpu_host = Member(first, "127.0.0.2", "gpu", tmp_path, env)
+        try:
+            with first.eye(max_size=None) as eye:
+                ready_on(eye, gpu_host.name)
+            first.stop()
+            # Not pinged for leader_lost_after_s (2 s), the member drops the leader's
+            # holder and joins afresh, so the new leader finds it at once.
+            (tmp_path / "again").mkdir()
+            with running_brain(GPU_TOPOLOGY, tmp_path / "again", env=env, admin_port=first.admin_port) as again, \
+                    again.eye(max_size=None) as eye:
+                ready_on(eye, gpu_host.name, timeout=30)
+                assert label_of(eye, FRAME)["text"].startswith("cup (")
+            assert "stopped using this host; joining afresh" in "\n".join(gpu_host.log_lines)
+        finally:
+            gpu_host.stop()
 
 
 def test_a_crashed_host_is_noticed_in_seconds_and_its_holder_recreated(leader, members):
