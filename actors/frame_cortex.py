@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from actors.cortex import Cortex
@@ -30,6 +31,17 @@ _request_ids = itertools.count(1)
 
 #: Say "the model is busy" at most this often (it is not an error: nothing to fix).
 BUSY_NOTICE_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class _Request:
+    """An Infer in flight."""
+
+    model: str
+    tag: Any
+    holder: Any  # where it went
+    pid: int  # the holder's process if on this machine, else 0
+    ticks: int | None  # that process's CPU time when sent: progress since tells busy from hung
 
 
 class FrameCortex(Cortex):
@@ -49,8 +61,8 @@ class FrameCortex(Cortex):
     def infer(self, model: str, image, threshold: float, tag: Any) -> None:
         request_id = next(_request_ids)
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
-        holder = self._holders[model][0]
-        self._pending[request_id] = (model, tag, cpu_ticks(self._pids.get(model, 0)), holder)
+        holder, pid = self._holders[model][0], self._pids.get(model, 0)
+        self._pending[request_id] = _Request(model, tag, holder, pid, cpu_ticks(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
@@ -70,7 +82,7 @@ class FrameCortex(Cortex):
         self._pids: dict[str, int] = {}  # model → its holder's pid when it runs on this machine
         self._hosts: dict[str, str] = {}  # model → the joined host its holder runs on ("": here)
         self._busy_told = -BUSY_NOTICE_EVERY_S
-        self._pending: dict[int, tuple[str, Any, int | None, Any]] = {}  # model, tag, ticks, holder
+        self._pending: dict[int, _Request] = {}
         self._busy = False
         self._waiting: Stimulus | None = None
         self.dropped = 0
@@ -117,7 +129,7 @@ class FrameCortex(Cortex):
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
         if message.request_id not in self._pending:
             return  # an answer that came after its timeout
-        tag = self._pending.pop(message.request_id)[1]
+        tag = self._pending.pop(message.request_id).tag
         try:
             self.on_result(tag, message.result, message)
         except Exception as exc:
@@ -136,9 +148,12 @@ class FrameCortex(Cortex):
         request = self._pending.get(payload[1])
         if request is None:
             return
-        model, _, ticks_then, _ = request
-        ticks_now = cpu_ticks(self._pids.get(model, 0))
-        if ticks_then is not None and ticks_now is not None and ticks_now > ticks_then:
+        model = request.model
+        if request.holder != self._holders.get(model, (None,))[0]:
+            self.frame_done()  # it went to a holder since replaced (moved, or already lost)
+            return
+        ticks_now = cpu_ticks(request.pid)
+        if request.ticks is not None and ticks_now is not None and ticks_now > request.ticks:
             # Late but working: the holder is busy with many eyes. Killing it would make
             # things worse; skip this frame, and say so now and then (not an error).
             now = time.monotonic()
@@ -163,7 +178,7 @@ class FrameCortex(Cortex):
     def receiveMsg_HolderLost(self, message: HolderLost, sender) -> None:
         if not any(address == message.holder for address, _ in self._holders.values()):
             return  # (this cortex already gave up on it)
-        in_flight = [model for model, _, _, holder in self._pending.values() if holder == message.holder]
+        in_flight = [r.model for r in self._pending.values() if r.holder == message.holder]
         self._forget_holder(message.holder)
         if in_flight:
             self.error(f"The {in_flight[0]} model is unavailable for now: {message.reason}. This will resume "

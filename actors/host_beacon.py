@@ -6,7 +6,8 @@ It never does slow work, so a late answer means the host (or the link) is in tro
 not that it is busy. Its answers carry the CPU time of the holders on its host: a late
 holder that still burns CPU is busy, not hung. When the leader stops pinging it for
 `orphan_after_s`, it ends the holders the leader placed here (each holds a TensorFlow
-process's memory) and itself; `brain join` sees it go and joins afresh.
+process's memory) and itself, and tells `brain join` (a file it names), which joins
+afresh so that a restarted leader finds this host at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
@@ -23,7 +25,10 @@ from actors.messages import Heartbeat, HostAlive, KillHolder
 from actors.placement import runs_on
 from actors.processes import cpu_ticks, title
 
-__all__ = ["HostBeacon"]
+__all__ = ["LEFT_BEHIND_ENV", "HostBeacon"]
+
+#: `brain join` names a file here; the beacon creates it when the leader has gone silent.
+LEFT_BEHIND_ENV = "CORTICAL_LEFT_BEHIND"
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,9 @@ class HostBeacon(ActorTypeDispatcher):
                     silent, ", ".join(map(str, self.last.pids)) or "none")
         for pid in self.last.pids:
             _kill_holder(pid)
+        left_behind = os.environ.get(LEFT_BEHIND_ENV)
+        if left_behind:  # `brain join` is watching for this file
+            Path(left_behind).touch()
         self.send(self.myAddress, ActorExitRequest())
 
     def receiveMsg_KillHolder(self, message: KillHolder, sender) -> None:

@@ -42,7 +42,6 @@ __all__ = ["ModelDirectory"]
 log = logging.getLogger(__name__)
 
 HERE = ""  # the host name of this machine in placements
-LOST_HOST_PING_EVERY = 10  # heartbeats: a lost host is still asked now and then, in case it was a partition
 
 
 @dataclass
@@ -78,7 +77,10 @@ class _Host:
     alive: bool = False
     lost: bool = False
     beats: int = 0
-    ticks: dict = field(default_factory=dict)  # pid → (previous, latest) CPU ticks
+    ticks: dict = field(default_factory=dict)  # pid → [(when, CPU ticks)], the last few seconds
+    # Holders given up on while the host was unreachable (address, pid): they may still
+    # run there, and are ended when the host is heard again.
+    orphans: list = field(default_factory=list)
 
 
 def _where(host: str) -> str:
@@ -150,6 +152,7 @@ class ModelDirectory(ActorTypeDispatcher):
             return
         holder = getattr(group, slot)
         holder.loaded = message
+        group.failed = ""  # (an earlier holder may have failed where this one did not)
         group.restarts = 0  # back off only while holders die before they finish loading
         log.info("%s ready on %s, pid %d (%.1f s, peak RSS %.0f MB)", ", ".join(message.inputs),
                  _where(holder.host), message.pid, message.seconds, message.peak_rss_mb)
@@ -174,7 +177,8 @@ class ModelDirectory(ActorTypeDispatcher):
         log.error("the holder on %s could not load %s: %s", _where(getattr(group, slot).host),
                   ", ".join(m.name for m in group.models), message.error)
         if slot == "incoming":
-            group.incoming = None  # keep serving from where it is
+            self.send(group.incoming.address, ActorExitRequest())
+            self._incoming_gone(group)  # keep serving from where it is
             return
         group.failed = f"on {_where(getattr(group, slot).host)}, {message.error}"
         askers, group.askers = group.askers, []
@@ -230,8 +234,7 @@ class ModelDirectory(ActorTypeDispatcher):
                 pass
         else:
             host = self.hosts.get(holder.host)
-            previous, latest = host.ticks.get(pid, (None, None)) if host else (None, None)
-            if previous is not None and latest is not None and latest > previous:
+            if host is not None and self._busy(host, pid):
                 log.info("holder pid %d on %s is late but busy; leaving it be", pid, holder.host)
                 return
             if host is not None and host.alive:
@@ -246,14 +249,29 @@ class ModelDirectory(ActorTypeDispatcher):
             self._beacon_exited(message.childAddress)
             return  # (or a holder already replaced)
         if slot == "incoming":
-            group.incoming = None
+            self._incoming_gone(group)
             return
         self._lose(group, f"the holder on {_where(group.current.host)} exited")
+
+    def _incoming_gone(self, group: _Group) -> None:
+        group.incoming = None
+        if group.current is None:  # it was to take over from a lost holder: place anew
+            self._place(group)
+
+    def _busy(self, host: _Host, pid: int) -> bool:
+        """Did the holder use CPU over the last host_dead_after_s? (Too little history:
+        say busy; a hung one is caught at its next timeout, once there is.)"""
+        samples = host.ticks.get(pid)
+        if not samples:
+            return False  # the beacon found it gone, a zombie or stopped
+        window = time.monotonic() - self.start.settings.host_dead_after_s
+        old = [ticks for when, ticks in samples if when <= window]
+        return not old or samples[-1][1] > old[-1]
 
     def _lose(self, group: _Group, why: str) -> None:
         old, group.current = group.current, None
         group.restarts += 1
-        target = _where(self._best_host(group.requires))
+        target = _where(group.incoming.host if group.incoming else self._best_host(group.requires))
         reason = f"{why}; it is being re-created on {target}"
         log.error("%s (restart %d)", reason, group.restarts)
         told = []
@@ -261,9 +279,13 @@ class ModelDirectory(ActorTypeDispatcher):
             if not any(client == t for t in told):
                 told.append(client)
                 self.send(client, HolderLost(old.address, reason))
-        reachable = old is not None and (old.host == HERE or (old.host in self.hosts and self.hosts[old.host].alive))
-        if reachable:
+        host = self.hosts.get(old.host)
+        if old.host == HERE or (host is not None and host.alive):
             self.send(old.address, ActorExitRequest())
+        elif host is not None:  # unreachable, maybe not dead: end it when its host is heard again
+            host.orphans.append((old.address, old.loaded.pid if old.loaded else 0))
+        if group.incoming is not None:
+            return  # the holder loading on a better host takes over when loaded
         # Back off when it keeps dying (a model that crashes TensorFlow at load, say).
         delay = 0.0 if group.restarts <= 2 else min(self.start.settings.restart_delay_s * (group.restarts - 2), 60.0)
         if delay:
@@ -291,12 +313,21 @@ class ModelDirectory(ActorTypeDispatcher):
         host = self.hosts.get(message.host)
         if host is None:
             return
-        host.last_heard = time.monotonic()
-        host.ticks = {pid: (host.ticks.get(pid, (None, None))[1], ticks) for pid, ticks in message.cpu_ticks.items()}
+        now = host.last_heard = time.monotonic()
+        keep_after = now - 2 * self.start.settings.host_dead_after_s
+        host.ticks = {pid: [s for s in host.ticks.get(pid, []) if s[0] >= keep_after] + [(now, ticks)]
+                      for pid, ticks in message.cpu_ticks.items()}
         if host.alive:
             return
         host.alive, host.lost = True, False
         log.info("host %s is up", message.host)
+        for address, pid in host.orphans:
+            log.warning("ending the holder (pid %s) given up on while host %s was unreachable", pid or "?",
+                        message.host)
+            self.send(address, ActorExitRequest())
+            if pid:
+                self.send(host.beacon, KillHolder(pid))
+        host.orphans = []
         for group in self.groups:
             better = group.requires and offers({OFFERS: host.offers}, group.requires)
             if better and group.incoming is None and (group.current is None or group.current.host == HERE):
@@ -316,19 +347,23 @@ class ModelDirectory(ActorTypeDispatcher):
         host.alive, host.lost = False, True
         log.error("host %s is lost: %s", name, why)
         for group in self.groups:
-            if group.incoming is not None and group.incoming.host == name:
-                group.incoming = None
             if group.current is not None and group.current.host == name:
                 self._lose(group, f"the holder's host {name} is lost ({why})")
+            if group.incoming is not None and group.incoming.host == name:
+                host.orphans.append((group.incoming.address, 0))
+                self._incoming_gone(group)
 
     def _heartbeat(self) -> None:
         settings = self.start.settings
         now = time.monotonic()
+        # A lost host is still pinged, less often, in case it was a partition: often
+        # enough that its beacon does not give this leader up (leader_lost_after_s).
+        lost_every = max(1, int(settings.leader_lost_after_s / 2 / settings.heartbeat_every_s))
         for name, host in self.hosts.items():
             host.beats += 1
             if not host.lost and now - (host.last_heard or host.joined) > settings.host_dead_after_s:
                 self._host_lost(name, f"silent for {now - (host.last_heard or host.joined):.1f} s")
-            if host.lost and host.beats % LOST_HOST_PING_EVERY:
+            if host.lost and host.beats % lost_every:
                 continue
             pids = tuple(h.loaded.pid for g in self.groups for h in (g.current, g.incoming)
                          if h is not None and h.host == name and h.loaded is not None)

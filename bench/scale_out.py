@@ -39,6 +39,7 @@ TOPOLOGY = """
 max_frames_per_s = 1000.0
 
 [actors]
+allowed_peers = ["127.0.0.2"]
 heartbeat_every_s = 0.5
 host_dead_after_s = 2.0
 

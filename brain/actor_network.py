@@ -9,7 +9,8 @@ system forks (every admin and actor process inherits them), close that door:
 1. **bind**: every actor socket binds the configured address only (thespian binds
    ``('', port)`` and merely *advertises* THESPIAN_BASE_IPADDR);
 2. **allow-list**: a connection from an address not allowed is closed as soon as it is
-   accepted, before a byte is read;
+   accepted, before a byte is read (and outgoing connections leave from the bound
+   address, so that peers see the address they allow);
 3. **signature**: every message carries an HMAC-SHA256 of its pickle under a shared
    secret, checked before ``pickle.loads`` — a peer without the secret cannot make the
    brain unpickle anything. (It authenticates; it does not encrypt: keep the actor
@@ -25,6 +26,7 @@ import logging
 import os
 import pickle
 import secrets
+import socket
 from dataclasses import dataclass
 
 __all__ = ["NetworkGuard", "SignedPickle", "guard_actor_network", "is_loopback"]
@@ -82,7 +84,7 @@ class SignedPickle:
         return self._tag(body) + body
 
     def loads(self, data: bytes):
-        if data in self._acks:
+        if len(data) < 32 and data in self._acks:
             return self._acks[data]
         tag, body = data[:_TAG_BYTES], memoryview(data)[_TAG_BYTES:]  # (a frame is not copied again)
         if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):
@@ -98,7 +100,7 @@ def guard_actor_network(guard: NetworkGuard) -> None:
 
     os.environ["THESPIAN_BASE_IPADDR"] = guard.host
     _bind_to(IPBase.IPActorAddress, guard.host)
-    _refuse_unknown_peers(TCPTransport.TCPTransport, guard.networks())
+    _guard_connections(TCPTransport.TCPTransport, guard.host, guard.networks())
     TCPTransport.serializer = SignedPickle(guard.secret)
 
 
@@ -116,12 +118,16 @@ def _bind_to(address_class, host: str) -> None:
     address_class._cortical_original_init = original_init
 
 
-def _refuse_unknown_peers(transport_class, networks: list) -> None:
+def _guard_connections(transport_class, host: str, networks: list) -> None:
     original_new_socket = getattr(transport_class, "_cortical_original_new_socket", transport_class.new_socket)
 
     def new_socket(self, op, *args, **kwargs):
         result = original_new_socket(self, op, *args, **kwargs)
-        if getattr(op, "__name__", "") == "accept":
+        if op is socket.socket:
+            # An outgoing connection: from `host`, so that peers see the address they
+            # allow (a machine with several addresses would otherwise pick by route).
+            result.bind((host, 0))
+        elif getattr(op, "__name__", "") == "accept":
             connection, (peer, _) = result[0], result[1][:2]
             if not any(ipaddress.ip_address(peer) in network for network in networks):
                 connection.close()

@@ -10,7 +10,9 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from brain.actor_network import NetworkGuard, is_loopback
 from brain.actor_system import AdminPortBusy, start_actor_system
@@ -206,9 +208,9 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
 def _join(args: argparse.Namespace) -> int:
     from actors.messages import WhoAmI
     from actors.placement import HOST, OFFERS
-    from actors.processes import title
+    from actors.host_beacon import LEFT_BEHIND_ENV
     from actors.reflector import Reflector
-    from brain.watchdog import process_alive, session_pids
+    from brain.watchdog import process_alive
 
     try:
         actors, leader, name, offers = _join_settings(args)
@@ -223,6 +225,11 @@ def _join(args: argparse.Namespace) -> int:
         log.warning("the leader's actor system at %s does not answer yet (%s); this host joins when it does",
                     leader, exc)
     capabilities = {"Convention Address.IPv4": leader, HOST: name, OFFERS: list(offers)}
+    # The beacon (forked from this process, so it inherits the variable) creates this
+    # file when the leader has gone silent.
+    left_behind = Path(tempfile.gettempdir()) / f"cortical-join-{os.getpid()}-left-behind"
+    left_behind.unlink(missing_ok=True)
+    os.environ[LEFT_BEHIND_ENV] = str(left_behind)
     try:
         system = start_actor_system(guard, actors.admin_port, capabilities)
     except AdminPortBusy as exc:
@@ -237,22 +244,19 @@ def _join(args: argparse.Namespace) -> int:
         you = system.ask(system.createActor(Reflector), WhoAmI(), 10)
         log.info("host %s joins the leader at %s, offering %s; the leader places model holders here",
                  name, leader, ", ".join(offers) or "nothing")
-        had_beacon = False
         while not stop:
             if not process_alive(you.admin_pid):
                 log.error("this host's actor system died (admin pid %d); stopping (exit code %d)",
                           you.admin_pid, ACTOR_SYSTEM_DIED)
                 code = ACTOR_SYSTEM_DIED
                 break
-            # The leader's HostBeacon lives here while the leader uses this host; it ends
-            # itself when the leader stops pinging. thespian would wait minutes before it
-            # registers again with a restarted leader, so join afresh now.
-            has_beacon = any(title(pid).startswith("HostBeacon ") for pid in session_pids(you.actor_sid))
-            if had_beacon and not has_beacon:
+            # thespian would wait minutes before it registers again with a restarted
+            # leader (measured: over a minute, its send to the old one stuck): join afresh.
+            if left_behind.exists():
+                left_behind.unlink()
                 log.warning("the leader at %s stopped using this host; joining afresh for when it is back", leader)
                 rejoin = True
                 break
-            had_beacon = has_beacon
             time.sleep(0.5)
         return code
     finally:

@@ -207,9 +207,10 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
     if actors.host_dead_after_s < 2 * actors.heartbeat_every_s:
         raise ConfigError(path, "actors.host_dead_after_s",
                           f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
-    if actors.leader_lost_after_s < 2 * actors.heartbeat_every_s:
+    if actors.leader_lost_after_s <= actors.host_dead_after_s:
         raise ConfigError(path, "actors.leader_lost_after_s",
-                          f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
+                          f"must be more than actors.host_dead_after_s ({actors.host_dead_after_s:g} s): a joined "
+                          "host must not give its leader up before the leader gives the host up")
 
 
 def _stanza_label(section: str, index: int, stanza: Any) -> str:

@@ -37,9 +37,10 @@ def actor_processes(admin_port: int) -> list[psutil.Process]:
     for conn in psutil.net_connections("tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == admin_port and conn.pid:
             admin_pid = conn.pid
-    if admin_pid is None:
+    try:
+        return processes_in_session(os.getsid(admin_pid)) if admin_pid else []
+    except ProcessLookupError:  # (it ended since it was listed)
         return []
-    return processes_in_session(os.getsid(admin_pid))
 
 
 def processes_in_session(sid: int) -> list[psutil.Process]:

@@ -54,6 +54,8 @@ def test_defaults_fill_missing_sections(tmp_path):
     ('[actors]\nallowed_peers = ["10.0.0.0/33"]', "actors.allowed_peers[0]", "is not an address or a network"),
     ("[actors]\nheartbeat_every_s = 1.0\nhost_dead_after_s = 1.5", "actors.host_dead_after_s",
      "must be at least twice actors.heartbeat_every_s"),
+    ("[actors]\nhost_dead_after_s = 5.0\nleader_lost_after_s = 5.0", "actors.leader_lost_after_s",
+     "must be more than actors.host_dead_after_s"),
     ('[[model]]\nname = "m"\npath = "pyproject.toml"\nformat = "tflite"\nrequires = ["g p u"]',
      "model[0] (m).requires[0]", "'g p u' is not a capability name"),
 ])
