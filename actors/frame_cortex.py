@@ -61,14 +61,15 @@ class FrameCortex(Cortex):
     def infer(self, model: str, image, threshold: float, tag: Any) -> None:
         request_id = next(_request_ids)
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
-        holder, pid = self._holders[model][0], self._pids.get(model, 0)
+        at = self._at[model]
+        holder, pid = at.holder, 0 if at.host else at.pid  # (another machine's pid means nothing here)
         self._pending[request_id] = _Request(model, tag, holder, pid, cpu_ticks(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
 
     def input_size(self, model: str) -> tuple[int, int]:
-        return self._holders[model][1]
+        return tuple(self._at[model].input_size)
 
     def frame_done(self) -> None:
         self._busy = False
@@ -78,9 +79,7 @@ class FrameCortex(Cortex):
     # -- machinery ---------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._holders: dict[str, tuple[Any, tuple[int, int]]] = {}
-        self._pids: dict[str, int] = {}  # model → its holder's pid when it runs on this machine
-        self._hosts: dict[str, str] = {}  # model → the joined host its holder runs on ("": here)
+        self._at: dict[str, ModelAt] = {}  # model → where its holder is
         self._busy_told = -BUSY_NOTICE_EVERY_S
         self._pending: dict[int, _Request] = {}
         self._busy = False
@@ -90,15 +89,13 @@ class FrameCortex(Cortex):
             self.send(self.services["models"], WhereIsModel(model))
 
     def _ready(self) -> bool:
-        return all(model in self._holders for model in self.model_names())
+        return all(model in self._at for model in self.model_names())
 
     def receiveMsg_ModelLoading(self, message: ModelLoading, sender) -> None:
         self.emit("status", f"Loading the {message.model} model…", {"model": message.model, "state": "loading"})
 
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
-        self._holders[message.model] = (message.holder, tuple(message.input_size))
-        self._pids[message.model] = 0 if message.host else message.pid  # (another machine's pid means nothing here)
-        self._hosts[message.model] = message.host
+        self._at[message.model] = message
         where = f" on host {message.host}" if message.host else ""
         self.emit("status", f"The {message.model} model is ready{where}.",
                   {"model": message.model, "state": "ready", "host": message.host})
@@ -149,7 +146,8 @@ class FrameCortex(Cortex):
         if request is None:
             return
         model = request.model
-        if request.holder != self._holders.get(model, (None,))[0]:
+        at = self._at.get(model)
+        if at is None or request.holder != at.holder:
             self.frame_done()  # it went to a holder since replaced (moved, or already lost)
             return
         ticks_now = cpu_ticks(request.pid)
@@ -163,20 +161,19 @@ class FrameCortex(Cortex):
                           {"model": model, "state": "busy"})
             self.frame_done()
             return
-        host = self._hosts.get(model, "")
+        host = at.host
         if host:  # its CPU time is on the other machine: the directory's heartbeat knows it
             self.error(f"The {model} model on host {host} did not answer within {self.params.infer_timeout_ms} ms; "
                        "that frame is skipped and the model is being checked.", {"model": model, "host": host})
         else:
             self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
                        "restarted and this will resume by itself.", {"model": model})
-        holder = self._holders.get(model, (None,))[0]
-        self.send(self.services["models"], HolderSuspect(holder))
-        self._forget_holder(holder)
+        self.send(self.services["models"], HolderSuspect(at.holder))
+        self._forget_holder(at.holder)
         self.frame_done()
 
     def receiveMsg_HolderLost(self, message: HolderLost, sender) -> None:
-        if not any(address == message.holder for address, _ in self._holders.values()):
+        if not any(at.holder == message.holder for at in self._at.values()):
             return  # (this cortex already gave up on it)
         in_flight = [r.model for r in self._pending.values() if r.holder == message.holder]
         self._forget_holder(message.holder)
@@ -189,10 +186,10 @@ class FrameCortex(Cortex):
 
     def _forget_holder(self, holder) -> None:
         """Drop every model served by `holder` (all models of a holder go with it) and ask again."""
-        for model in [m for m, (address, _) in self._holders.items() if address == holder]:
-            del self._holders[model]
+        for model in [m for m, at in self._at.items() if at.holder == holder]:
+            del self._at[model]
         for name in self.model_names():
-            if name not in self._holders:
+            if name not in self._at:
                 self.send(self.services["models"], WhereIsModel(name))
 
     def receiveMsg_ActorExitRequest(self, message, sender) -> None:

@@ -32,6 +32,8 @@ from actors.messages import Infer  # noqa: E402
 from actors.models import nanodet  # noqa: E402
 from brain.actor_network import SignedPickle  # noqa: E402
 from tests.conftest import Member, running_brain  # noqa: E402
+from tests.test_objects import label_of as label  # noqa: E402
+from tests.test_scale_out import ready_on  # noqa: E402
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 TOPOLOGY = """
@@ -55,15 +57,6 @@ type = "objects"
 subscribes = ["image"]
 params = { model = "objects", threshold = 0.35 }
 """
-
-
-def label(eye, frame: bytes, timeout: float = 60) -> dict:
-    eye.send(frame)
-    return eye.wait_for(lambda o: o["kind"] in ("label", "error") and o["cortex"] == "objects", timeout)
-
-
-def ready_on(eye, host: str, timeout: float = 120) -> dict:
-    return eye.wait_for(lambda o: o["data"].get("state") == "ready" and o["data"].get("host") == host, timeout)
 
 
 def round_trip_ms(eye, frame: bytes, count: int) -> tuple[float, float]:

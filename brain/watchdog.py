@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["kill_session", "process_alive", "session_pids", "watch_actor_system"]
+__all__ = ["process_alive", "watch_actor_system", "kill_session"]
 
 log = logging.getLogger(__name__)
 
@@ -28,28 +28,17 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def session_pids(sid: int) -> list[int]:
-    """Every process whose session id is `sid`, but this one."""
-    pids = []
+def kill_session(sid: int) -> int:
+    """SIGKILL every process whose session id is `sid` (not this one); return how many."""
+    killed = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             pid = int(stat.parent.name)
             if int(fields[3]) == sid and pid != os.getpid():  # field 6 of stat: the session id
-                pids.append(pid)
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
         except (OSError, ValueError, IndexError):
-            continue
-    return pids
-
-
-def kill_session(sid: int) -> int:
-    """SIGKILL every process whose session id is `sid` (not this one); return how many."""
-    killed = 0
-    for pid in session_pids(sid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-        except OSError:
             continue
     return killed
 

@@ -72,31 +72,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
     return predicate()
 
 
-class Brain:
-    """A `brain serve` subprocess; its log is kept for assertions and failure reports."""
+class _BrainProcess:
+    """A `brain …` subprocess whose log is kept for assertions and failure reports."""
 
-    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None,
-                 admin_port: int | None = None):
-        self.tmp = tmp
-        self.port = free_port()
-        self.admin_port = admin_port or free_port()
-        self.events_port = free_port()
+    def __init__(self, args: list[str], env: dict, ready_line: str, what: str):
         self.log_lines: list[str] = []
-        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brain.cli", "serve", "--config", str(config),
-             "--port", str(self.port), "--admin-port", str(self.admin_port),
-             "--events-port", str(self.events_port), *extra_args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "brain.cli", *args], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
-        if not wait_until(lambda: any("eye page on" in l for l in self.log_lines)
+        if not wait_until(lambda: any(ready_line in l for l in self.log_lines)
                           or self.proc.poll() is not None, 30):
             self.stop()
-            raise RuntimeError("brain did not start:\n" + self.log)
+            raise RuntimeError(f"{what} did not start:\n" + self.log)
         if self.proc.poll() is not None:
-            raise RuntimeError("brain exited at start:\n" + self.log)
-        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
+            raise RuntimeError(f"{what} exited at start:\n" + self.log)
 
     def _read_log(self) -> None:
         for line in self.proc.stdout:
@@ -106,23 +96,12 @@ class Brain:
     def log(self) -> str:
         return "\n".join(self.log_lines)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
     def processes(self) -> list[psutil.Process]:
-        return processes_in_session(self.session_id)
+        raise NotImplementedError
 
     def named(self, title: str) -> list[psutil.Process]:
         """Its actor processes of one class (setproctitle names them "Class ActorAddr-…")."""
         return [p for p in self.processes() if process_title(p).startswith(title + " ")]
-
-    def eye(self, **kwargs) -> Eye:
-        return Eye(self.ws_url, **kwargs)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -143,7 +122,37 @@ class Brain:
                 pass
 
 
-class Member:
+class Brain(_BrainProcess):
+    """`brain serve` on free ports."""
+
+    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None,
+                 admin_port: int | None = None):
+        self.tmp = tmp
+        self.port = free_port()
+        self.admin_port = admin_port or free_port()
+        self.events_port = free_port()
+        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
+        super().__init__(["serve", "--config", str(config), "--port", str(self.port), "--admin-port",
+                          str(self.admin_port), "--events-port", str(self.events_port), *extra_args],
+                         env, "eye page on", "brain")
+        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def processes(self) -> list[psutil.Process]:
+        return processes_in_session(self.session_id)
+
+    def eye(self, **kwargs) -> Eye:
+        return Eye(self.ws_url, **kwargs)
+
+
+class Member(_BrainProcess):
     """A `brain join` subprocess: another "host" of the leader's convention, on its own
     loopback address (127.0.0.2, …) and admin port."""
 
@@ -152,30 +161,13 @@ class Member:
         self.host = host
         self.admin_port = admin_port or free_port()
         self.name = f"{host}:{self.admin_port}"
-        self.log_lines: list[str] = []
         env = dict(os.environ, THESPLOG_FILE=str(tmp / f"thespian-{host}.log"), PYTHONUNBUFFERED="1", **(env or {}))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brain.cli", "join", "--leader", f"127.0.0.1:{leader.admin_port}",
-             "--capabilities", capabilities, "--host", host, "--admin-port", str(self.admin_port)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read_log, daemon=True).start()
-        if not wait_until(lambda: any("joins the leader" in l for l in self.log_lines)
-                          or self.proc.poll() is not None, 30):
-            self.stop()
-            raise RuntimeError("member did not start:\n" + "\n".join(self.log_lines))
-        if self.proc.poll() is not None:
-            raise RuntimeError("member exited at start:\n" + "\n".join(self.log_lines))
-
-    def _read_log(self) -> None:
-        for line in self.proc.stdout:
-            self.log_lines.append(line.rstrip("\n"))
+        super().__init__(["join", "--leader", f"127.0.0.1:{leader.admin_port}", "--capabilities", capabilities,
+                          "--host", host, "--admin-port", str(self.admin_port)], env, "joins the leader", "member")
 
     def processes(self) -> list[psutil.Process]:
         # (looked up each time: a member that joins afresh runs a new actor system)
         return actor_processes(self.admin_port)
-
-    def named(self, title: str) -> list[psutil.Process]:
-        return [p for p in self.processes() if process_title(p).startswith(title + " ")]
 
     def crash(self) -> None:
         """The host dies: every process of its actor system and its `brain join` at once."""
@@ -186,18 +178,10 @@ class Member:
                 pass
         self.proc.wait(10)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        for proc in self.processes():
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
+        code = super().stop(signum, timeout)
+        self.kill_leftovers()
+        return code
 
 
 class Eye:

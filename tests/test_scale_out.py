@@ -122,7 +122,7 @@ def test_a_restarted_leader_gets_its_members_back(tmp_path):
                     again.eye(max_size=None) as eye:
                 ready_on(eye, gpu_host.name, timeout=30)
                 assert label_of(eye, FRAME)["text"].startswith("cup (")
-            assert "stopped using this host; joining afresh" in "\n".join(gpu_host.log_lines)
+            assert "stopped using this host; joining afresh" in gpu_host.log
         finally:
             gpu_host.stop()
 
@@ -192,7 +192,7 @@ def test_a_hung_holder_on_a_live_host_is_killed_there_and_recreated(leader, memb
         ready_on(eye, gpu_host.name)  # a fresh holder on the same host
         assert label_of(eye, FRAME)["text"].startswith("cup (")
     assert wait_until(lambda: len(holders(gpu_host)) == 1 and holder.pid not in [p.pid for p in holders(gpu_host)], 15)
-    assert wait_until(lambda: "ending hung model holder pid %d" % holder.pid in "\n".join(gpu_host.log_lines), 5)
+    assert wait_until(lambda: "ending hung model holder pid %d" % holder.pid in gpu_host.log, 5)
 
 
 class Evil:
