@@ -101,6 +101,7 @@ def guard_actor_network(guard: NetworkGuard) -> None:
     os.environ["THESPIAN_BASE_IPADDR"] = guard.host
     _bind_to(IPBase.IPActorAddress, guard.host)
     _guard_connections(TCPTransport.TCPTransport, guard.host, guard.networks())
+    _survive_accept_errors(TCPTransport.TCPTransport)
     TCPTransport.serializer = SignedPickle(guard.secret)
 
 
@@ -133,9 +134,30 @@ def _guard_connections(transport_class, host: str, networks: list) -> None:
                 connection.close()
                 log.warning("refused an actor-network connection from %s: not this host and not in "
                             "[actors] allowed_peers", peer)
-                # thespian's accept loop logs an OSError and carries on.
+                # thespian's accept loop logs an OSError (see _survive_accept_errors).
                 raise ConnectionRefusedError(f"actor-network peer {peer} is not allowed")
         return result
 
     transport_class.new_socket = new_socket
     transport_class._cortical_original_new_socket = original_new_socket
+
+
+def _survive_accept_errors(transport_class) -> None:
+    """thespian 4.0.1 answers a failed accept() (our refusal above, or too many open
+    files) by queueing a ``Thespian__UpdateWork`` among the *received envelopes*; the
+    run loop then hands it to the actor as if it were a message, and the admin dies on
+    ``AttributeError: … no attribute 'message'`` (measured: one connect() from a stranger
+    ended the brain in ~1.5 s). Drop that marker: nothing was received."""
+    from thespian.system.transport import Thespian__UpdateWork
+
+    original_accept = getattr(transport_class, "_cortical_original_accept", transport_class._acceptNewIncoming)
+
+    def _acceptNewIncoming(self):
+        before = len(self._incomingEnvelopes)
+        original_accept(self)
+        added = self._incomingEnvelopes[before:]
+        if any(isinstance(envelope, Thespian__UpdateWork) for envelope in added):
+            self._incomingEnvelopes[before:] = [e for e in added if not isinstance(e, Thespian__UpdateWork)]
+
+    transport_class._acceptNewIncoming = _acceptNewIncoming
+    transport_class._cortical_original_accept = original_accept

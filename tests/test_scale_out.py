@@ -210,12 +210,21 @@ def framed(value) -> bytes:
     return f"{len(body)}>".encode() + body
 
 
+def still_serves(leader) -> None:
+    """The leader lived through it: a new eye still gets a label."""
+    with leader.eye(max_size=None) as eye:
+        ready_on(eye, "")
+        assert label_of(eye, FRAME)["text"].startswith("cup (")
+    assert leader.proc.poll() is None
+
+
 def test_a_host_not_allowed_cannot_join(leader, members):
     stranger = members("127.0.0.5", "gpu")  # not in allowed_peers
     assert wait_until(lambda: "refused an actor-network connection from 127.0.0.5" in leader.log, 10), leader.log
     time.sleep(1)
     assert "joined, offering" not in leader.log
     assert not holders(stranger) and len(holders(leader)) == 1
+    still_serves(leader)
 
 
 def test_a_peer_not_allowed_is_turned_away_before_anything_is_read(leader, tmp_path):
@@ -229,6 +238,7 @@ def test_a_peer_not_allowed_is_turned_away_before_anything_is_read(leader, tmp_p
             pass
     assert wait_until(lambda: "refused an actor-network connection from 127.0.0.9" in leader.log, 5), leader.log
     assert not marker.exists()
+    still_serves(leader)
 
 
 def test_a_message_without_the_secret_is_never_unpickled(leader, tmp_path):
@@ -239,9 +249,7 @@ def test_a_message_without_the_secret_is_never_unpickled(leader, tmp_path):
     assert b"ACK+DATAERR" in answer  # thespian's "bad data" acknowledgement
     assert wait_until(lambda: "without a valid signature" in leader.log, 5), leader.log
     assert not marker.exists()
-    with leader.eye(max_size=None) as eye:  # and the brain works on
-        ready_on(eye, "")
-        assert label_of(eye, FRAME)["text"].startswith("cup (")
+    still_serves(leader)
 
 
 def test_joining_without_the_secret_is_refused_with_a_reason(leader, tmp_path):

@@ -1,11 +1,12 @@
 """The actor system, which unpickles whatever reaches it, is reachable from loopback only."""
 
+import re
 import socket
 
 import psutil
 import pytest
 
-from tests.conftest import actor_processes
+from tests.conftest import actor_processes, process_title, wait_until
 
 
 def non_loopback_address() -> str | None:
@@ -41,3 +42,35 @@ def test_every_actor_socket_listens_on_loopback_only(brain):
                      if c.pid in pids and c.status == psutil.CONN_LISTEN]
         assert len(listening) >= len(pids)
         assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
+
+
+def actor_port(proc: psutil.Process) -> int:
+    """The port in its title, "Class ActorAddr-(T|:port)" (it also holds sockets it inherited)."""
+    return int(re.search(r":(\d+)\)", process_title(proc)).group(1))
+
+
+def brain_answers(brain) -> None:
+    """A new eye gets a Session (the admin creates its actors) and an answer from it."""
+    with brain.eye() as eye:
+        eye.wait_ready()
+        assert eye.ask("still here?")["text"] == "still here?"
+    assert brain.proc.poll() is None
+
+
+@pytest.mark.parametrize("actor", ["admin", "SessionSupervisor"])
+def test_a_stranger_connecting_is_refused_and_the_brain_lives_on(brain, actor):
+    # One connect() from an address that is not allowed, no byte sent: thespian 4.0.1
+    # used to hand its accept error to the actor as a message, and the brain died.
+    port = brain.admin_port if actor == "admin" else actor_port(brain.named(actor)[0])
+    refusals = sum("refused an actor-network connection from 127.0.0.2" in line for line in brain.log_lines)
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.2", 0)) as stranger:
+        try:
+            assert stranger.recv(1) == b""  # closed before anything is read
+        except ConnectionResetError:
+            pass
+    assert wait_until(lambda: sum("refused an actor-network connection from 127.0.0.2" in line
+                                  for line in brain.log_lines) > refusals, 5), brain.log
+    brain_answers(brain)
+    # The watchdog ends the brain 2 s after a core actor is gone: answer after that too.
+    assert not wait_until(lambda: brain.proc.poll() is not None, 3)
+    brain_answers(brain)
