@@ -139,11 +139,16 @@ class Session(ActorTypeDispatcher):
         recent = [t for t in self.crashes.get(name, []) if now - t < policy.window_s] + [now]
         self.crashes[name] = recent
         if len(recent) > policy.max_restarts:
+            log.error("session %s: the %s cortex ended unexpectedly, %d times in %g s; it stays off",
+                      self.open.session_id, name, len(recent), policy.window_s)
             self._tell_eye("error", f"The {name} cortex keeps crashing ({len(recent)} times in "
                                     f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
                                     "try again.", {"cortex": name})
             return
         delay = min(policy.backoff_s * 2 ** (len(recent) - 1), policy.max_backoff_s)
+        # (killed, or out of memory: a process that dies leaves no traceback of its own)
+        log.warning("session %s: the %s cortex ended unexpectedly; restarting it in %g s",
+                    self.open.session_id, name, delay)
         self._tell_eye("error", f"The {name} cortex crashed; restarting it in {delay:g} s "
                                 f"(restart {len(recent)} of at most {policy.max_restarts} in {policy.window_s:g} s).",
                        {"cortex": name, "restarting": name})

@@ -52,10 +52,22 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
     if log_file:
         os.environ["THESPLOG_FILE"] = log_file
     guard_actor_network(guard)
-    system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=_log_defs())
+    log_defs = _log_defs()
+    _let_the_admin_restart_its_logger(log_defs)
+    system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=log_defs)
     _reap_exited_children()
     log.info("actor system started on %s:%d", host, admin_port)
     return system
+
+
+def _let_the_admin_restart_its_logger(log_defs: dict) -> None:
+    """thespian 4.0.1's admin restarts a dead logger process with `self.logDefs`, which it
+    never sets: the restart raised AttributeError and the admin died with it (measured:
+    killing the logger ended the brain in 1.8 s). The admin is forked from here, so a
+    class attribute set now is what it finds."""
+    from thespian.system.multiprocCommon import MultiProcAdmin
+
+    MultiProcAdmin.logDefs = log_defs
 
 
 def _reap_exited_children() -> None:

@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["process_alive", "watch_actor_system", "kill_session"]
+__all__ = ["process_alive", "watch_actor_system", "kill_session", "logger_of"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,18 @@ def kill_session(sid: int) -> int:
     return killed
 
 
+def logger_of(admin_pid: int) -> int:
+    """The pid of thespian's logger process (a child of the admin titled "logger …"), or 0."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == admin_pid and \
+                    (stat.parent / "cmdline").read_bytes().startswith(b"logger "):
+                return int(stat.parent.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
+
+
 async def watch_actor_system(host: str, port: int, core: dict[str, int], sid: int, on_death,
                              every_s: float = 1.0) -> None:
     """Watch the admin and the brain's core actors (name → pid); without any of them the
@@ -51,8 +63,15 @@ async def watch_actor_system(host: str, port: int, core: dict[str, int], sid: in
     if "admin" not in core:
         log.warning("the admin's pid is unknown: the brain cannot notice if the actor system dies")
     misses: dict[str, int] = dict.fromkeys(core, 0)
+    logger = logger_of(core["admin"]) if "admin" in core else 0
     while True:
         await asyncio.sleep(every_s)
+        if logger and not process_alive(logger):
+            # The admin starts another at once; say so, or the actors' log lines would
+            # just stop for a moment with no reason given.
+            log.warning("thespian's logger process (pid %d) died; the admin started a new one (pid %s): "
+                        "actor log lines in between may be lost", logger, logger_of(core["admin"]) or "not yet")
+            logger = logger_of(core["admin"])
         for name, pid in core.items():
             misses[name] = 0 if process_alive(pid) else misses[name] + 1
         dead = [name for name, count in misses.items() if count >= 2]

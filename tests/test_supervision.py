@@ -54,6 +54,7 @@ def test_a_killed_cortex_is_restarted_and_the_others_never_notice(brain):
         eye.send("hello")
         assert eye.wait_for(lambda o: o["kind"] == "flaky")["text"] == "hello (#1 since start)"
         assert len(brain.named("Flaky")) == 1
+        assert wait_until(lambda: "the flaky cortex ended unexpectedly; restarting it in 0.2 s" in brain.log, 5)
 
 
 def test_a_cortex_that_keeps_raising_is_restarted_fresh(brain):
@@ -112,3 +113,18 @@ def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
         assert time.monotonic() - started < 10
         assert f"The actor system died: its {name} (pid {victim.pid}" in brain.log
         assert wait_until(lambda: brain.processes() == [], 5)
+
+
+def test_a_killed_logger_is_restarted_and_the_brain_lives_on(brain):
+    (logger,) = brain.named("logger")
+    os.kill(logger.pid, signal.SIGKILL)
+    assert wait_until(lambda: f"thespian's logger process (pid {logger.pid}) died; the admin started a new one"
+                      in brain.log, 5), brain.log
+    assert not wait_until(lambda: brain.proc.poll() is not None, 3)  # (the watchdog's 2 s)
+    with brain.eye() as eye:
+        eye.wait_ready()
+        assert echo(eye, "still here")["text"] == "still here"
+        # The actors' log lines reach the brain's log through the new logger.
+        (flaky,) = brain.named("Flaky")
+        os.kill(flaky.pid, signal.SIGKILL)
+        assert wait_until(lambda: "the flaky cortex ended unexpectedly" in brain.log, 10), brain.log
