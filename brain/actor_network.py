@@ -29,7 +29,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-__all__ = ["NetworkGuard", "SignedPickle", "guard_actor_network", "is_loopback"]
+__all__ = ["NetworkGuard", "SignedPickle", "guard_actor_network", "is_loopback", "MessageTooBig"]
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,15 @@ class NetworkGuard:
     host: str  # the only address its sockets bind
     allowed_peers: tuple[str, ...]  # addresses or networks (CIDR) besides `host` itself
     secret: bytes
+    max_message_bytes: int  # what a peer may make an actor buffer for one message
 
     @classmethod
-    def for_host(cls, host: str, allowed_peers=(), secret: str | bytes = "") -> NetworkGuard:
+    def for_host(cls, host: str, allowed_peers, secret: str | bytes, max_message_bytes: int) -> NetworkGuard:
         if isinstance(secret, str):
             secret = secret.encode()
         # A brain alone on loopback still signs, with a key no other process knows:
         # another user of the machine cannot reach its actors either.
-        return cls(host, tuple(allowed_peers), secret or secrets.token_bytes(32))
+        return cls(host, tuple(allowed_peers), secret or secrets.token_bytes(32), max_message_bytes)
 
     def networks(self) -> list:
         return [ipaddress.ip_network(peer, strict=False) for peer in (self.host, *self.allowed_peers)]
@@ -102,7 +103,33 @@ def guard_actor_network(guard: NetworkGuard) -> None:
     _bind_to(IPBase.IPActorAddress, guard.host)
     _guard_connections(TCPTransport.TCPTransport, guard.host, guard.networks())
     _survive_accept_errors(TCPTransport.TCPTransport)
+    TCPTransport.ReceiveBuffer = _bounded_receive_buffer(guard.max_message_bytes)
     TCPTransport.serializer = SignedPickle(guard.secret)
+
+
+class MessageTooBig(ValueError):
+    """A peer announced an actor message over actors.max_message_bytes."""
+
+
+def _bounded_receive_buffer(max_bytes: int) -> type:
+    """thespian's ReceiveBuffer, refusing a message whose announced size is over max_bytes.
+
+    A message is read whole before its signature can be checked, so without a bound any
+    allowed peer could make an actor hold gigabytes (measured: 256 MB of an announced
+    2 GB message took the admin from 31 to 288 MB, kept after the close). thespian
+    closes the socket when this raises."""
+    from thespian.system.transport.streamBuffer import ReceiveBuffer
+
+    class BoundedReceiveBuffer(ReceiveBuffer):
+        def addMore(self, buf):
+            super().addMore(buf)
+            if self._size is not None and self._size > max_bytes:
+                log.warning("refused an actor-network message announced as %d bytes: over [actors] "
+                            "max_message_bytes (%d)", self._size, max_bytes)
+                self._buf = b""
+                raise MessageTooBig(f"actor-network message of {self._size} bytes")
+
+    return BoundedReceiveBuffer
 
 
 def _bind_to(address_class, host: str) -> None:

@@ -88,6 +88,9 @@ class ActorsConfig:
     #: leader placed there (freeing their memory) and joins afresh, so that a restarted
     #: leader finds it again.
     leader_lost_after_s: float = bounded(10.0, minimum=0.5, maximum=3600.0)
+    #: The largest actor message a peer may send (the biggest is an eye's message passed
+    #: on whole); a bigger one is refused as soon as its size is announced, unread.
+    max_message_bytes: int = bounded(16 << 20, minimum=1 << 20)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,10 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
                           f"the page would send {1000 / eye.snapshot_every_ms:g} snapshots a second, more than "
                           f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other")
     _check_actor_network(sections["actors"], path)
+    if sections["actors"].max_message_bytes < 2 * server.max_message_bytes:
+        raise ConfigError(path, "actors.max_message_bytes",
+                          f"must be at least twice server.max_message_bytes ({server.max_message_bytes}): an "
+                          "eye's message crosses the actor network whole, and its echo may be larger")
     if server.close_over_bytes < server.max_message_bytes:
         raise ConfigError(path, "server.close_over_bytes",
                           f"must be at least server.max_message_bytes ({server.max_message_bytes})")

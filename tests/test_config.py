@@ -56,6 +56,8 @@ def test_defaults_fill_missing_sections(tmp_path):
      "must be at least twice actors.heartbeat_every_s"),
     ("[actors]\nhost_dead_after_s = 5.0\nleader_lost_after_s = 5.0", "actors.leader_lost_after_s",
      "must be more than actors.host_dead_after_s"),
+    ("[server]\nmax_message_bytes = 9000000\nclose_over_bytes = 9000000", "actors.max_message_bytes",
+     "must be at least twice server.max_message_bytes"),
     ('[[model]]\nname = "m"\npath = "pyproject.toml"\nformat = "tflite"\nrequires = ["g p u"]',
      "model[0] (m).requires[0]", "'g p u' is not a capability name"),
 ])

@@ -74,3 +74,24 @@ def test_a_stranger_connecting_is_refused_and_the_brain_lives_on(brain, actor):
     # The watchdog ends the brain 2 s after a core actor is gone: answer after that too.
     assert not wait_until(lambda: brain.proc.poll() is not None, 3)
     brain_answers(brain)
+
+
+def test_an_announced_huge_actor_message_is_refused_before_it_is_buffered(brain):
+    # An allowed local process (no secret needed to announce a size) streams 64 MB of
+    # an announced 2 GB message: the admin must close the socket instead of buffering it.
+    (admin,) = brain.named("MultiProcAdmin")
+    before = admin.memory_info().rss
+    chunk = b"\0" * (1 << 20)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", brain.admin_port), timeout=5) as peer:
+        try:
+            peer.sendall(b"2000000000>")
+            while sent < 64 << 20:
+                peer.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+    assert sent < 32 << 20, f"{sent >> 20} MB were taken in"
+    assert wait_until(lambda: "refused an actor-network message announced as 2000000000 bytes" in brain.log, 5)
+    assert admin.memory_info().rss - before < 16 << 20
+    brain_answers(brain)
