@@ -72,9 +72,10 @@ class Bridge:
     def lanes(self) -> int:
         return len(self._lanes)
 
-    def send(self, address: Any, message: Any, lane: int = 0) -> None:
-        """Queue a message for an actor; never blocks. Messages on one lane stay in order."""
-        self._lanes[lane % len(self._lanes)].put((address, message))
+    def send(self, address: Any, message: Any, lane: int = 0, done: Callable[[], None] | None = None) -> None:
+        """Queue a message for an actor; never blocks. Messages on one lane stay in order.
+        `done` is called on the loop once the actor has it (or the send failed)."""
+        self._lanes[lane % len(self._lanes)].put((address, message, done))
 
     def stop(self) -> None:
         """Flush queued sends, then stop all threads."""
@@ -110,8 +111,13 @@ class Bridge:
     def _send_loop(self, lane: queue.Queue) -> None:
         with ActorSystem().private() as context:
             while (item := lane.get()) is not _STOP:
-                address, message = item
+                address, message, done = item
                 try:
                     context.tell(address, message)
                 except Exception:
                     log.exception("could not send %s to %s", type(message).__name__, address)
+                if done is not None:
+                    try:
+                        self._loop.call_soon_threadsafe(done)
+                    except RuntimeError:  # the loop has closed: we are shutting down
+                        pass

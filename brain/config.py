@@ -39,8 +39,15 @@ class ServerConfig:
     max_message_bytes: int = bounded(2_000_000, minimum=1024)
     #: A message bigger than this closes the connection (1009) without being read whole.
     close_over_bytes: int = bounded(8_000_000, minimum=1024)
-    #: Outputs waiting for an eye that does not read; the oldest are dropped beyond it.
+    #: Outputs waiting for an eye that does not read, by count and by bytes; the oldest
+    #: are dropped beyond either. An eye that takes no output for send_timeout_s is
+    #: disconnected (its queue would otherwise hold memory for nobody).
     outbound_queue: int = bounded(256, minimum=1)
+    outbound_queue_bytes: int = bounded(4_000_000, minimum=65536)
+    send_timeout_s: float = bounded(20.0, minimum=1.0)
+    #: Bytes of one eye's messages on their way to its actors; beyond this the brain reads
+    #: no more from that eye until they arrive (TCP then slows the eye down).
+    max_inflight_bytes: int = bounded(8_000_000, minimum=65536)
     #: How long a new connection may wait for its Session actor.
     session_start_timeout_s: float = bounded(10.0, minimum=0.1)
     #: The next connection is refused (close 1013, with the reason) beyond this many eyes.

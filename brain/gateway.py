@@ -8,7 +8,6 @@ sizes, idleness) are enforced here, before anything reaches an actor.
 from __future__ import annotations
 
 import asyncio
-import collections
 import hmac
 import json
 import logging
@@ -17,6 +16,7 @@ import os
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from http import HTTPStatus
 from pathlib import Path
@@ -30,9 +30,11 @@ from websockets.http11 import Request, Response
 from actors.messages import (CloseSession, OpenSession, Output, SessionEnded, SessionStarted,
                              StartSession)
 from brain.bridge import Bridge
-from brain.config import Config
+from brain.config import Config, ServerConfig
 from brain.limits import TokenBucket
 from brain.metrics import Metrics
+from brain.memory import give_back_memory
+from brain.outbox import Outbox
 from brain.protocol import ProtocolError, brain_error, encode_output, is_frame, parse_message
 
 __all__ = ["Gateway", "FRONTEND_DIR", "tls_context"]
@@ -53,14 +55,22 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
 
 
 class EyeConnection:
-    """One connected eye: its outbound queue, which drops the oldest output when full."""
+    """One connected eye: its outbound queue (the oldest outputs go when it is full) and the
+    writer that drains it, which gives up on an eye that takes nothing for `send_timeout_s`."""
 
-    def __init__(self, websocket: ServerConnection, session_id: str, limit: int, lane: int, metrics: Metrics):
+    def __init__(self, websocket: ServerConnection, session_id: str, server: ServerConfig, lane: int,
+                 metrics: Metrics):
         self.websocket = websocket
         self.session_id = session_id
         self.lane = lane  # the bridge send lane that keeps this eye's messages in order
         self.metrics = metrics
-        self.outbox: collections.deque[Output] = collections.deque(maxlen=limit)
+        self.send_timeout_s = server.send_timeout_s
+        self.outbox = Outbox(server.outbound_queue, server.outbound_queue_bytes)
+        # Bytes of this eye's messages queued for its actors; beyond the limit the gateway
+        # reads no more from it, and TCP slows the eye down.
+        self.inflight = 0
+        self.max_inflight = server.max_inflight_bytes
+        self.room = asyncio.Event()
         self.dropped = 0
         self.ready = asyncio.Event()
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
@@ -68,25 +78,56 @@ class EyeConnection:
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def put(self, output: Output) -> None:
-        if len(self.outbox) == self.outbox.maxlen:
-            self.dropped += 1
-            self.metrics.dropped.labels("slow_eye").inc()
-        self.outbox.append(output)
+        try:
+            text = encode_output(output)
+        except (TypeError, ValueError) as exc:  # never let one output end the eye
+            log.exception("could not encode an output of %s", output.cortex)
+            text = encode_output(brain_error(f"The {output.cortex} cortex sent something that could "
+                                             f"not be encoded ({type(exc).__name__}); it was dropped."))
+        if not self.outbox.fits(text):
+            self._dropped(1)
+            text = encode_output(brain_error(
+                f"An output of the {output.cortex} cortex was too big to send ({len(text) / 1e6:.1f} MB, over "
+                f"server.outbound_queue_bytes); it was dropped."))
+        self._dropped(self.outbox.put(text))
         self.ready.set()
+
+    def sending(self, size: int) -> Callable[[], None]:
+        """Count `size` bytes on their way to the actors; returns what to call when they arrived."""
+        self.inflight += size
+
+        def sent() -> None:
+            self.inflight -= size
+            if self.inflight <= self.max_inflight:
+                self.room.set()
+        return sent
+
+    async def wait_for_room(self) -> None:
+        while self.inflight > self.max_inflight:
+            self.room.clear()
+            await self.room.wait()
+
+    def _dropped(self, count: int) -> None:
+        if count:
+            self.dropped += count
+            self.metrics.dropped.labels("slow_eye").inc(count)
 
     async def write_forever(self) -> None:
         while True:
             await self.ready.wait()
             self.ready.clear()
             while self.outbox:
-                output = self.outbox.popleft()
+                waiting_bytes = self.outbox.bytes
                 try:
-                    text = encode_output(output)
-                except (TypeError, ValueError) as exc:  # never let one output end the writer
-                    log.exception("could not encode an output of %s", output.cortex)
-                    text = encode_output(brain_error(f"The {output.cortex} cortex sent something that could "
-                                                     f"not be encoded ({type(exc).__name__}); it was dropped."))
-                await self.websocket.send(text)
+                    await asyncio.wait_for(self.websocket.send(self.outbox.pop()), self.send_timeout_s)
+                except TimeoutError:
+                    # Its keepalive ping cannot get out behind a full buffer either: nothing
+                    # else would ever end it, and its queue would hold memory for nobody.
+                    log.warning("eye %s took no output for %g s (%d waiting, %.1f MB): disconnecting it",
+                                self.session_id, self.send_timeout_s, len(self.outbox) + 1, waiting_bytes / 1e6)
+                    self.metrics.refused.labels("not_reading").inc()
+                    self.websocket.transport.abort()
+                    return
 
 
 class Gateway:
@@ -152,7 +193,7 @@ class Gateway:
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
         self.metrics.connections.inc()
-        eye = EyeConnection(websocket, session_id, server.outbound_queue, self.connections_total, self.metrics)
+        eye = EyeConnection(websocket, session_id, server, self.connections_total, self.metrics)
         self.eyes[session_id] = eye
         self.metrics.eyes.set(len(self.eyes))
         writer = asyncio.create_task(eye.write_forever())
@@ -177,6 +218,7 @@ class Gateway:
             del self.eyes[session_id]
             self.metrics.eyes.set(len(self.eyes))
             writer.cancel()
+            give_back_memory()
             # (A Session started after this point is closed by deliver(SessionStarted).)
             if eye.session is not None:
                 self.bridge.send(eye.session, CloseSession(), eye.lane)
@@ -188,6 +230,7 @@ class Gateway:
         messages = TokenBucket(server.max_messages_per_s, 2 * server.max_messages_per_s, now)
         told_too_fast = -TOO_FAST_EVERY_S
         while True:
+            await eye.wait_for_room()
             try:
                 message = await asyncio.wait_for(websocket.recv(), server.idle_timeout_s)
             except TimeoutError:
@@ -211,7 +254,7 @@ class Gateway:
                 eye.put(brain_error(str(exc)))
                 continue
             self.metrics.messages_in.labels(stimulus.kind).inc()
-            self.bridge.send(eye.session, stimulus, eye.lane)
+            self.bridge.send(eye.session, stimulus, eye.lane, eye.sending(len(message)))
 
     async def _token_accepted(self, websocket: ServerConnection) -> bool:
         """With a token configured, the eye must give it in ?token= or as its first message."""

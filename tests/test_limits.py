@@ -2,16 +2,18 @@
 Origin allow-list, the eye token, TLS."""
 
 import json
+import socket
 import ssl
 import subprocess
 import time
 import urllib.request
 
+import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import running_brain
+from tests.conftest import running_brain, wait_until
 from tests.test_protocol import JPEG
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image"]\n'
@@ -164,3 +166,27 @@ def test_health_and_metrics(brain):
         assert "cortical_eyes " in metrics
         assert 'cortical_messages_in_total{kind="text"}' in metrics
         assert 'cortical_outputs_total{cortex="echo",kind="echo"}' in metrics
+
+
+def test_an_eye_that_never_reads_is_disconnected_and_its_memory_given_back(tmp_path):
+    # It sends 1.9 MB texts that echo returns and reads none of them: the brain must not
+    # hold them for it (it once held half a gigabyte, and kept it after the eye left).
+    config = with_server(max_message_bytes=2_000_000, max_messages_per_s=1000.0, send_timeout_s=2.0)
+    with running_brain(config, tmp_path) as brain:
+        gateway = psutil.Process(brain.proc.pid)
+        before = gateway.memory_full_info().pss
+        big = "x" * 1_900_000
+        sent = 0
+        with connect(brain.ws_url, max_size=None, ping_interval=None) as eye:
+            eye.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            with pytest.raises((ConnectionClosed, OSError)):
+                while sent < 200:  # 380 MB, if nothing stopped it
+                    eye.send(big)
+                    sent += 1
+        assert sent < 100
+        assert wait_until(lambda: "took no output for 2 s" in brain.log, 10), brain.log
+        assert wait_until(lambda: gateway.memory_full_info().pss - before < 40 << 20, 10), \
+            f"the gateway holds {(gateway.memory_full_info().pss - before) >> 20} MB more after the eye left"
+        with brain.eye() as other:  # and the brain serves on
+            other.wait_ready()
+            assert other.ask("hello")["text"] == "hello"
