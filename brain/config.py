@@ -63,6 +63,9 @@ class ServerConfig:
     #: brain itself (the Origin must match the Host). Clients that send no Origin (not
     #: browsers) are let in; the token below is what keeps them out.
     allowed_origins: list[str] = bounded([])
+    #: Names (besides IP addresses and localhost) this brain answers to in the Host
+    #: header, e.g. "brain.home.arpa"; any other name is refused (DNS rebinding).
+    allowed_hosts: list[str] = bounded([])
     #: Environment variable holding a token eyes must present (?token=… or a first
     #: message {"token": "…"}); unset or empty: no token needed.
     token_env: str = "CORTICAL_EYE_TOKEN"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import mimetypes
@@ -37,7 +38,7 @@ from brain.memory import give_back_memory
 from brain.outbox import Outbox
 from brain.protocol import ProtocolError, brain_error, encode_output, is_frame, parse_message
 
-__all__ = ["Gateway", "FRONTEND_DIR", "tls_context"]
+__all__ = ["Gateway", "FRONTEND_DIR", "host_allowed", "tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,14 @@ class Gateway:
 
     def http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        host = request.headers.get("Host", "")
+        if not host_allowed(host, self.config.server.allowed_hosts):
+            # DNS rebinding: a hostile page whose name now resolves to this machine would
+            # otherwise drive the brain (enrol or forget faces) as if it were its own page.
+            self.metrics.refused.labels("host").inc()
+            return _response(HTTPStatus.FORBIDDEN, f"This brain does not answer to the name {host!r}: open it by "
+                             "its address (such as http://127.0.0.1:8080/), or add the name to "
+                             "server.allowed_hosts.\n".encode(), "text/plain")
         if path == WS_PATH:
             if not self._origin_allowed(request):
                 self.metrics.refused.labels("origin").inc()
@@ -330,6 +339,21 @@ class Gateway:
             await stop
             ws_server.close(close_connections=True)
             await ws_server.wait_closed()
+
+
+def host_allowed(host_header: str, allowed_hosts: list[str]) -> bool:
+    """Whether a request's Host names this brain: an IP address (no name to rebind),
+    localhost, or a name in server.allowed_hosts. No Host at all: not a browser."""
+    if not host_header:
+        return True
+    name = urlsplit(f"//{host_header}").hostname or ""
+    if name == "localhost" or name in (h.lower() for h in allowed_hosts):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:

@@ -190,3 +190,34 @@ def test_an_eye_that_never_reads_is_disconnected_and_its_memory_given_back(tmp_p
         with brain.eye() as other:  # and the brain serves on
             other.wait_ready()
             assert other.ask("hello")["text"] == "hello"
+
+
+def handshake_status(brain, host: str, path: str = "/ws") -> int:
+    """The status of a websocket handshake (or page request) naming `host` as Host and Origin."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={
+            "Host": host, "Origin": f"http://{host}", "Upgrade": "websocket", "Connection": "Upgrade",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_a_page_under_a_rebound_name_cannot_drive_the_brain(brain):
+    # DNS rebinding: evil.example now resolves to 127.0.0.1, and its page opens /ws with
+    # Host and Origin both evil.example — the Origin check alone would let it in.
+    assert handshake_status(brain, f"evil.example:{brain.port}") == 403
+    assert handshake_status(brain, f"evil.example:{brain.port}", "/") == 403
+    assert handshake_status(brain, f"127.0.0.1:{brain.port}") == 101
+    assert handshake_status(brain, f"localhost:{brain.port}") == 101
+    with brain.eye() as eye:  # and the brain serves on
+        eye.wait_ready()
+
+
+def test_a_name_in_allowed_hosts_may_open_the_brain(tmp_path):
+    with running_brain(with_server(allowed_hosts=["brain.home.arpa"]), tmp_path) as brain:
+        assert handshake_status(brain, f"brain.home.arpa:{brain.port}") == 101
+        assert handshake_status(brain, f"evil.example:{brain.port}") == 403

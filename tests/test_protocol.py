@@ -7,6 +7,7 @@ import re
 import pytest
 
 from actors.messages import Output
+from brain.gateway import host_allowed
 from brain.protocol import ProtocolError, encode_output, parse_message
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
@@ -89,3 +90,13 @@ def test_size_limit_counts_utf8_bytes():
 def test_output_encoding_is_the_documented_shape():
     encoded = json.loads(encode_output(Output("echo", "echo", "café", {"n": 1}, ts=12.3456)))
     assert encoded == {"cortex": "echo", "kind": "echo", "text": "café", "data": {"n": 1}, "ts": 12.346}
+
+
+@pytest.mark.parametrize("host, allowed", [
+    ("127.0.0.1:8080", True), ("localhost:8080", True), ("[::1]:8080", True), ("192.168.1.20", True),
+    ("", True),  # no Host: not a browser
+    ("evil.example:8093", False), ("LOCALHOST.evil.example", False), ("127.0.0.1.nip.io", False),
+    ("brain.home.arpa:8080", True), ("Brain.Home.Arpa", True),
+])
+def test_the_host_header_must_name_this_brain(host, allowed):
+    assert host_allowed(host, ["brain.home.arpa"]) is allowed
