@@ -42,6 +42,9 @@ class Cortex(ActorTypeDispatcher):
 
     type_name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
+    #: The command names it understands, if it subscribes to commands (None: any; the
+    #: gateway answers any other command with an error).
+    commands: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, type_name: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

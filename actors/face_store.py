@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,12 @@ class FaceStore:
         name = " ".join(name.split())
         if len(name) > self.max_name_chars:
             raise EnrolError(f"That name is {len(name)} characters long; use at most {self.max_name_chars}.")
+        # Invisible characters (bidi overrides such as U+202E, zero-width spaces, controls)
+        # would make one name look like another when it is shown or spoken.
+        hidden = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn")), None)
+        if hidden is not None:
+            raise EnrolError(f"That name holds an invisible character (U+{ord(hidden):04X}); type it again "
+                             "with visible characters only.")
         return name
 
     def enroll(self, name: str, embedding: np.ndarray) -> int:
@@ -94,10 +101,15 @@ class FaceStore:
         self._people[name] = np.asarray(views, dtype=np.float32)
         return len(views)
 
+    def shows(self, name: str, embeddings, threshold: float) -> bool:
+        """Whether one of these faces is `name`'s: the best match, at `threshold` or above."""
+        return any(match == name and score >= threshold
+                   for match, score in (self.match(embedding) for embedding in embeddings))
+
     def forget(self, name: str) -> None:
         self.refresh()
         if name not in self._people:
-            known = ", ".join(sorted(self._people)) or "nobody yet"
-            raise EnrolError(f"I do not know {name!r} (I know {known}).")
+            # (without the list of who is known: that is the `faces` command's to tell)
+            raise EnrolError(f"I do not know {name!r}.")
         (self.directory / _file_name(name)).unlink(missing_ok=True)
         del self._people[name]

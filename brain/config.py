@@ -37,6 +37,8 @@ class ServerConfig:
     port: int = bounded(8080, minimum=0, maximum=65535)
     #: A bigger message gets an `error` output; the connection stays up.
     max_message_bytes: int = bounded(2_000_000, minimum=1024)
+    #: JSON nested deeper than this gets an `error` output (a command's arguments).
+    max_json_depth: int = bounded(32, minimum=2, maximum=200)
     #: A message bigger than this closes the connection (1009) without being read whole.
     close_over_bytes: int = bounded(8_000_000, minimum=1024)
     #: Outputs waiting for an eye that does not read, by count and by bytes; the oldest
@@ -147,6 +149,18 @@ class Config:
     supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
     models: tuple[ModelSpec, ...] = ()
     cortexes: tuple[CortexSpec, ...] = ()
+
+    @property
+    def commands(self) -> frozenset[str] | None:
+        """The commands the cortexes that take commands understand (None: any command)."""
+        known: set[str] = set()
+        for spec in self.cortexes:
+            if "command" in spec.subscribes:
+                understood = cortex_type(spec.type).commands
+                if understood is None:
+                    return None
+                known.update(understood)
+        return frozenset(known)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ class Gateway:
         self.metrics = Metrics()
         self.started = time.time()
         self.actor_system_alive = True
+        self.commands = config.commands
 
     # -- actor side ----------------------------------------------------------------------
 
@@ -249,7 +250,7 @@ class Gateway:
                                         "dropped. Slow down."))
                 continue
             try:
-                stimulus = parse_message(message, server.max_message_bytes)
+                stimulus = parse_message(message, server.max_message_bytes, server.max_json_depth, self.commands)
             except ProtocolError as exc:
                 self.metrics.messages_in.labels("invalid").inc()
                 eye.put(brain_error(str(exc)))

@@ -17,7 +17,8 @@ import time
 
 from actors.messages import Output, Stimulus
 
-__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "IMAGE_TYPES"]
+__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "nesting_depth",
+           "IMAGE_TYPES"]
 
 #: content type → magic bytes at the start of the file
 IMAGE_TYPES = {
@@ -86,7 +87,20 @@ def _finite(text: str) -> float:
     return number
 
 
-def _json(message: str) -> Stimulus:
+def nesting_depth(value: object, limit: int) -> int:
+    """How deeply lists and objects nest in `value` (a scalar: 0, {"a": 1}: 1), counted
+    level by level (no recursion) up to limit + 1."""
+    depth, level = 0, [value]
+    while depth <= limit:
+        level = [item for item in level if isinstance(item, dict | list)]
+        if not level:
+            break
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stimulus:
     try:
         # NaN, Infinity and 1e999 would come back out as JSON a browser cannot parse.
         value = json.loads(message, parse_constant=_no_constant, parse_float=_finite)
@@ -97,6 +111,10 @@ def _json(message: str) -> Stimulus:
         raise ProtocolError(f"The message is not valid JSON ({exc}).") from None
     except RecursionError:
         raise ProtocolError("The JSON is nested too deeply; send a flat object.") from None
+    if nesting_depth(value, max_depth) > max_depth:
+        # (deeper values once reached the actors and failed there, unseen, while pickled)
+        raise ProtocolError(f"The JSON is nested more than {max_depth} levels deep (server.max_json_depth); "
+                            "send a flatter object.")
     if not isinstance(value, dict):
         raise ProtocolError("A JSON message must be an object with one of the keys "
                             '"dataURI", "text" or "command".')
@@ -113,8 +131,12 @@ def _json(message: str) -> Stimulus:
     name = value["command"]
     if not isinstance(name, str) or not name.strip():
         raise ProtocolError('"command" must be a non-empty string, such as "enroll".')
+    name = name.strip()
+    if commands is not None and name not in commands:
+        known = ", ".join(sorted(commands)) or "none"
+        raise ProtocolError(f"No cortex of this brain knows the command {name[:40]!r} (known commands: {known}).")
     args = {k: v for k, v in value.items() if k != "command"}
-    return Stimulus(kind="command", text=name.strip(), args=args)
+    return Stimulus(kind="command", text=name, args=args)
 
 
 def _text(text: object) -> Stimulus:
@@ -147,16 +169,19 @@ def is_frame(message: str | bytes) -> bool:
     return isinstance(message, bytes) or '"dataURI"' in message[:64]
 
 
-def parse_message(message: str | bytes, max_bytes: int) -> Stimulus:
-    """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not."""
-    stimulus = _parse(message, max_bytes)
+def parse_message(message: str | bytes, max_bytes: int, max_depth: int = 32,
+                  commands: frozenset[str] | None = None) -> Stimulus:
+    """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not.
+
+    `commands`: the command names some cortex understands (None: any name)."""
+    stimulus = _parse(message, max_bytes, max_depth, commands)
     if stimulus.kind != "image":
         _check_unicode(stimulus.text)
         _check_unicode(stimulus.args)
     return stimulus
 
 
-def _parse(message: str | bytes, max_bytes: int) -> Stimulus:
+def _parse(message: str | bytes, max_bytes: int, max_depth: int, commands: frozenset[str] | None) -> Stimulus:
     size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ProtocolError(f"The message is {size} bytes, over the limit of {max_bytes} "
@@ -164,7 +189,7 @@ def _parse(message: str | bytes, max_bytes: int) -> Stimulus:
     if isinstance(message, bytes):
         return _image(message)
     if message.lstrip().startswith(("{", "[")):
-        return _json(message)
+        return _json(message, max_depth, commands)
     return _text(message)
 
 

@@ -24,7 +24,7 @@ def test_defaults_fill_missing_sections(tmp_path):
 @pytest.mark.parametrize("text, key, problem", [
     ("[server\nport = 1", "(syntax)", "not valid TOML"),
     ("[srever]\nport = 1", "srever", "unknown section"),
-    ("[server]\nprot = 1", "server.prot", "unknown key (known keys: allowed_origins, cert, close_over_bytes, host,"),
+    ("[server]\nprot = 1", "server.prot", "unknown key (known keys: allowed_hosts, allowed_origins, cert, close_over_bytes, host,"),
     ('[server]\nport = "80"', "server.port", "expected an integer, got '80'"),
     ("[server]\nport = true", "server.port", "expected an integer, got True"),
     ("[server]\nport = 70000", "server.port", "must be at most 65535"),

@@ -56,7 +56,13 @@ CORPUS = [
     ("decompression bomb", png_claiming(100_000, 100_000), "too large to decode safely"),
     ("enrol with a huge name", json.dumps({"command": "enroll", "name": "x" * 5000}), "use at most 60"),
     ("enrol with no frame", json.dumps({"command": "enroll", "name": "Nobody"}), "have not seen a frame"),
-    ("forget someone unknown", json.dumps({"command": "forget", "name": "Nobody"}), "I do not know 'Nobody'"),
+    ("forget someone unknown", json.dumps({"command": "forget", "name": "Nobody"}), "I do not know 'Nobody'."),
+    ("unknown command", '{"command": "dance"}', "No cortex of this brain knows the command 'dance' (known commands: "
+                                                "enroll, faces, forget)"),
+    ("arguments nested deep", '{"command": "enroll", "name": ' + "[" * 600 + "]" * 600 + "}",
+     "nested more than 32 levels deep (server.max_json_depth)"),
+    ("a name with a bidi override", json.dumps({"command": "enroll", "name": "Ada\u202eecilA"}),
+     "invisible character (U+202E)"),
 ]
 
 

@@ -137,11 +137,23 @@ def test_bad_enrolments_are_explained(brain, setup, fields, words):
 
 
 def test_enrolment_survives_a_restart_and_forget_removes_it(tmp_path, store):
-    with running_brain(config(store, announce_every_s=30.0), tmp_path) as restarted, ready(restarted) as eye:
+    admin = {"CORTICAL_FACES_ADMIN_TOKEN": "open sesame"}
+    with running_brain(config(store, announce_every_s=30.0), tmp_path, env=admin) as restarted, \
+            ready(restarted) as eye:
         assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"
         second = faces_of(eye, SAME_PERSON["darker"])  # within announce_every_s: not said again
         assert second["text"] == "" and second["data"]["faces"][0]["name"] == "Eileen"
         assert command(eye, command="enroll", name="Ada")["kind"] == "enrolled"  # the darker photo
+        # Ada is in view: she may have herself forgotten.
         assert command(eye, command="forget", name="Ada")["text"] == "I have forgotten Ada."
-        assert command(eye, command="forget", name="Ada")["kind"] == "error"
+        assert command(eye, command="enroll", name="Ada")["kind"] == "enrolled"
+        # Someone else in view may not forget her, unless they hold the admin token.
+        faces_of(eye, CAMERAMAN)
+        for fields in ({}, {"token": "guess"}):
+            refused = command(eye, command="forget", name="Ada", **fields)
+            assert refused["kind"] == "error" and refused["text"] == (
+                "I forget someone only while they are in front of the camera (or with the faces admin token): "
+                "I do not see Ada now.")
+        assert command(eye, command="forget", name="Ada", token="open sesame")["text"] == "I have forgotten Ada."
+        assert command(eye, command="forget", name="Ada")["text"] == "I do not know 'Ada'."
     assert [p.suffix for p in store.iterdir()] == [".json"]  # only Eileen's file is left

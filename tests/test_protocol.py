@@ -8,7 +8,7 @@ import pytest
 
 from actors.messages import Output
 from brain.gateway import host_allowed
-from brain.protocol import ProtocolError, encode_output, parse_message
+from brain.protocol import ProtocolError, encode_output, nesting_depth, parse_message
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -100,3 +100,32 @@ def test_output_encoding_is_the_documented_shape():
 ])
 def test_the_host_header_must_name_this_brain(host, allowed):
     assert host_allowed(host, ["brain.home.arpa"]) is allowed
+
+
+@pytest.mark.parametrize("value, depth", [(1, 0), ({}, 1), ({"a": 1}, 1), ({"a": [1, {"b": []}]}, 4),
+                                          ([[[[]]]], 4), ({"a": 1, "b": [[[]]]}, 4)])
+def test_nesting_depth(value, depth):
+    assert nesting_depth(value, limit=10) == depth
+
+
+def test_nesting_depth_stops_counting_past_the_limit():
+    deep = []
+    for _ in range(100_000):  # far deeper than recursion could go
+        deep = [deep]
+    assert nesting_depth(deep, limit=32) == 33
+
+
+def test_arguments_nested_too_deep_are_refused_before_they_reach_an_actor():
+    nested = '{"command": "enroll", "name": ' + "[" * 40 + "]" * 40 + "}"
+    with pytest.raises(ProtocolError, match=r"nested more than 32 levels deep \(server.max_json_depth\)"):
+        parse_message(nested, LIMIT)
+    assert parse_message('{"command": "enroll", "name": ' + "[" * 31 + "]" * 31 + "}", LIMIT).text == "enroll"
+
+
+def test_an_unknown_command_is_refused_with_the_known_ones():
+    known = frozenset({"enroll", "forget"})
+    with pytest.raises(ProtocolError) as caught:
+        parse_message('{"command": "dance"}', LIMIT, commands=known)
+    assert str(caught.value) == "No cortex of this brain knows the command 'dance' (known commands: enroll, forget)."
+    assert parse_message('{"command": " enroll "}', LIMIT, commands=known).text == "enroll"
+    assert parse_message('{"command": "dance"}', LIMIT).text == "dance"  # None: any command

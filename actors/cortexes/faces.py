@@ -9,6 +9,8 @@ photos named in the config). Announcements are debounced per person.
 
 from __future__ import annotations
 
+import hmac
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,8 @@ class _Frame:
 
 
 class Faces(FrameCortex, type_name="faces"):
+    commands = ("enroll", "forget", "faces")
+
     @dataclass(frozen=True)
     class Params:
         backend: str = bounded("local", choices=("local", "rekognition"))
@@ -55,6 +59,10 @@ class Faces(FrameCortex, type_name="faces"):
         #: JPEGs are decoded at the smallest scale that keeps this many pixels a side
         decode_side: int = bounded(640, minimum=256, maximum=4096)
         infer_timeout_ms: int = bounded(5000, minimum=50)
+        #: Forgetting someone needs them in front of the camera, or this token in the
+        #: command ({"command": "forget", "name": …, "token": …}); the environment
+        #: variable holds it (unset: only the person in view can be forgotten).
+        admin_token_env: str = "CORTICAL_FACES_ADMIN_TOKEN"
         # -- rekognition backend --
         references: dict = field(default_factory=dict)  # name → local path or s3://bucket/key
         similarity_threshold: float = bounded(80.0, minimum=0.0, maximum=100.0)
@@ -92,7 +100,7 @@ class Faces(FrameCortex, type_name="faces"):
             super().on_stimulus(stimulus)
 
     def on_command(self, command: str, args: dict) -> None:
-        if command not in ("enroll", "forget", "faces"):
+        if command not in self.commands:
             return  # another cortex's command
         if command == "enroll" and self._busy and self.frame is not self.last:
             # The person pressed the button while a frame was on its way: use that frame.
@@ -108,6 +116,7 @@ class Faces(FrameCortex, type_name="faces"):
                                  "photos under the cortex's references in the config.")
             name = self.store.clean_name(args.get("name"))
             if command == "forget":
+                self._may_forget(name, args)
                 self.store.forget(name)
                 self.announced.pop(name, None)
                 self.emit("forgot", f"I have forgotten {name}.", {"name": name})
@@ -115,6 +124,20 @@ class Faces(FrameCortex, type_name="faces"):
             self._enroll(name)
         except EnrolError as exc:
             self.error(str(exc), {"command": command})
+
+    def _may_forget(self, name: str, args: dict) -> None:
+        """Any eye could otherwise make the brain forget anyone."""
+        if name not in self.store.names:
+            return  # store.forget says so
+        token = os.environ.get(self.params.admin_token_env, "")
+        offered = args.get("token")
+        if token and isinstance(offered, str) and hmac.compare_digest(offered.encode(), token.encode()):
+            return
+        recent = self.last is not None and time.monotonic() - self.last_time <= self.params.enroll_max_age_s
+        if recent and self.store.shows(name, self.last.embeddings.values(), self.params.match_threshold):
+            return
+        raise EnrolError(f"I forget someone only while they are in front of the camera (or with the faces "
+                         f"admin token): I do not see {name} now.")
 
     def _enroll(self, name: str) -> None:
         if self.last is None or time.monotonic() - self.last_time > self.params.enroll_max_age_s:
