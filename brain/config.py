@@ -57,6 +57,9 @@ class ServerConfig:
     #: Per eye: snapshots and other messages a second (bursts of twice that pass).
     max_frames_per_s: float = bounded(15.0, minimum=0.1)
     max_messages_per_s: float = bounded(50.0, minimum=0.1)
+    #: Websocket pings an eye may send a second (bursts of twice that); beyond, it is
+    #: closed (1008). Browsers send none.
+    max_pings_per_s: float = bounded(5.0, minimum=0.1)
     #: Keepalive pings, and how long an eye may stay silent before it is disconnected.
     ping_interval_s: float = bounded(20.0, minimum=1.0)
     ping_timeout_s: float = bounded(20.0, minimum=1.0)

@@ -221,3 +221,16 @@ def test_a_name_in_allowed_hosts_may_open_the_brain(tmp_path):
     with running_brain(with_server(allowed_hosts=["brain.home.arpa"]), tmp_path) as brain:
         assert handshake_status(brain, f"brain.home.arpa:{brain.port}") == 101
         assert handshake_status(brain, f"evil.example:{brain.port}") == 403
+
+
+def test_a_ping_flood_is_closed_and_the_brain_serves_on(brain):
+    with brain.eye() as flooder, brain.eye() as other:
+        other.wait_ready()
+        with pytest.raises(ConnectionClosed) as closed:
+            for n in range(10_000):
+                flooder.ws.ping(str(n))
+            flooder.wait_for(lambda o: False, 10)
+        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason == "More than 5 pings a second (server.max_pings_per_s)."
+        assert other.ask("unaffected")["text"] == "unaffected"
+        assert other.ws.ping().wait(5)  # a ping now and then is answered

@@ -6,6 +6,7 @@ import signal
 import time
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import running_brain, wait_until
 
@@ -108,6 +109,10 @@ def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
         (victim,) = brain.named(core)
         os.kill(victim.pid, signal.SIGKILL)
         started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            eye.wait_for(lambda o: False, 20)
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1011, "The brain's actor system died and the brain stopped; see its log.")
         brain.proc.wait(20)
         assert brain.proc.returncode == 4
         assert time.monotonic() - started < 10
