@@ -13,7 +13,7 @@ MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.j
                faceres.json faceres.bin
 MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 
-.PHONY: setup models run test bench clean
+.PHONY: setup models run test bench probe clean
 
 setup: $(STAMP) $(MODELS_STAMP)
 
@@ -45,6 +45,12 @@ bench: setup
 	$(BIN)/python bench/objects.py
 	$(BIN)/python bench/faces.py
 	$(BIN)/python bench/scale_out.py
+
+# The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
+probe: setup
+	$(BIN)/python bench/probe.py
+	$(BIN)/python bench/slow_eye.py
+	$(BIN)/python bench/churn.py --cycles 200
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models
