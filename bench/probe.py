@@ -37,9 +37,9 @@ from bench.objects import photo  # noqa: E402
 from tests.conftest import process_title, running_brain, wait_until  # noqa: E402
 
 #: actors without which the brain stops on purpose (the watchdog; a service manager restarts it)
-CORE = ("MultiProcAdmin", "SessionSupervisor", "ModelDirectory", "Reflector")
-#: actors that are restarted while the brain serves on
-RESTARTED = ("Objects", "Faces", "Echo", "Session", "ModelHolder", "logger")
+CORE = ("MultiProcAdmin", "SessionSupervisor", "ModelDirectory")
+#: actors that are restarted (or, the reflector, needed only at start) while the brain serves on
+RESTARTED = ("Objects", "Faces", "Echo", "Session", "ModelHolder", "logger", "Reflector")
 
 
 def default_config(tmp: Path) -> str:
@@ -67,9 +67,10 @@ def refused_quietly(port: int, payload: bytes = b"", source: str = "127.0.0.2") 
         with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as peer:
             if payload:
                 peer.sendall(payload)
-            return "closed" if peer.recv(100) in (b"",) else "answered"
+            answer = peer.recv(100)
+            return "closed unread" if not answer else f"answered {answer.split(b'>', 1)[-1][-11:]!r}"
     except (ConnectionResetError, BrokenPipeError):
-        return "closed"
+        return "closed unread"
     except OSError as exc:
         return type(exc).__name__
 
@@ -228,7 +229,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with running_brain(default_config(tmp), tmp) as brain:
-            answers(brain, 120)  # (the models load)
+            with brain.eye(max_size=None) as eye:  # (the models load)
+                eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)
             network = network_part(brain)
             corpus = corpus_part(brain)
             alive = brain.proc.poll() is None
