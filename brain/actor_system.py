@@ -13,7 +13,8 @@ __all__ = ["AdminPortBusy", "start_actor_system"]
 log = logging.getLogger(__name__)
 
 SYSTEM_BASE = "multiprocTCPBase"
-CONVENTION_REREGISTRATION_PERIOD = "0:20"  # minutes:seconds, thespian's format
+#: minutes:seconds, thespian's format; CONVENTION_REREGISTRATION_PERIOD in the environment overrides it
+CONVENTION_REREGISTRATION_PERIOD = "0:20"
 
 
 class AdminPortBusy(RuntimeError):
@@ -46,9 +47,7 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
 
     host = guard.host
     _check_port_free(host, admin_port)
-    # thespian's members re-register every 7 min 22 s by default: a restarted leader would
-    # wait that long for them, and it drops a silent member only after three misses.
-    os.environ.setdefault("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD)
+    _convention_timing(os.environ.get("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD))
     if log_file:
         os.environ["THESPLOG_FILE"] = log_file
     guard_actor_network(guard)
@@ -58,6 +57,24 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
     _reap_exited_children()
     log.info("actor system started on %s:%d", host, admin_port)
     return system
+
+
+def _convention_timing(period: str) -> None:
+    """How often a joined host re-registers with its leader (thespian's default, 7 min 22 s,
+    would keep a restarted leader waiting that long for its hosts).
+
+    Both periods must change together: a member admin that has not heard its leader's
+    answer yet sleeps CONVENTION_RESTART_PERIOD (3 min 22 s) before it re-registers
+    (thespian's `convention_inattention_delay` falls back to it whenever its running timer
+    is falsy, i.e. not expired), while the leader drops a member after three missed
+    periods: every joined host was dropped ("it left") ~80 s after joining, and its
+    holders were loaded anew. Set on the module, which reads them at each use, so that
+    an earlier import of it cannot keep thespian's defaults."""
+    from thespian.system.admin import convention
+    from thespian.system.utilis import str_to_timedelta
+
+    convention.CONVENTION_REREGISTRATION_PERIOD = str_to_timedelta(period)
+    convention.CONVENTION_RESTART_PERIOD = str_to_timedelta(period)
 
 
 def _let_the_admin_restart_its_logger(log_defs: dict) -> None:

@@ -107,6 +107,25 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
         [p.cmdline() for p in gpu_host.processes()]
 
 
+def test_a_joined_host_stays_joined_past_thespians_registration_checks(tmp_path):
+    # thespian re-registers a member every period and drops it after three missed ones;
+    # a member that had not heard its leader yet slept 3 min 22 s before re-registering,
+    # so every host was dropped ("it left") after three periods and its holder reloaded.
+    # With a 2 s period here, that was within ~8 s; watch for over twice that.
+    env = {**SECRET, "CONVENTION_REREGISTRATION_PERIOD": "0:02"}
+    with running_brain(GPU_TOPOLOGY, tmp_path, env=env) as leader:
+        gpu_host = Member(leader, "127.0.0.2", "gpu", tmp_path, env)
+        try:
+            with leader.eye(max_size=None) as eye:
+                ready_on(eye, gpu_host.name)
+                (holder,) = holders(gpu_host)
+                assert not wait_until(lambda: "is lost" in leader.log, 20), leader.log
+                assert holders(gpu_host) == [holder]  # never reloaded
+                assert label_of(eye, FRAME)["text"].startswith("cup (")
+        finally:
+            gpu_host.stop()
+
+
 def test_a_restarted_leader_gets_its_members_back(tmp_path):
     env = SECRET
     with running_brain(GPU_TOPOLOGY, tmp_path, env=env) as first:
