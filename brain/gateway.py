@@ -99,7 +99,6 @@ class EyeConnection:
         self.inflight = 0
         self.max_inflight = server.max_inflight_bytes
         self.room = asyncio.Event()
-        self.dropped = 0
         self.ready = asyncio.Event()
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
         self.session = None  # address of its Session actor; changes if it is restarted
@@ -137,7 +136,6 @@ class EyeConnection:
 
     def _dropped(self, count: int) -> None:
         if count:
-            self.dropped += count
             self.metrics.dropped.labels("slow_eye").inc(count)
 
     async def write_forever(self) -> None:
