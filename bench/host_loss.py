@@ -42,8 +42,8 @@ def run(settings: str, busy: int, eyes: int, seconds: float) -> tuple[int, float
             with leader.eye(max_size=None) as eye:
                 ready_on(eye, member.name)
             joined = len(leader.log_lines)
-            loads = [subprocess.Popen(["timeout", str(seconds + 30), sys.executable, "-c", "while True: pass"])
-                     for _ in range(busy)]
+            spin = f"import time\nend = time.monotonic() + {seconds + 30}\nwhile time.monotonic() < end: pass"
+            loads = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(busy)]
             load = Load(leader, eyes, 2.0) if eyes else None
             started = time.monotonic()
             while time.monotonic() - started < seconds:
