@@ -68,7 +68,9 @@ def refused_quietly(port: int, payload: bytes = b"", source: str = "127.0.0.2") 
             if payload:
                 peer.sendall(payload)
             answer = peer.recv(100)
-            return "closed unread" if not answer else f"answered {answer.split(b'>', 1)[-1][-11:]!r}"
+            if not answer:
+                return "closed unread"
+            return "answered ACK+DATAERR, nothing unpickled" if b"ACK+DATAERR" in answer else f"answered {answer!r}"
     except (ConnectionResetError, BrokenPipeError):
         return "closed unread"
     except OSError as exc:
