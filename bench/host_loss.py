@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=240)
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     args = parser.parse_args()
-    print(f"\n| heartbeat | load | joined for s | load average | false losses | crash noticed after s |")
+    print("\n| heartbeat | load | joined for s | load average | false losses | crash noticed after s |")
     print("|---|---|---:|---:|---:|---:|")
     for settings in args.settings:
         losses, detected, load_avg = run(settings, args.busy, args.eyes, args.seconds)

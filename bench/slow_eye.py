@@ -79,7 +79,7 @@ def main() -> None:
             return json.loads(urllib.request.urlopen(brain.url + "/health").read())["eyes"]
 
         brain.eyes_connected = eyes_connected
-        print(f"| round | gateway PSS before MB | peak MB | after the eye left MB | how it ended | s |")
+        print("| round | gateway PSS before MB | peak MB | after the eye left MB | how it ended | s |")
         print("|---:|---:|---:|---:|---|---:|")
         for round_ in range(1, args.rounds + 1):
             before = gateway_pss_mb(brain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -233,6 +234,25 @@ class Eye:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: How long a model call may take in tests. On a loaded 2-core CI machine a call can take
+#: seconds: that is slow, not wrong (a faces test once failed on the default 5 s). Tests
+#: of timeouts set their own.
+TEST_INFER_TIMEOUT_MS = 60_000
+
+
+def default_config(faces_store: Path | None = None, infer_timeout_ms: int = TEST_INFER_TIMEOUT_MS) -> str:
+    """config/default.toml for a test: every cortex's model timeout set, and the faces
+    store in `faces_store` (not the repository's data/)."""
+    text = (ROOT / "config" / "default.toml").read_text()
+    text, cortexes = re.subn(r"^(params = \{.*?) \}$", rf"\1, infer_timeout_ms = {infer_timeout_ms} }}", text,
+                             flags=re.M)
+    assert cortexes == 2, "objects and faces take params in config/default.toml"
+    if faces_store is not None:
+        assert '"data/faces"' in text
+        text = text.replace('"data/faces"', f'"{faces_store}"')
+    return text
 
 
 def write_config(path: Path, text: str) -> Path:

@@ -10,7 +10,7 @@ import skimage.data
 from PIL import Image
 from playwright.async_api import async_playwright
 
-from tests.conftest import ROOT, running_brain
+from tests.conftest import ROOT, default_config, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -20,8 +20,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 
 @pytest.fixture(scope="module")
 def brain(tmp_path_factory):
-    default = (ROOT / "config" / "default.toml").read_text()
-    with running_brain(default, tmp_path_factory.mktemp("browser")) as running:
+    tmp = tmp_path_factory.mktemp("browser")
+    with running_brain(default_config(tmp / "faces"), tmp) as running:
         yield running
 
 

@@ -8,7 +8,7 @@ import pytest
 import skimage.data
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ROOT, running_brain
+from tests.conftest import default_config, running_brain
 from tests.test_imaging import png_claiming
 from tests.test_objects import jpeg
 
@@ -69,8 +69,7 @@ CORPUS = [
 @pytest.fixture(scope="module")
 def brain(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("corpus")
-    default = (ROOT / "config" / "default.toml").read_text().replace('"data/faces"', f'"{tmp / "faces"}"')
-    with running_brain(default, tmp) as running:
+    with running_brain(default_config(tmp / "faces"), tmp) as running:
         yield running
 
 

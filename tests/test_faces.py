@@ -7,7 +7,7 @@ import pytest
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from tests.conftest import ROOT, running_brain
+from tests.conftest import default_config, running_brain
 from tests.test_objects import jpeg
 
 ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # Eileen Collins, NASA, public domain
@@ -35,12 +35,9 @@ def frame(image: Image.Image) -> bytes:
 
 
 def config(store, announce_every_s=0.0) -> str:
-    default = (ROOT / "config" / "default.toml").read_text()
-    faces = ('params = { backend = "local", store_dir = "data/faces", match_threshold = 0.70, '
-             'announce_every_s = 30.0 }')
-    assert faces in default
-    return default.replace(faces, f'params = {{ backend = "local", store_dir = "{store}", '
-                                  f'match_threshold = 0.70, announce_every_s = {announce_every_s} }}')
+    default = default_config(store)
+    assert "announce_every_s = 30.0," in default
+    return default.replace("announce_every_s = 30.0,", f"announce_every_s = {announce_every_s},")
 
 
 def ready(brain, models_needed: int = 3):

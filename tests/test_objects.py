@@ -11,10 +11,9 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.conftest import ROOT, process_title, running_brain, wait_until
+from tests.conftest import default_config, process_title, running_brain, wait_until
 from tests.test_imaging import png_claiming
 
-DEFAULT = (ROOT / "config" / "default.toml").read_text()
 
 
 def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
@@ -34,7 +33,8 @@ PHOTOS = {
 
 @pytest.fixture(scope="module")
 def brain(tmp_path_factory):
-    with running_brain(DEFAULT, tmp_path_factory.mktemp("objects")) as running:
+    tmp = tmp_path_factory.mktemp("objects")
+    with running_brain(default_config(tmp / "faces"), tmp) as running:
         yield running
 
 
@@ -154,7 +154,7 @@ def test_only_the_model_holder_loads_tensorflow(brain):
 
 
 def test_holder_killed_gives_an_error_then_recovers(tmp_path):
-    config = DEFAULT.replace("threshold = 0.35 }", "threshold = 0.35, infer_timeout_ms = 1500 }")
+    config = default_config(tmp_path / "faces", infer_timeout_ms=1500)
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"
@@ -175,7 +175,7 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
 
 
 def test_a_hung_holder_is_told_from_a_busy_one_and_replaced(tmp_path):
-    config = DEFAULT.replace("threshold = 0.35 }", "threshold = 0.35, infer_timeout_ms = 1000 }")
+    config = default_config(tmp_path / "faces", infer_timeout_ms=1000)
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"

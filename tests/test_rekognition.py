@@ -8,7 +8,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.conftest import ROOT, free_port, running_brain
+from tests.conftest import TEST_INFER_TIMEOUT_MS, default_config, free_port, running_brain
 from tests.rekognition_server import FakeRekognition
 from tests.test_faces import ASTRONAUT, CAMERAMAN, frame
 from tests.test_faces import ready as ready_with
@@ -25,12 +25,13 @@ def ready(brain):
 
 
 def config(endpoint: str, references: str, timeout_s: float = 1.0) -> str:
-    default = (ROOT / "config" / "default.toml").read_text()
+    default = default_config()
     start = default.index('params = { backend = "local"')
     end = default.index("\n", start)
     return default[:start] + (
         f'params = {{ backend = "rekognition", references = {references}, endpoint_url = "{endpoint}", '
-        f'region = "us-east-1", timeout_s = {timeout_s}, announce_every_s = 0.0 }}') + default[end:]
+        f'region = "us-east-1", timeout_s = {timeout_s}, announce_every_s = 0.0, '
+        f'infer_timeout_ms = {TEST_INFER_TIMEOUT_MS} }}') + default[end:]
 
 
 def answer(eye, image) -> dict:
