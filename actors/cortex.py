@@ -23,6 +23,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch
 
 from actors.messages import CortexReady, EyeOutput, Output, StartCortex, Stimulus
 from actors.params import from_dict
+from actors.supervision import ErrorBudget, SupervisionPolicy
 
 __all__ = ["Cortex", "REGISTRY", "cortex_type"]
 
@@ -101,8 +102,7 @@ class Cortex(ActorTypeDispatcher):
         self._eye = message.eye
         self._session_id = message.session_id
         self.services = message.services
-        self._policy = message.policy
-        self._errors: list[float] = []
+        self._errors = ErrorBudget(message.policy or SupervisionPolicy())
         try:
             self.params = from_dict(self.Params, message.spec.params, f"cortex.{self.name}.params")
             self.on_start()
@@ -157,14 +157,9 @@ class Cortex(ActorTypeDispatcher):
 
     def _count_error(self) -> None:
         """...but one that fails again and again is restarted by its Session with a fresh state."""
-        from actors.messages import SupervisionPolicy
-
-        policy = self._policy or SupervisionPolicy()
-        now = time.monotonic()
-        self._errors = [t for t in self._errors if now - t < policy.errors_window_s] + [now]
-        if len(self._errors) >= policy.max_errors:
+        if self._errors.spent(time.monotonic()):
             log.error("cortex %s failed %d times in %g s; exiting so that it is restarted", self.name,
-                      len(self._errors), policy.errors_window_s)
+                      len(self._errors.errors), self._errors.policy.errors_window_s)
             self.send(self.myAddress, ActorExitRequest())
 
 

@@ -16,7 +16,7 @@ __all__ = [
     "WhereIsModel", "ModelAt", "ModelLoading", "ModelUnavailable", "HolderSuspect",
     "Infer", "Inferred", "InferFailed",
     "MentionsSettings", "Subscribe", "Unsubscribe", "Mention", "NewMentions",
-    "SupervisionPolicy", "StartSession", "SessionStarted", "SessionEnded", "SessionUp", "SessionClosing",
+    "StartSession", "SessionStarted", "SessionEnded", "SessionUp", "SessionClosing",
     "Ping", "Pong",
 ]
 
@@ -315,19 +315,7 @@ class NewMentions:
     mentions: tuple[Mention, ...]
 
 
-# -- supervision --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SupervisionPolicy:
-    """How parents restart crashed children (config [supervision])."""
-
-    max_restarts: int = 5  # within window_s; beyond that the child stays down
-    window_s: float = 60.0
-    backoff_s: float = 0.5  # doubled for each restart within the window
-    max_backoff_s: float = 10.0
-    max_errors: int = 20  # a cortex whose handlers raise this often within errors_window_s...
-    errors_window_s: float = 10.0  # ...is restarted with a fresh state
+# -- sessions ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,14 @@ from actors.messages import (Heartbeat, HolderLost, HolderSuspect, HostAlive, Ki
                              ModelUnavailable, Ping, Pong, StartDirectory, WhereIsModel)
 from actors.model_holder import ModelHolder
 from actors.placement import HOST, OFFERS, offers, pinned_to
+from actors.supervision import Restarts, never_give_up
 
 __all__ = ["ModelDirectory"]
 
 log = logging.getLogger(__name__)
 
 HERE = ""  # the host name of this machine in placements
+MAX_HOLDER_BACKOFF_S = 60.0
 
 
 @dataclass
@@ -60,7 +62,7 @@ class _Group:
     current: _Holder | None = None
     incoming: _Holder | None = None  # loading on a better host; replaces `current` once loaded
     failed: str = ""
-    restarts: int = 0
+    restarts: Restarts | None = None  # holders that died before they finished loading
     askers: list = field(default_factory=list)  # (sender, model) waiting for a loaded holder
 
     @property
@@ -103,7 +105,11 @@ class ModelDirectory(ActorTypeDispatcher):
         by_requires: dict[tuple[str, ...], list[ModelSpec]] = {}
         for spec in message.models:
             by_requires.setdefault(tuple(sorted(spec.requires)), []).append(spec)
-        self.groups = [_Group(requires, tuple(specs)) for requires, specs in by_requires.items()]
+        # Two holders in a row may die before loading (a host lost, a move) without a wait;
+        # after that, a model that crashes TensorFlow at load is retried ever more slowly.
+        policy = never_give_up(message.settings.restart_delay_s, MAX_HOLDER_BACKOFF_S)
+        self.groups = [_Group(requires, tuple(specs), restarts=Restarts(policy, free=2))
+                       for requires, specs in by_requires.items()]
         self.notifyOnSystemRegistrationChanges(True)
         for group in self.groups:
             self._place(group)
@@ -153,7 +159,7 @@ class ModelDirectory(ActorTypeDispatcher):
         holder = getattr(group, slot)
         holder.loaded = message
         group.failed = ""  # (an earlier holder may have failed where this one did not)
-        group.restarts = 0  # back off only while holders die before they finish loading
+        group.restarts.reset()  # back off only while holders die before they finish loading
         log.info("%s ready on %s, pid %d (%.1f s, peak RSS %.0f MB)", ", ".join(message.inputs),
                  _where(holder.host), message.pid, message.seconds, message.peak_rss_mb)
         if slot == "incoming":
@@ -270,10 +276,10 @@ class ModelDirectory(ActorTypeDispatcher):
 
     def _lose(self, group: _Group, why: str) -> None:
         old, group.current = group.current, None
-        group.restarts += 1
+        verdict = group.restarts.crashed(time.monotonic())
         target = _where(group.incoming.host if group.incoming else self._best_host(group.requires))
         reason = f"{why}; it is being re-created on {target}"
-        log.error("%s (restart %d)", reason, group.restarts)
+        log.error("%s (restart %d)", reason, verdict.count)
         told = []
         for client, _ in self._clients_of(group):
             if not any(client == t for t in told):
@@ -286,10 +292,8 @@ class ModelDirectory(ActorTypeDispatcher):
             host.orphans.append((old.address, old.loaded.pid if old.loaded else 0))
         if group.incoming is not None:
             return  # the holder loading on a better host takes over when loaded
-        # Back off when it keeps dying (a model that crashes TensorFlow at load, say).
-        delay = 0.0 if group.restarts <= 2 else min(self.start.settings.restart_delay_s * (group.restarts - 2), 60.0)
-        if delay:
-            self.wakeupAfter(timedelta(seconds=delay), ("place", self.groups.index(group)))
+        if verdict.after_s:
+            self.wakeupAfter(timedelta(seconds=verdict.after_s), ("place", self.groups.index(group)))
         else:
             self._place(group)
 

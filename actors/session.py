@@ -18,7 +18,8 @@ from thespian.actors import (ActorExitRequest, ActorTypeDispatcher, ChildActorEx
 
 from actors.cortex import cortex_type
 from actors.messages import (CloseSession, CortexReady, CortexSpec, EyeOutput, OpenSession, Output,
-                             SessionClosing, SessionUp, StartCortex, Stimulus, SupervisionPolicy)
+                             SessionClosing, SessionUp, StartCortex, Stimulus)
+from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
 __all__ = ["Session"]
 
@@ -38,7 +39,7 @@ class Session(ActorTypeDispatcher):
         self.starting: set[str] = set()
         self.closing = False
         self.unrouted_kinds_told: set[str] = set()
-        self.crashes: dict[str, list[float]] = {}  # name → recent crash times
+        self.restarts: dict[str, Restarts] = {}  # cortex name → its crashes
         self.told_ready = False
         self.early: list[Stimulus] = []
 
@@ -75,7 +76,7 @@ class Session(ActorTypeDispatcher):
             self._tell_eye("error", f"The {message.name} cortex could not start: {message.error}. "
                                     "Check its [[cortex]] stanza in the config.",
                            {"cortex": message.name})
-        elif message.name in self.crashes and self.told_ready:
+        elif message.name in self.restarts and self.told_ready:
             self._tell_eye("status", f"The {message.name} cortex is back.", {"restarted": message.name})
         self._maybe_ready()
 
@@ -135,24 +136,21 @@ class Session(ActorTypeDispatcher):
 
     def _crashed(self, name: str) -> None:
         policy = self.policy
-        now = time.monotonic()
-        recent = [t for t in self.crashes.get(name, []) if now - t < policy.window_s] + [now]
-        self.crashes[name] = recent
-        if len(recent) > policy.max_restarts:
+        verdict = self.restarts.setdefault(name, Restarts(policy)).crashed(time.monotonic())
+        if isinstance(verdict, GiveUp):
             log.error("session %s: the %s cortex ended unexpectedly, %d times in %g s; it stays off",
-                      self.open.session_id, name, len(recent), policy.window_s)
-            self._tell_eye("error", f"The {name} cortex keeps crashing ({len(recent)} times in "
+                      self.open.session_id, name, verdict.count, policy.window_s)
+            self._tell_eye("error", f"The {name} cortex keeps crashing ({verdict.count} times in "
                                     f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
                                     "try again.", {"cortex": name})
             return
-        delay = min(policy.backoff_s * 2 ** (len(recent) - 1), policy.max_backoff_s)
         # (killed, or out of memory: a process that dies leaves no traceback of its own)
         log.warning("session %s: the %s cortex ended unexpectedly; restarting it in %g s",
-                    self.open.session_id, name, delay)
-        self._tell_eye("error", f"The {name} cortex crashed; restarting it in {delay:g} s "
-                                f"(restart {len(recent)} of at most {policy.max_restarts} in {policy.window_s:g} s).",
+                    self.open.session_id, name, verdict.after_s)
+        self._tell_eye("error", f"The {name} cortex crashed; restarting it in {verdict.after_s:g} s (restart "
+                                f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
                        {"cortex": name, "restarting": name})
-        self.wakeupAfter(timedelta(seconds=delay), ("restart", name))
+        self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", name))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         kind, name = message.payload

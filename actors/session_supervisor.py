@@ -17,9 +17,10 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from actors.messages import (Ping, Pong, EyeOutput, Output, SessionClosing, SessionEnded, SessionStarted, SessionUp,
-                             StartSession, SupervisionPolicy)
+from actors.messages import (EyeOutput, Output, Ping, Pong, SessionClosing, SessionEnded, SessionStarted, SessionUp,
+                             StartSession)
 from actors.session import Session
+from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
 __all__ = ["SessionSupervisor"]
 
@@ -32,16 +33,13 @@ class _Child:
         self.address = address
         self.pgid: int | None = None
         self.closing = False
-        self.crashes: list[float] = []
+        self.restarts = Restarts(start.open.policy or SupervisionPolicy())
 
 
 class SessionSupervisor(ActorTypeDispatcher):
     def __init__(self) -> None:
         super().__init__()
         self.children: dict[str, _Child] = {}  # session id → child
-
-    def _policy(self, start: StartSession) -> SupervisionPolicy:
-        return start.open.policy or SupervisionPolicy()
 
     def receiveMsg_StartSession(self, message: StartSession, sender) -> None:
         address = self.createActor(Session)
@@ -79,21 +77,18 @@ class SessionSupervisor(ActorTypeDispatcher):
                 os.killpg(child.pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        policy = self._policy(child.start)
-        now = time.monotonic()
-        child.crashes = [t for t in child.crashes if now - t < policy.window_s] + [now]
+        verdict = child.restarts.crashed(time.monotonic())
         eye = child.start.open.eye
-        if len(child.crashes) > policy.max_restarts:
-            log.error("session %s crashed %d times in %.0f s; giving up", session_id, len(child.crashes),
-                      policy.window_s)
+        if isinstance(verdict, GiveUp):
+            log.error("session %s crashed %d times in %.0f s; giving up", session_id, verdict.count,
+                      child.restarts.policy.window_s)
             del self.children[session_id]
             self.send(eye, SessionEnded(session_id, "Your session kept crashing; reconnect to start a new one."))
             return
-        delay = min(policy.backoff_s * 2 ** (len(child.crashes) - 1), policy.max_backoff_s)
-        log.warning("session %s crashed; restarting it in %.1f s", session_id, delay)
+        log.warning("session %s crashed; restarting it in %.1f s", session_id, verdict.after_s)
         self.send(eye, EyeOutput(session_id, Output("session", "error", "Your session stopped unexpectedly; "
                                                     "it is being restarted.", {"restarting": "session"})))
-        self.wakeupAfter(timedelta(seconds=delay), ("restart", session_id))
+        self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", session_id))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         kind, session_id = message.payload

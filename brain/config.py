@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
-from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec, SupervisionPolicy
+from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec
+from actors.supervision import SupervisionPolicy
 from actors.models.formats import FORMATS, format_of
 from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
@@ -133,7 +134,7 @@ class HolderConfig:
     #: Requests for one model that arrive within max_wait_ms run as one batch, up to max_batch.
     max_batch: int = bounded(16, minimum=1, maximum=256)
     max_wait_ms: float = bounded(2.0, minimum=0.0, maximum=1000.0)
-    #: After two holders in a row die before loading, wait this much longer each time.
+    #: After two holders in a row die before loading, wait this long, then twice as long each time.
     restart_delay_s: float = bounded(2.0, minimum=0.0, maximum=60.0)
 
     def settings(self, actors: ActorsConfig) -> HolderSettings:
