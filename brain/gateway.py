@@ -8,7 +8,6 @@ sizes, idleness) are enforced here, before anything reaches an actor.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import json
 import logging
@@ -33,12 +32,12 @@ from websockets.protocol import OPEN
 from actors.messages import (CloseSession, OpenSession, Output, SessionEnded, SessionStarted,
                              StartSession)
 from brain.bridge import Bridge
-from brain.config import Config, ServerConfig
+from brain.config import Config
 from brain.limits import TokenBucket
 from brain.metrics import Metrics
 from brain.memory import give_back_memory
-from brain.outbox import Outbox
-from brain.protocol import ProtocolError, brain_error, encode_output, is_frame, parse_message
+from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Reply
+from brain.protocol import brain_error
 
 __all__ = ["Gateway", "FRONTEND_DIR", "host_allowed", "tls_context"]
 
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 WS_PATH = "/ws"
-TOO_FAST_EVERY_S = 5.0  # say "too fast" at most this often per eye
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
@@ -83,75 +81,56 @@ def eye_socket_class(max_pings_per_s: float) -> type[ServerConnection]:
 
 
 class EyeConnection:
-    """One connected eye: its outbound queue (the oldest outputs go when it is full) and the
-    writer that drains it, which gives up on an eye that takes nothing for `send_timeout_s`."""
+    """One connected eye's I/O: its websocket, the writer that drains its outbound queue
+    (giving up on an eye that takes nothing for `send_timeout_s`), and its Session. The
+    rules live in `protocol` (brain/eye_protocol.py)."""
 
-    def __init__(self, websocket: ServerConnection, session_id: str, server: ServerConfig, lane: int,
-                 metrics: Metrics):
+    def __init__(self, websocket: ServerConnection, session_id: str, protocol: EyeProtocol, lane: int,
+                 gateway: Gateway):
         self.websocket = websocket
         self.session_id = session_id
+        self.protocol = protocol
         self.lane = lane  # the bridge send lane that keeps this eye's messages in order
-        self.metrics = metrics
-        self.send_timeout_s = server.send_timeout_s
-        self.outbox = Outbox(server.outbound_queue, server.outbound_queue_bytes)
-        # Bytes of this eye's messages queued for its actors; beyond the limit the gateway
-        # reads no more from it, and TCP slows the eye down.
-        self.inflight = 0
-        self.max_inflight = server.max_inflight_bytes
-        self.room = asyncio.Event()
-        self.ready = asyncio.Event()
+        self.gateway = gateway
+        self.send_timeout_s = protocol.server.send_timeout_s
+        self.ready = asyncio.Event()  # outputs wait in the queue
+        self.room = asyncio.Event()  # forwarded messages arrived: reading may go on
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
         self.session = None  # address of its Session actor; changes if it is restarted
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def put(self, output: Output) -> None:
-        try:
-            text = encode_output(output)
-        except (TypeError, ValueError) as exc:  # never let one output end the eye
-            log.exception("could not encode an output of %s", output.cortex)
-            text = encode_output(brain_error(f"The {output.cortex} cortex sent something that could "
-                                             f"not be encoded ({type(exc).__name__}); it was dropped."))
-        if not self.outbox.fits(text):
-            self._dropped(1)
-            text = encode_output(brain_error(
-                f"An output of the {output.cortex} cortex was too big to send ({len(text) / 1e6:.1f} MB, over "
-                f"server.outbound_queue_bytes); it was dropped."))
-        self._dropped(self.outbox.put(text))
+        self.gateway.count(self.protocol.reply(output))
         self.ready.set()
 
-    def sending(self, size: int) -> Callable[[], None]:
-        """Count `size` bytes on their way to the actors; returns what to call when they arrived."""
-        self.inflight += size
-
-        def sent() -> None:
-            self.inflight -= size
-            if self.inflight <= self.max_inflight:
+    def sent(self, size: int) -> Callable[[], None]:
+        """What the bridge calls once a forwarded message of `size` bytes reached the Session."""
+        def arrived() -> None:
+            self.protocol.sent(size)
+            if self.protocol.reading():
                 self.room.set()
-        return sent
+        return arrived
 
     async def wait_for_room(self) -> None:
-        while self.inflight > self.max_inflight:
+        while not self.protocol.reading():
             self.room.clear()
             await self.room.wait()
 
-    def _dropped(self, count: int) -> None:
-        if count:
-            self.metrics.dropped.labels("slow_eye").inc(count)
-
     async def write_forever(self) -> None:
+        outbox = self.protocol.outbox
         while True:
             await self.ready.wait()
             self.ready.clear()
-            while self.outbox:
-                waiting_bytes = self.outbox.bytes
+            while outbox:
+                waiting_bytes = outbox.bytes
                 try:
-                    await asyncio.wait_for(self.websocket.send(self.outbox.pop()), self.send_timeout_s)
+                    await asyncio.wait_for(self.websocket.send(outbox.pop()), self.send_timeout_s)
                 except TimeoutError:
                     # Its keepalive ping cannot get out behind a full buffer either: nothing
                     # else would ever end it, and its queue would hold memory for nobody.
                     log.warning("eye %s took no output for %g s (%d waiting, %.1f MB): disconnecting it",
-                                self.session_id, self.send_timeout_s, len(self.outbox) + 1, waiting_bytes / 1e6)
-                    self.metrics.refused.labels("not_reading").inc()
+                                self.session_id, self.send_timeout_s, len(outbox) + 1, waiting_bytes / 1e6)
+                    self.gateway.metrics.refused.labels("not_reading").inc()
                     self.websocket.transport.abort()
                     return
 
@@ -215,12 +194,17 @@ class Gateway:
             self.metrics.refused.labels("max_eyes").inc()
             await websocket.close(1013, f"The brain already serves {server.max_eyes} eyes; try again later.")
             return
-        if not await self._token_accepted(websocket):
+        protocol = EyeProtocol(server, time.monotonic(), os.environ.get(server.token_env, ""), self.commands)
+        query_token = parse_qs(urlsplit(websocket.request.path).query).get("token", [""])[0]
+        if not await self._run(websocket, protocol, protocol.start(query_token, time.monotonic()), None):
             return
+        while protocol.phase is Phase.AWAITING_TOKEN:  # its first message must be the token
+            if not await self._next(websocket, protocol, None):
+                return
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
         self.metrics.connections.inc()
-        eye = EyeConnection(websocket, session_id, server, self.connections_total, self.metrics)
+        eye = EyeConnection(websocket, session_id, protocol, self.connections_total, self)
         self.eyes[session_id] = eye
         self.metrics.eyes.set(len(self.eyes))
         writer = asyncio.create_task(eye.write_forever())
@@ -251,55 +235,40 @@ class Gateway:
                 self.bridge.send(eye.session, CloseSession(), eye.lane)
 
     async def _read(self, websocket: ServerConnection, eye: EyeConnection) -> None:
-        server = self.config.server
-        now = time.monotonic()
-        frames = TokenBucket(server.max_frames_per_s, 2 * server.max_frames_per_s, now)
-        messages = TokenBucket(server.max_messages_per_s, 2 * server.max_messages_per_s, now)
-        told_too_fast = -TOO_FAST_EVERY_S
         while True:
             await eye.wait_for_room()
-            try:
-                message = await asyncio.wait_for(websocket.recv(), server.idle_timeout_s)
-            except TimeoutError:
-                await websocket.close(1000, f"Idle for {server.idle_timeout_s:g} s; reconnect to go on.")
+            if not await self._next(websocket, eye.protocol, eye):
                 return
-            now = time.monotonic()
-            frame = is_frame(message)
-            if not (frames if frame else messages).allow(now):
-                self.metrics.dropped.labels("rate_limit").inc()
-                if now - told_too_fast >= TOO_FAST_EVERY_S:
-                    told_too_fast = now
-                    limit = (f"{server.max_frames_per_s:g} snapshots" if frame
-                             else f"{server.max_messages_per_s:g} messages")
-                    eye.put(brain_error(f"You are sending more than {limit} a second; the extra ones were "
-                                        "dropped. Slow down."))
-                continue
-            try:
-                stimulus = parse_message(message, server.max_message_bytes, server.max_json_depth, self.commands)
-            except ProtocolError as exc:
-                self.metrics.messages_in.labels("invalid").inc()
-                eye.put(brain_error(str(exc)))
-                continue
-            self.metrics.messages_in.labels(stimulus.kind).inc()
-            self.bridge.send(eye.session, stimulus, eye.lane, eye.sending(len(message)))
 
-    async def _token_accepted(self, websocket: ServerConnection) -> bool:
-        """With a token configured, the eye must give it in ?token= or as its first message."""
-        expected = os.environ.get(self.config.server.token_env, "")
-        if not expected:
-            return True
-        offered = parse_qs(urlsplit(websocket.request.path).query).get("token", [""])[0]
-        if not offered:
-            try:
-                first = await asyncio.wait_for(websocket.recv(), 10)
-                offered = json.loads(first).get("token", "") if isinstance(first, str) else ""
-            except (TimeoutError, ValueError, AttributeError, ConnectionClosed):
-                offered = ""
-        if isinstance(offered, str) and hmac.compare_digest(offered.encode(), expected.encode()):
-            return True
-        self.metrics.refused.labels("token").inc()
-        await websocket.close(1008, "Missing or wrong token: open the page with ?token=… as given to you.")
-        return False
+    async def _next(self, websocket: ServerConnection, protocol: EyeProtocol, eye: EyeConnection | None) -> bool:
+        """Read the next message (or time out) and carry out what the protocol says;
+        False once the connection is closed."""
+        try:
+            message = await asyncio.wait_for(websocket.recv(), max(0.0, protocol.deadline() - time.monotonic()))
+        except TimeoutError:
+            actions = protocol.tick(time.monotonic())
+        except ConnectionClosed:
+            return False
+        else:
+            actions = protocol.receive(message, time.monotonic())
+        return await self._run(websocket, protocol, actions, eye)
+
+    async def _run(self, websocket: ServerConnection, protocol: EyeProtocol, actions: list, eye) -> bool:
+        self.count(actions)
+        for action in actions:
+            if isinstance(action, Forward):
+                self.bridge.send(eye.session, action.stimulus, eye.lane, eye.sent(action.size))
+            elif isinstance(action, Reply) and eye is not None:
+                eye.ready.set()
+            elif isinstance(action, Close):
+                await websocket.close(action.code, action.reason)
+                return False
+        return protocol.phase is not Phase.CLOSED
+
+    def count(self, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, Counted):
+                getattr(self.metrics, action.metric).labels(action.label).inc(action.n)
 
     # -- HTTP side ----------------------------------------------------------------------
 

@@ -44,6 +44,22 @@ def actor_processes(admin_port: int) -> list[psutil.Process]:
         return []
 
 
+def actor_session(admin_port: int, timeout: float = 10) -> int:
+    """The session id of the actor system on admin_port (0 if none shows up in time).
+
+    Looked up until it holds: a process listed as listening may have ended since (the
+    admin's daemonising fork, say), which once failed a test at random."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in actor_processes(admin_port):
+            try:
+                return os.getsid(proc.pid)
+            except ProcessLookupError:
+                continue
+        time.sleep(0.05)
+    return 0
+
+
 def processes_in_session(sid: int) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["status"]):
@@ -136,7 +152,10 @@ class Brain(_BrainProcess):
         super().__init__(["serve", "--config", str(config), "--port", str(self.port), "--admin-port",
                           str(self.admin_port), "--events-port", str(self.events_port), *extra_args],
                          env, "eye page on", "brain")
-        self.session_id = os.getsid(actor_processes(self.admin_port)[0].pid)
+        self.session_id = actor_session(self.admin_port)
+        if not self.session_id:
+            self.stop()
+            raise RuntimeError("brain started, but its actor system was not found:\n" + self.log)
 
     @property
     def url(self) -> str:
