@@ -7,7 +7,7 @@ least loaded joined host offering it (`brain join --capabilities gpu`); while no
 host is up it runs here, and when one comes up it moves there: the new holder loads
 first, then its cortexes are switched over, then the old one exits.
 
-Liveness. A message to a dead actor is lost silently (DESIGN.md), and thespian notices a
+Liveness. A message to a dead actor is lost silently (README, "Supervision and limits"), and thespian notices a
 dead convention member only after ~22 minutes, so:
 - every joined host runs a HostBeacon that is pinged every `heartbeat_every_s`; a host
   silent for `host_dead_after_s` is lost: the cortexes using its holders are told at
@@ -64,10 +64,6 @@ class _Group:
     failed: str = ""
     restarts: Restarts | None = None  # holders that died before they finished loading
     askers: list = field(default_factory=list)  # (sender, model) waiting for a loaded holder
-
-    @property
-    def label(self) -> str:
-        return "+".join(self.requires) or "local"
 
 
 @dataclass

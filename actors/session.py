@@ -119,7 +119,7 @@ class Session(ActorTypeDispatcher):
         self.closing = True
         if self.parent is not None:
             self.send(self.parent, SessionClosing(self.open.session_id))
-        # Exiting while children are still being created orphans them (DESIGN.md):
+        # Exiting while children are still being created orphans them (measured: they then survive shutdown()):
         # wait until every cortex has confirmed it started.
         if not self.starting:
             self._exit()

@@ -1,7 +1,7 @@
 """The bridge between the asyncio gateway and the thespian actor system.
 
 thespian's external API blocks, and one context must never be shared across threads
-(DESIGN.md). So the event loop never calls it: send threads drain queues into
+(they are not thread-safe). So the event loop never calls it: send threads drain queues into
 `tell()` and a receive thread `listen()`s and hands each message to the loop with
 `call_soon_threadsafe`. Each thread owns a private context. (Sessions are created by
 the SessionSupervisor actor, on request, so no thread here ever waits on createActor.)
@@ -67,10 +67,6 @@ class Bridge:
         known = await self._loop.run_in_executor(None, self._address_known.wait, timeout_s)
         if not known or self.eye_address is None:
             raise BridgeError("the actor system did not tell the bridge its address in time")
-
-    @property
-    def lanes(self) -> int:
-        return len(self._lanes)
 
     def send(self, address: Any, message: Any, lane: int = 0, done: Callable[[], None] | None = None) -> None:
         """Queue a message for an actor; never blocks. Messages on one lane stay in order.

@@ -1,4 +1,4 @@
-"""BlazeFace (face boxes) and FaceRes (face embeddings): measured recipes from MODELS.md.
+"""BlazeFace (face boxes) and FaceRes (face embeddings): measured recipes (their tests: tests/test_faces.py).
 
 BlazeFace: input [N,256,256,3] RGB scaled to −1..1, the image stretched. 896 anchors:
 16×16 cells × 2 (stride 16), then 8×8 cells × 6 (stride 32), each predicting 17

@@ -1,4 +1,4 @@
-"""NanoDet (COCO) pre- and post-processing, measured recipe from MODELS.md (plain numpy).
+"""NanoDet (COCO) pre- and post-processing, measured recipe (plain numpy; tests/test_nanodet.py).
 
 Input [N,3,416,416] float32, BGR, (x − mean) / std, the image stretched to 416².
 Outputs per grid G ∈ {52, 26, 13}: scores [N,G²,80] (already sigmoid) and boxes
