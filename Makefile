@@ -38,6 +38,8 @@ run: setup
 	$(BIN)/brain serve --config config/default.toml
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 bench: setup

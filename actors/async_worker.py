@@ -34,6 +34,7 @@ class AsyncWorker:
 
     def submit(self, make: Callable[[], Awaitable[Any]], tag: Any) -> None:
         """Run make() on the worker's loop; its result or exception comes back from collect()."""
+
         async def run() -> None:
             try:
                 outcome = (tag, await make(), None)

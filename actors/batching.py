@@ -45,7 +45,7 @@ class Batcher:
     def take(self, model: str) -> list[Any]:
         """The waiting requests of `model`, oldest first, at most max_batch; the rest keep waiting."""
         waiting = self._waiting.get(model, [])
-        batch, rest = waiting[: self.max_batch], waiting[self.max_batch:]
+        batch, rest = waiting[: self.max_batch], waiting[self.max_batch :]
         self._waiting[model] = rest
         self._opened.pop(model, None)
         return batch

@@ -158,8 +158,12 @@ class Cortex(ActorTypeDispatcher):
     def _count_error(self) -> None:
         """...but one that fails again and again is restarted by its Session with a fresh state."""
         if self._errors.spent(time.monotonic()):
-            log.error("cortex %s failed %d times in %g s; exiting so that it is restarted", self.name,
-                      len(self._errors.errors), self._errors.policy.errors_window_s)
+            log.error(
+                "cortex %s failed %d times in %g s; exiting so that it is restarted",
+                self.name,
+                len(self._errors.errors),
+                self._errors.policy.errors_window_s,
+            )
             self.send(self.myAddress, ActorExitRequest())
 
 

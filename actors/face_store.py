@@ -83,19 +83,20 @@ class FaceStore:
         # would make one name look like another when it is shown or spoken.
         hidden = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn")), None)
         if hidden is not None:
-            raise EnrolError(f"That name holds an invisible character (U+{ord(hidden):04X}); type it again "
-                             "with visible characters only.")
+            raise EnrolError(
+                f"That name holds an invisible character (U+{ord(hidden):04X}); type it again "
+                "with visible characters only."
+            )
         return name
 
     def enroll(self, name: str, embedding: np.ndarray) -> int:
         """Add a view of `name`'s face; return how many views are now stored."""
         self.refresh()
         views = list(self._people.get(name, np.zeros((0, embedding.shape[0]), np.float32)))
-        views = (views + [embedding.astype(np.float32)])[-self.max_views:]
+        views = (views + [embedding.astype(np.float32)])[-self.max_views :]
         record = {"name": name, "enrolled": time.time(), "embeddings": [v.tolist() for v in views]}
         self.directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False,
-                                         encoding="utf-8") as tmp:
+        with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
             json.dump(record, tmp)
         os.replace(tmp.name, self.directory / _file_name(name))
         self._people[name] = np.asarray(views, dtype=np.float32)
@@ -103,8 +104,9 @@ class FaceStore:
 
     def shows(self, name: str, embeddings, threshold: float) -> bool:
         """Whether one of these faces is `name`'s: the best match, at `threshold` or above."""
-        return any(match == name and score >= threshold
-                   for match, score in (self.match(embedding) for embedding in embeddings))
+        return any(
+            match == name and score >= threshold for match, score in (self.match(embedding) for embedding in embeddings)
+        )
 
     def forget(self, name: str) -> None:
         self.refresh()

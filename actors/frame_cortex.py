@@ -21,9 +21,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.cortex import Cortex
-from actors.processes import cpu_ticks
-from actors.messages import (HolderLost, HolderSuspect, Infer, Inferred, InferFailed, ModelAt, ModelLoading,
-                             ModelsNotNeeded, ModelUnavailable, Stimulus, WhereIsModel)
+from actors.messages import (
+    HolderLost,
+    HolderSuspect,
+    Infer,
+    InferFailed,
+    Inferred,
+    ModelAt,
+    ModelLoading,
+    ModelsNotNeeded,
+    ModelUnavailable,
+    Stimulus,
+    WhereIsModel,
+)
+from actors.processes import cpu_seconds
 
 __all__ = ["FrameCortex"]
 
@@ -41,7 +52,7 @@ class _Request:
     tag: Any
     holder: Any  # where it went
     pid: int  # the holder's process if on this machine, else 0
-    ticks: int | None  # that process's CPU time when sent: progress since tells busy from hung
+    cpu: float | None  # that process's CPU seconds when sent: progress since tells busy from hung
 
 
 class FrameCortex(Cortex):
@@ -63,7 +74,7 @@ class FrameCortex(Cortex):
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
         at = self._at[model]
         holder, pid = at.holder, 0 if at.host else at.pid  # (another machine's pid means nothing here)
-        self._pending[request_id] = _Request(model, tag, holder, pid, cpu_ticks(pid))
+        self._pending[request_id] = _Request(model, tag, holder, pid, cpu_seconds(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
@@ -97,13 +108,18 @@ class FrameCortex(Cortex):
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
         self._at[message.model] = message
         where = f" on host {message.host}" if message.host else ""
-        self.emit("status", f"The {message.model} model is ready{where}.",
-                  {"model": message.model, "state": "ready", "host": message.host})
+        self.emit(
+            "status",
+            f"The {message.model} model is ready{where}.",
+            {"model": message.model, "state": "ready", "host": message.host},
+        )
         self._next()
 
     def receiveMsg_ModelUnavailable(self, message: ModelUnavailable, sender) -> None:
-        self.error(f"{self.name} is unavailable: {message.reason}. Check the [[model]] stanza and run "
-                   "`make models`.", {"model": message.model})
+        self.error(
+            f"{self.name} is unavailable: {message.reason}. Check the [[model]] stanza and run `make models`.",
+            {"model": message.model},
+        )
 
     def on_stimulus(self, stimulus: Stimulus) -> None:
         if stimulus.kind != "image":
@@ -150,24 +166,33 @@ class FrameCortex(Cortex):
         if at is None or request.holder != at.holder:
             self.frame_done()  # it went to a holder since replaced (moved, or already lost)
             return
-        ticks_now = cpu_ticks(request.pid)
-        if request.ticks is not None and ticks_now is not None and ticks_now > request.ticks:
+        cpu_now = cpu_seconds(request.pid)
+        if request.cpu is not None and cpu_now is not None and cpu_now > request.cpu:
             # Late but working: the holder is busy with many eyes. Killing it would make
             # things worse; skip this frame, and say so now and then (not an error).
             now = time.monotonic()
             if now - self._busy_told >= BUSY_NOTICE_EVERY_S:
                 self._busy_told = now
-                self.emit("status", f"The {model} model is busy: answers are slow and some frames are skipped.",
-                          {"model": model, "state": "busy"})
+                self.emit(
+                    "status",
+                    f"The {model} model is busy: answers are slow and some frames are skipped.",
+                    {"model": model, "state": "busy"},
+                )
             self.frame_done()
             return
         host = at.host
         if host:  # its CPU time is on the other machine: the directory's heartbeat knows it
-            self.error(f"The {model} model on host {host} did not answer within {self.params.infer_timeout_ms} ms; "
-                       "that frame is skipped and the model is being checked.", {"model": model, "host": host})
+            self.error(
+                f"The {model} model on host {host} did not answer within {self.params.infer_timeout_ms} ms; "
+                "that frame is skipped and the model is being checked.",
+                {"model": model, "host": host},
+            )
         else:
-            self.error(f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
-                       "restarted and this will resume by itself.", {"model": model})
+            self.error(
+                f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
+                "restarted and this will resume by itself.",
+                {"model": model},
+            )
         self.send(self.services["models"], HolderSuspect(at.holder))
         self._forget_holder(at.holder)
         self.frame_done()
@@ -178,8 +203,10 @@ class FrameCortex(Cortex):
         in_flight = [r.model for r in self._pending.values() if r.holder == message.holder]
         self._forget_holder(message.holder)
         if in_flight:
-            self.error(f"The {in_flight[0]} model is unavailable for now: {message.reason}. This will resume "
-                       "by itself.", {"model": in_flight[0]})
+            self.error(
+                f"The {in_flight[0]} model is unavailable for now: {message.reason}. This will resume by itself.",
+                {"model": in_flight[0]},
+            )
             self.frame_done()
         else:
             self.emit("status", f"Models are moving: {message.reason}.", {"state": "loading"})

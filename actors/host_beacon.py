@@ -23,7 +23,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.messages import Heartbeat, HostAlive, KillHolder
 from actors.placement import runs_on
-from actors.processes import cpu_ticks, title
+from actors.processes import cpu_seconds, title
 
 __all__ = ["LEFT_BEHIND_ENV", "HostBeacon"]
 
@@ -56,16 +56,19 @@ class HostBeacon(ActorTypeDispatcher):
         if self.last is None:
             self.wakeupAfter(timedelta(seconds=message.orphan_after_s / 4))
         self.last, self.heard = message, time.monotonic()
-        ticks = {pid: t for pid in message.pids if (t := cpu_ticks(pid)) is not None}
-        self.send(sender, HostAlive(message.host, ticks))
+        cpu = {pid: t for pid in message.pids if (t := cpu_seconds(pid)) is not None}
+        self.send(sender, HostAlive(message.host, cpu))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         silent = time.monotonic() - self.heard
         if silent < self.last.orphan_after_s:
             self.wakeupAfter(timedelta(seconds=self.last.orphan_after_s / 4))
             return
-        log.warning("the leader has not pinged this host for %.0f s: ending its model holders here (%s)",
-                    silent, ", ".join(map(str, self.last.pids)) or "none")
+        log.warning(
+            "the leader has not pinged this host for %.0f s: ending its model holders here (%s)",
+            silent,
+            ", ".join(map(str, self.last.pids)) or "none",
+        )
         for pid in self.last.pids:
             _kill_holder(pid)
         left_behind = os.environ.get(LEFT_BEHIND_ENV)

@@ -29,7 +29,8 @@ def open_rgb(data: bytes, max_pixels: int, min_side: int = 0) -> Image.Image:
             if width * height > max_pixels:
                 raise ImageRejected(
                     f"The image is {width}×{height} pixels, over the limit of "
-                    f"{max_pixels} (the cortex's max_pixels); send a smaller snapshot.")
+                    f"{max_pixels} (the cortex's max_pixels); send a smaller snapshot."
+                )
             if image.format == "JPEG" and min_side:
                 image.draft("RGB", (min_side, min_side))
             image = image.convert("RGB")
@@ -39,8 +40,9 @@ def open_rgb(data: bytes, max_pixels: int, min_side: int = 0) -> Image.Image:
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"The image is too large to decode safely ({exc}); send a snapshot of at most "
-                            f"{max_pixels} pixels.") from None
+        raise ImageRejected(
+            f"The image is too large to decode safely ({exc}); send a snapshot of at most {max_pixels} pixels."
+        ) from None
     except UnidentifiedImageError as exc:
         raise ImageRejected(f"That is not an image I can read ({exc}); send a JPEG, PNG or WebP.") from None
     except (OSError, ValueError, SyntaxError) as exc:

@@ -63,8 +63,12 @@ class MentionsPoller(ActorTypeDispatcher):
             self.settings = message.settings
             self.since_id = self._load_since_id()
             self.worker = AsyncWorker(f"x-mentions-{self.settings.user_id}")
-            log.info("polling X mentions of user %s every %.0f s for %d subscriber(s)",
-                     self.settings.user_id, self.settings.poll_every_s, len(self.subscribers))
+            log.info(
+                "polling X mentions of user %s every %.0f s for %d subscriber(s)",
+                self.settings.user_id,
+                self.settings.poll_every_s,
+                len(self.subscribers),
+            )
             self._poll()
         return self._watch()
 
@@ -88,8 +92,11 @@ class MentionsPoller(ActorTypeDispatcher):
 
         token = os.environ.get(self.settings.token_env, "")
         if not token:
-            log.warning("X mentions for user %s: the environment variable %s holding the X bearer token "
-                        "is not set", self.settings.user_id, self.settings.token_env)
+            log.warning(
+                "X mentions for user %s: the environment variable %s holding the X bearer token is not set",
+                self.settings.user_id,
+                self.settings.token_env,
+            )
             self._schedule()
             return
         self.polling = True
@@ -100,8 +107,9 @@ class MentionsPoller(ActorTypeDispatcher):
 
             if self.http is None:
                 self.http = aiohttp.ClientSession()
-            return await fetch_mentions(self.http, settings.base_url, settings.user_id, token, since_id,
-                                        settings.max_pages, settings.timeout_s)
+            return await fetch_mentions(
+                self.http, settings.base_url, settings.user_id, token, since_id, settings.max_pages, settings.timeout_s
+            )
 
         self.worker.submit(fetch, tag="poll")
 
@@ -119,8 +127,9 @@ class MentionsPoller(ActorTypeDispatcher):
         if error is not None:
             self.failures += 1
             reason = str(error) if isinstance(error, XApiError) else f"{type(error).__name__}: {error}"
-            log.warning("X mentions poll for user %s failed (%d in a row): %s", self.settings.user_id,
-                        self.failures, reason)
+            log.warning(
+                "X mentions poll for user %s failed (%d in a row): %s", self.settings.user_id, self.failures, reason
+            )
             self._schedule(retry_at=getattr(error, "retry_at", None))
             return
         self.failures = 0
@@ -137,8 +146,15 @@ class MentionsPoller(ActorTypeDispatcher):
     def _schedule(self, rate_remaining=None, rate_reset=None, retry_at=None) -> None:
         from actors.x_api import next_poll_in
 
-        delay = next_poll_in(time.time(), self.settings.poll_every_s, self.failures, self.settings.max_backoff_s,
-                             rate_remaining, rate_reset, retry_at)
+        delay = next_poll_in(
+            time.time(),
+            self.settings.poll_every_s,
+            self.failures,
+            self.settings.max_backoff_s,
+            rate_remaining,
+            rate_reset,
+            retry_at,
+        )
         if not self.timer_set:
             self.timer_set = True
             self.wakeupAfter(timedelta(seconds=delay), "poll")

@@ -10,14 +10,43 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "STIMULUS_KINDS", "Stimulus", "Output", "EyeOutput", "CortexSpec", "OpenSession",
-    "StartCortex", "CortexReady", "CloseSession", "WhoAmI", "YouAre",
-    "ModelSpec", "HolderSettings", "StartDirectory", "LoadModels", "ModelsLoaded", "ModelsFailed",
-    "WhereIsModel", "ModelAt", "ModelLoading", "ModelUnavailable", "HolderSuspect",
-    "Infer", "Inferred", "InferFailed",
-    "MentionsSettings", "Subscribe", "Unsubscribe", "Mention", "NewMentions",
-    "StartSession", "SessionStarted", "SessionEnded", "SessionUp", "SessionClosing",
-    "Ping", "Pong",
+    "STIMULUS_KINDS",
+    "Stimulus",
+    "Output",
+    "EyeOutput",
+    "CortexSpec",
+    "OpenSession",
+    "StartCortex",
+    "CortexReady",
+    "CloseSession",
+    "WhoAmI",
+    "YouAre",
+    "ModelSpec",
+    "HolderSettings",
+    "StartDirectory",
+    "LoadModels",
+    "ModelsLoaded",
+    "ModelsFailed",
+    "WhereIsModel",
+    "ModelAt",
+    "ModelLoading",
+    "ModelUnavailable",
+    "HolderSuspect",
+    "Infer",
+    "Inferred",
+    "InferFailed",
+    "MentionsSettings",
+    "Subscribe",
+    "Unsubscribe",
+    "Mention",
+    "NewMentions",
+    "StartSession",
+    "SessionStarted",
+    "SessionEnded",
+    "SessionUp",
+    "SessionClosing",
+    "Ping",
+    "Pong",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -213,7 +242,7 @@ class HostAlive:
     """HostBeacon → ModelDirectory."""
 
     host: str
-    cpu_ticks: dict[int, int]  # pid → CPU time used so far (absent: no such process)
+    cpu_seconds: dict[int, float]  # pid → CPU time used so far (absent: no such process)
 
 
 @dataclass(frozen=True)

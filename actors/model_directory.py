@@ -27,13 +27,34 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from thespian.actors import (ActorExitRequest, ActorSystemConventionUpdate, ActorTypeDispatcher,
-                             ChildActorExited, WakeupMessage)
+from thespian.actors import (
+    ActorExitRequest,
+    ActorSystemConventionUpdate,
+    ActorTypeDispatcher,
+    ChildActorExited,
+    WakeupMessage,
+)
 
 from actors.host_beacon import HostBeacon
-from actors.messages import (Heartbeat, HolderLost, HolderSuspect, HostAlive, KillHolder, LoadModels, ModelAt,
-                             ModelLoading, ModelsFailed, ModelsLoaded, ModelsNotNeeded, ModelSpec,
-                             ModelUnavailable, Ping, Pong, StartDirectory, WhereIsModel)
+from actors.messages import (
+    Heartbeat,
+    HolderLost,
+    HolderSuspect,
+    HostAlive,
+    KillHolder,
+    LoadModels,
+    ModelAt,
+    ModelLoading,
+    ModelsFailed,
+    ModelsLoaded,
+    ModelsNotNeeded,
+    ModelSpec,
+    ModelUnavailable,
+    Ping,
+    Pong,
+    StartDirectory,
+    WhereIsModel,
+)
 from actors.model_holder import ModelHolder
 from actors.placement import HOST, OFFERS, offers, pinned_to
 from actors.supervision import Restarts, never_give_up
@@ -75,7 +96,7 @@ class _Host:
     alive: bool = False
     lost: bool = False
     beats: int = 0
-    ticks: dict = field(default_factory=dict)  # pid → [(when, CPU ticks)], the last few seconds
+    cpu: dict = field(default_factory=dict)  # pid → [(when, CPU seconds)], the last few seconds
     # Holders given up on while the host was unreachable (address, pid): they may still
     # run there, and are ended when the host is heard again.
     orphans: list = field(default_factory=list)
@@ -104,8 +125,9 @@ class ModelDirectory(ActorTypeDispatcher):
         # Two holders in a row may die before loading (a host lost, a move) without a wait;
         # after that, a model that crashes TensorFlow at load is retried ever more slowly.
         policy = never_give_up(message.settings.restart_delay_s, MAX_HOLDER_BACKOFF_S)
-        self.groups = [_Group(requires, tuple(specs), restarts=Restarts(policy, free=2))
-                       for requires, specs in by_requires.items()]
+        self.groups = [
+            _Group(requires, tuple(specs), restarts=Restarts(policy, free=2)) for requires, specs in by_requires.items()
+        ]
         self.notifyOnSystemRegistrationChanges(True)
         for group in self.groups:
             self._place(group)
@@ -114,18 +136,23 @@ class ModelDirectory(ActorTypeDispatcher):
     def _best_host(self, requires: tuple[str, ...]) -> str:
         if not requires:
             return HERE
-        candidates = [name for name, host in self.hosts.items() if host.alive and offers(
-            {OFFERS: host.offers}, requires)]
+        candidates = [
+            name for name, host in self.hosts.items() if host.alive and offers({OFFERS: host.offers}, requires)
+        ]
         if not candidates:
             return HERE
 
         def load(name: str) -> int:
             return sum(1 for g in self.groups for h in (g.current, g.incoming) if h and h.host == name)
+
         return min(candidates, key=load)
 
     def _new_holder(self, group: _Group, host: str) -> _Holder:
-        address = (self.createActor(ModelHolder, targetActorRequirements=pinned_to(host)) if host
-                   else self.createActor(ModelHolder))
+        address = (
+            self.createActor(ModelHolder, targetActorRequirements=pinned_to(host))
+            if host
+            else self.createActor(ModelHolder)
+        )
         self.send(address, LoadModels(group.models, self.start.settings))
         log.info("loading %s on %s", ", ".join(m.name for m in group.models), _where(host))
         return _Holder(address, host)
@@ -133,8 +160,11 @@ class ModelDirectory(ActorTypeDispatcher):
     def _place(self, group: _Group) -> None:
         host = self._best_host(group.requires)
         if group.requires and host == HERE:
-            log.warning("no joined host offers %s: the holder of %s runs on this machine until one joins",
-                        " and ".join(group.requires), ", ".join(m.name for m in group.models))
+            log.warning(
+                "no joined host offers %s: the holder of %s runs on this machine until one joins",
+                " and ".join(group.requires),
+                ", ".join(m.name for m in group.models),
+            )
         group.failed = ""
         group.current = self._new_holder(group, host)
 
@@ -156,12 +186,22 @@ class ModelDirectory(ActorTypeDispatcher):
         holder.loaded = message
         group.failed = ""  # (an earlier holder may have failed where this one did not)
         group.restarts.reset()  # back off only while holders die before they finish loading
-        log.info("%s ready on %s, pid %d (%.1f s, peak RSS %.0f MB)", ", ".join(message.inputs),
-                 _where(holder.host), message.pid, message.seconds, message.peak_rss_mb)
+        log.info(
+            "%s ready on %s, pid %d (%.1f s, peak RSS %.0f MB)",
+            ", ".join(message.inputs),
+            _where(holder.host),
+            message.pid,
+            message.seconds,
+            message.peak_rss_mb,
+        )
         if slot == "incoming":
             old, group.current, group.incoming = group.current, holder, None
-            log.info("moved the holder of %s from %s to %s", ", ".join(message.inputs),
-                     _where(old.host) if old else "nowhere", _where(holder.host))
+            log.info(
+                "moved the holder of %s from %s to %s",
+                ", ".join(message.inputs),
+                _where(old.host) if old else "nowhere",
+                _where(holder.host),
+            )
             group.askers = []  # (every asker is a client, and was just told)
             for client, model in self._clients_of(group):
                 self._answer(client, model, group)
@@ -176,8 +216,12 @@ class ModelDirectory(ActorTypeDispatcher):
         group, slot = self._find(sender)
         if group is None:
             return
-        log.error("the holder on %s could not load %s: %s", _where(getattr(group, slot).host),
-                  ", ".join(m.name for m in group.models), message.error)
+        log.error(
+            "the holder on %s could not load %s: %s",
+            _where(getattr(group, slot).host),
+            ", ".join(m.name for m in group.models),
+            message.error,
+        )
         if slot == "incoming":
             self.send(group.incoming.address, ActorExitRequest())
             self._incoming_gone(group)  # keep serving from where it is
@@ -263,11 +307,11 @@ class ModelDirectory(ActorTypeDispatcher):
     def _busy(self, host: _Host, pid: int) -> bool:
         """Did the holder use CPU over the last host_dead_after_s? (Too little history:
         say busy; a hung one is caught at its next timeout, once there is.)"""
-        samples = host.ticks.get(pid)
+        samples = host.cpu.get(pid)
         if not samples:
             return False  # the beacon found it gone, a zombie or stopped
         window = time.monotonic() - self.start.settings.host_dead_after_s
-        old = [ticks for when, ticks in samples if when <= window]
+        old = [cpu for when, cpu in samples if when <= window]
         return not old or samples[-1][1] > old[-1]
 
     def _lose(self, group: _Group, why: str) -> None:
@@ -315,15 +359,18 @@ class ModelDirectory(ActorTypeDispatcher):
             return
         now = host.last_heard = time.monotonic()
         keep_after = now - 2 * self.start.settings.host_dead_after_s
-        host.ticks = {pid: [s for s in host.ticks.get(pid, []) if s[0] >= keep_after] + [(now, ticks)]
-                      for pid, ticks in message.cpu_ticks.items()}
+        host.cpu = {
+            pid: [s for s in host.cpu.get(pid, []) if s[0] >= keep_after] + [(now, cpu)]
+            for pid, cpu in message.cpu_seconds.items()
+        }
         if host.alive:
             return
         host.alive, host.lost = True, False
         log.info("host %s is up", message.host)
         for address, pid in host.orphans:
-            log.warning("ending the holder (pid %s) given up on while host %s was unreachable", pid or "?",
-                        message.host)
+            log.warning(
+                "ending the holder (pid %s) given up on while host %s was unreachable", pid or "?", message.host
+            )
             self.send(address, ActorExitRequest())
             if pid:
                 self.send(host.beacon, KillHolder(pid))
@@ -365,8 +412,12 @@ class ModelDirectory(ActorTypeDispatcher):
                 self._host_lost(name, f"silent for {now - (host.last_heard or host.joined):.1f} s")
             if host.lost and host.beats % lost_every:
                 continue
-            pids = tuple(h.loaded.pid for g in self.groups for h in (g.current, g.incoming)
-                         if h is not None and h.host == name and h.loaded is not None)
+            pids = tuple(
+                h.loaded.pid
+                for g in self.groups
+                for h in (g.current, g.incoming)
+                if h is not None and h.host == name and h.loaded is not None
+            )
             self.send(host.beacon, Heartbeat(name, pids, settings.leader_lost_after_s))
         self.wakeupAfter(timedelta(seconds=settings.heartbeat_every_s), "heartbeat")
 

@@ -57,8 +57,13 @@ class ModelHolder(ActorTypeDispatcher):
         self.batcher = Batcher(message.settings.max_batch, message.settings.max_wait_ms / 1000)
         seconds = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        log.info("model holder pid %d loaded %s in %.1f s, peak RSS %.0f MB", os.getpid(),
-                    ", ".join(self.models), seconds, peak_mb)
+        log.info(
+            "model holder pid %d loaded %s in %.1f s, peak RSS %.0f MB",
+            os.getpid(),
+            ", ".join(self.models),
+            seconds,
+            peak_mb,
+        )
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
         self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs))
 

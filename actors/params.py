@@ -33,8 +33,9 @@ def _type_name(tp: Any) -> str:
         return f"a list of {plural.get(inner, 'values')}"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-            type(None): "nothing"}.get(tp, getattr(tp, "__name__", str(tp)))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "nothing"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -105,9 +106,7 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
 
 def bounded(default: Any, minimum: Any = None, maximum: Any = None, choices: Any = None):
     """A dataclass field with a default and limits checked by from_dict."""
-    meta = {k: v for k, v in (("minimum", minimum), ("maximum", maximum), ("choices", choices))
-            if v is not None}
+    meta = {k: v for k, v in (("minimum", minimum), ("maximum", maximum), ("choices", choices)) if v is not None}
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
-

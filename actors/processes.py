@@ -1,26 +1,30 @@
-"""What /proc says about a process of this machine."""
+"""What the system says about a process of this machine (psutil)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import psutil
 
-__all__ = ["cpu_ticks", "title"]
+__all__ = ["cpu_seconds", "title"]
+
+_NOT_RUNNING = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD, psutil.STATUS_STOPPED)
 
 
-def cpu_ticks(pid: int) -> int | None:
-    """CPU time the process has used (clock ticks), or None if it is gone, a zombie or stopped."""
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time the process has used, or None if it is gone, a zombie or stopped."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        process = psutil.Process(pid)
+        if process.status() in _NOT_RUNNING:
+            return None
+        times = process.cpu_times()
+    except psutil.Error:
         return None
-    if fields[0] in ("Z", "X", "T", "t"):
-        return None
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return times.user + times.system
 
 
 def title(pid: int) -> str:
     """argv[0], which setproctitle makes "Class ActorAddr-…" for actor processes."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
-    except OSError:
+        cmdline = psutil.Process(pid).cmdline()
+    except psutil.Error:
         return ""
+    return cmdline[0] if cmdline else ""

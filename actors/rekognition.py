@@ -14,8 +14,14 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError,
-                                 NoCredentialsError, ReadTimeoutError)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from PIL import Image
 
 __all__ = ["RekognitionBackend", "explain", "match_faces"]
@@ -74,10 +80,14 @@ def explain(exc: Exception, params) -> str:
         message = exc.response.get("Error", {}).get("Message", "")
         return f"Rekognition refused the request ({code}: {message})."
     if isinstance(exc, (asyncio.TimeoutError, ReadTimeoutError, ConnectTimeoutError)):
-        return f"Rekognition did not answer within {params.timeout_s:g} s; faces will be compared again on a later frame."
+        return (
+            f"Rekognition did not answer within {params.timeout_s:g} s; faces will be compared again on a later frame."
+        )
     if isinstance(exc, NoCredentialsError):
-        return ("No AWS credentials were found for Rekognition; set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or an AWS profile.")
+        return (
+            "No AWS credentials were found for Rekognition; set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or an AWS profile."
+        )
     if isinstance(exc, EndpointConnectionError):
         return f"Could not reach Rekognition ({exc}); check the cortex's endpoint_url and the network."
     if isinstance(exc, (BotoCoreError, OSError)):
@@ -107,15 +117,19 @@ class RekognitionBackend:
         self._client_context = None
         self._pending_frame = None
         if not params.references:
-            raise ValueError("the rekognition backend needs references = { Name = \"photo.jpg\" or \"s3://bucket/key\" }")
+            raise ValueError('the rekognition backend needs references = { Name = "photo.jpg" or "s3://bucket/key" }')
         for name, where in params.references.items():
             if not isinstance(where, str) or not where:
                 raise ValueError(f"references.{name} must be a local path or s3://bucket/key")
         self.worker.submit(self._load_references, tag=("references",))
 
     def _config(self) -> AioConfig:
-        return AioConfig(connect_timeout=self.params.timeout_s, read_timeout=self.params.timeout_s,
-                         retries={"max_attempts": 1}, max_pool_connections=self.params.max_concurrency)
+        return AioConfig(
+            connect_timeout=self.params.timeout_s,
+            read_timeout=self.params.timeout_s,
+            retries={"max_attempts": 1},
+            max_pool_connections=self.params.max_concurrency,
+        )
 
     def _client_args(self) -> dict:
         args: dict = {"config": self._config()}
@@ -140,7 +154,7 @@ class RekognitionBackend:
         if s3_refs:
             async with get_session().create_client("s3", **self._client_args()) as s3:
                 for name, where in s3_refs.items():
-                    bucket, _, key = where[len("s3://"):].partition("/")
+                    bucket, _, key = where[len("s3://") :].partition("/")
                     response = await asyncio.wait_for(s3.get_object(Bucket=bucket, Key=key), self.params.timeout_s)
                     async with response["Body"] as body:
                         loaded[name] = _rekognition_bytes(await body.read())
@@ -153,9 +167,13 @@ class RekognitionBackend:
         async def one(source: bytes) -> dict:
             async with limit:
                 return await asyncio.wait_for(
-                    client.compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": target},
-                                         SimilarityThreshold=self.params.similarity_threshold),
-                    self.params.timeout_s * 1.5)
+                    client.compare_faces(
+                        SourceImage={"Bytes": source},
+                        TargetImage={"Bytes": target},
+                        SimilarityThreshold=self.params.similarity_threshold,
+                    ),
+                    self.params.timeout_s * 1.5,
+                )
 
         names = list(self.references)
         answers = await asyncio.gather(*(one(self.references[n]) for n in names))

@@ -13,12 +13,21 @@ import os
 import time
 from datetime import timedelta
 
-from thespian.actors import (ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage,
-                             WakeupMessage)
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage, WakeupMessage
 
 from actors.cortex import cortex_type
-from actors.messages import (CloseSession, CortexReady, CortexSpec, EyeOutput, OpenSession, Output,
-                             SessionClosing, SessionUp, StartCortex, Stimulus)
+from actors.messages import (
+    CloseSession,
+    CortexReady,
+    CortexSpec,
+    EyeOutput,
+    OpenSession,
+    Output,
+    SessionClosing,
+    SessionUp,
+    StartCortex,
+    Stimulus,
+)
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
 __all__ = ["Session"]
@@ -67,15 +76,17 @@ class Session(ActorTypeDispatcher):
         address = self.createActor(cortex_type(spec.type))
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
-        self.send(address, StartCortex(spec, self.open.session_id, self.open.eye, self.open.services,
-                                       self.open.policy))
+        self.send(address, StartCortex(spec, self.open.session_id, self.open.eye, self.open.services, self.open.policy))
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
         if message.error:
-            self._tell_eye("error", f"The {message.name} cortex could not start: {message.error}. "
-                                    "Check its [[cortex]] stanza in the config.",
-                           {"cortex": message.name})
+            self._tell_eye(
+                "error",
+                f"The {message.name} cortex could not start: {message.error}. "
+                "Check its [[cortex]] stanza in the config.",
+                {"cortex": message.name},
+            )
         elif message.name in self.restarts and self.told_ready:
             self._tell_eye("status", f"The {message.name} cortex is back.", {"restarted": message.name})
         self._maybe_ready()
@@ -90,9 +101,11 @@ class Session(ActorTypeDispatcher):
             return
         self.told_ready = True
         names = [spec.name for spec in self.open.cortexes]
-        self._tell_eye("status", "The brain is ready.",
-                       {"ready": True, "session": self.open.session_id, "cortexes": names,
-                        **self.open.ready_data})
+        self._tell_eye(
+            "status",
+            "The brain is ready.",
+            {"ready": True, "session": self.open.session_id, "cortexes": names, **self.open.ready_data},
+        )
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
         if self.open is None:
@@ -112,8 +125,11 @@ class Session(ActorTypeDispatcher):
             return
         self.unrouted_kinds_told.add(message.kind)
         what = f"command {message.text!r}" if message.kind == "command" else f"{message.kind}"
-        self._tell_eye("error", f"No cortex in this brain's config takes {what}; "
-                                "add one that subscribes to it.", {"kind": message.kind})
+        self._tell_eye(
+            "error",
+            f"No cortex in this brain's config takes {what}; add one that subscribes to it.",
+            {"kind": message.kind},
+        )
 
     def receiveMsg_CloseSession(self, message: CloseSession, sender) -> None:
         self.closing = True
@@ -138,18 +154,34 @@ class Session(ActorTypeDispatcher):
         policy = self.policy
         verdict = self.restarts.setdefault(name, Restarts(policy)).crashed(time.monotonic())
         if isinstance(verdict, GiveUp):
-            log.error("session %s: the %s cortex ended unexpectedly, %d times in %g s; it stays off",
-                      self.open.session_id, name, verdict.count, policy.window_s)
-            self._tell_eye("error", f"The {name} cortex keeps crashing ({verdict.count} times in "
-                                    f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
-                                    "try again.", {"cortex": name})
+            log.error(
+                "session %s: the %s cortex ended unexpectedly, %d times in %g s; it stays off",
+                self.open.session_id,
+                name,
+                verdict.count,
+                policy.window_s,
+            )
+            self._tell_eye(
+                "error",
+                f"The {name} cortex keeps crashing ({verdict.count} times in "
+                f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
+                "try again.",
+                {"cortex": name},
+            )
             return
         # (killed, or out of memory: a process that dies leaves no traceback of its own)
-        log.warning("session %s: the %s cortex ended unexpectedly; restarting it in %g s",
-                    self.open.session_id, name, verdict.after_s)
-        self._tell_eye("error", f"The {name} cortex crashed; restarting it in {verdict.after_s:g} s (restart "
-                                f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
-                       {"cortex": name, "restarting": name})
+        log.warning(
+            "session %s: the %s cortex ended unexpectedly; restarting it in %g s",
+            self.open.session_id,
+            name,
+            verdict.after_s,
+        )
+        self._tell_eye(
+            "error",
+            f"The {name} cortex crashed; restarting it in {verdict.after_s:g} s (restart "
+            f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
+            {"cortex": name, "restarting": name},
+        )
         self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", name))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:

@@ -17,8 +17,17 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from actors.messages import (EyeOutput, Output, Ping, Pong, SessionClosing, SessionEnded, SessionStarted, SessionUp,
-                             StartSession)
+from actors.messages import (
+    EyeOutput,
+    Output,
+    Ping,
+    Pong,
+    SessionClosing,
+    SessionEnded,
+    SessionStarted,
+    SessionUp,
+    StartSession,
+)
 from actors.session import Session
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
@@ -80,14 +89,28 @@ class SessionSupervisor(ActorTypeDispatcher):
         verdict = child.restarts.crashed(time.monotonic())
         eye = child.start.open.eye
         if isinstance(verdict, GiveUp):
-            log.error("session %s crashed %d times in %.0f s; giving up", session_id, verdict.count,
-                      child.restarts.policy.window_s)
+            log.error(
+                "session %s crashed %d times in %.0f s; giving up",
+                session_id,
+                verdict.count,
+                child.restarts.policy.window_s,
+            )
             del self.children[session_id]
             self.send(eye, SessionEnded(session_id, "Your session kept crashing; reconnect to start a new one."))
             return
         log.warning("session %s crashed; restarting it in %.1f s", session_id, verdict.after_s)
-        self.send(eye, EyeOutput(session_id, Output("session", "error", "Your session stopped unexpectedly; "
-                                                    "it is being restarted.", {"restarting": "session"})))
+        self.send(
+            eye,
+            EyeOutput(
+                session_id,
+                Output(
+                    "session",
+                    "error",
+                    "Your session stopped unexpectedly; it is being restarted.",
+                    {"restarting": "session"},
+                ),
+            ),
+        )
         self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", session_id))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:

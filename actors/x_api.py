@@ -7,7 +7,6 @@ x-rate-limit-remaining / x-rate-limit-reset headers and as HTTP 429.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -55,16 +54,22 @@ def parse_page(body: object) -> tuple[list[Mention], str | None, str | None]:
     meta = body.get("meta", {})
     if not isinstance(meta, dict):
         raise ValueError("meta is not an object")
-    users = {u.get("id"): u.get("username", "") for u in body.get("includes", {}).get("users", [])
-             if isinstance(u, dict)}
+    users = {
+        u.get("id"): u.get("username", "") for u in body.get("includes", {}).get("users", []) if isinstance(u, dict)
+    }
     mentions = []
     for tweet in body.get("data", []) or []:
-        if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str) or not isinstance(tweet.get("text"), str):
+        if (
+            not isinstance(tweet, dict)
+            or not isinstance(tweet.get("id"), str)
+            or not isinstance(tweet.get("text"), str)
+        ):
             raise ValueError(f"a tweet without id or text: {str(tweet)[:200]}")
         int(tweet["id"])  # ids are decimal strings; anything else is malformed
         author = str(tweet.get("author_id", ""))
-        mentions.append(Mention(tweet["id"], tweet["text"], author, users.get(author, ""),
-                                str(tweet.get("created_at", ""))))
+        mentions.append(
+            Mention(tweet["id"], tweet["text"], author, users.get(author, ""), str(tweet.get("created_at", "")))
+        )
     newest = meta.get("newest_id")
     for mention in mentions:
         newest = _newer(newest, mention.id)
@@ -80,8 +85,15 @@ def _rate(headers) -> tuple[int | None, float | None]:
     return remaining, reset
 
 
-async def fetch_mentions(http: aiohttp.ClientSession, base_url: str, user_id: str, token: str,
-                         since_id: str | None, max_pages: int, timeout_s: float) -> Fetched:
+async def fetch_mentions(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    user_id: str,
+    token: str,
+    since_id: str | None,
+    max_pages: int,
+    timeout_s: float,
+) -> Fetched:
     """Every mention newer than since_id (all pages, at most max_pages), oldest first."""
     url = f"{base_url.rstrip('/')}/2/users/{user_id}/mentions"
     fetched = Fetched()
@@ -94,8 +106,12 @@ async def fetch_mentions(http: aiohttp.ClientSession, base_url: str, user_id: st
         if token_param:
             params["pagination_token"] = token_param
         try:
-            async with http.get(url, params=params, headers={"Authorization": f"Bearer {token}"},
-                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            async with http.get(
+                url,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as response:
                 remaining, reset = _rate(response.headers)
                 fetched.rate_remaining, fetched.rate_reset = remaining, reset
                 if response.status == 429:
@@ -107,7 +123,7 @@ async def fetch_mentions(http: aiohttp.ClientSession, base_url: str, user_id: st
                 if response.status != 200:
                     raise XApiError(f"unexpected HTTP {response.status}")
                 text = await response.text()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise XApiError(f"no answer within {timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
             raise XApiError(f"connection failed ({type(exc).__name__}: {exc})") from None
@@ -124,12 +140,18 @@ async def fetch_mentions(http: aiohttp.ClientSession, base_url: str, user_id: st
     return fetched
 
 
-def next_poll_in(now: float, every_s: float, failures: int, max_backoff_s: float,
-                 rate_remaining: int | None = None, rate_reset: float | None = None,
-                 retry_at: float | None = None) -> float:
+def next_poll_in(
+    now: float,
+    every_s: float,
+    failures: int,
+    max_backoff_s: float,
+    rate_remaining: int | None = None,
+    rate_reset: float | None = None,
+    retry_at: float | None = None,
+) -> float:
     """Seconds until the next poll: the interval, backed off after failures, and never
     before the API's reset time once the rate limit is spent."""
-    delay = every_s if failures == 0 else min(every_s * 2 ** failures, max_backoff_s)
+    delay = every_s if failures == 0 else min(every_s * 2**failures, max_backoff_s)
     wait_until = retry_at if retry_at is not None else (rate_reset if rate_remaining == 0 else None)
     if wait_until is not None:
         delay = max(delay if failures == 0 else 0.0, wait_until - now + 0.5)

@@ -1,6 +1,6 @@
 """Churn: connect/disconnect cycles with abrupt TCP resets; counts leaked processes (not CI).
 
-    .venv/bin/python bench/churn.py --cycles 500
+.venv/bin/python bench/churn.py --cycles 500
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def main() -> None:
         elapsed = time.monotonic() - started
         settled = wait_until(lambda: len(brain.processes()) == baseline, 60)
         leaked = len(brain.processes()) - baseline
-    print(f"\nChurn: {args.cycles} connect/disconnect cycles (2/3 by TCP reset, half before the session was "
-          f"ready) in {elapsed:.0f} s: {leaked} leaked processes (baseline {baseline}, settled: {settled}).")
+    print(
+        f"\nChurn: {args.cycles} connect/disconnect cycles (2/3 by TCP reset, half before the session was "
+        f"ready) in {elapsed:.0f} s: {leaked} leaked processes (baseline {baseline}, settled: {settled})."
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,7 @@ asyncio.run(main())
 """
 
 # Each eye sends as fast as replies come: lift the per-eye rate cap, or it would be measured.
-CONFIG = ('[server]\nmax_messages_per_s = 1000000.0\n\n'
-          '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n')
+CONFIG = '[server]\nmax_messages_per_s = 1000000.0\n\n[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n'
 
 
 async def _eye(url: str, seconds: float, brain: bool, latencies: list[float]) -> None:
@@ -81,8 +80,10 @@ def main() -> None:
         finally:
             bare.terminate()
             brain.stop()
-    print(f"\nEcho round trip, {args.seconds:.0f} s per row, {os.cpu_count()} cores "
-          "(ratio = brain / bare websockets echo, same run)\n")
+    print(
+        f"\nEcho round trip, {args.seconds:.0f} s per row, {os.cpu_count()} cores "
+        "(ratio = brain / bare websockets echo, same run)\n"
+    )
     print("| eyes | server | p50 ms | p99 ms | msgs/s | p50 ratio | msgs/s ratio |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for eyes in (1, 20):
@@ -90,8 +91,10 @@ def main() -> None:
         for name, row in (("bare websockets", bare_row), ("brain (Session+Cortex)", brain_row)):
             ratio_p50 = row["p50"] / bare_row["p50"]
             ratio_rate = row["rate"] / bare_row["rate"]
-            print(f"| {eyes} | {name} | {row['p50']:.2f} | {row['p99']:.2f} | {row['rate']:.0f} | "
-                  f"{ratio_p50:.1f}× | {ratio_rate:.2f}× |")
+            print(
+                f"| {eyes} | {name} | {row['p50']:.2f} | {row['p99']:.2f} | {row['rate']:.0f} | "
+                f"{ratio_p50:.1f}× | {ratio_rate:.2f}× |"
+            )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,11 @@ def jpeg(image: Image.Image) -> bytes:
 ASTRONAUT = Image.fromarray(skimage.data.astronaut()).resize((640, 640))
 CAMERAMAN = Image.fromarray(skimage.data.camera()).convert("RGB").resize((640, 640))
 # No person in these. (Chelsea the cat is left out: BlazeFace takes her face for one.)
-NO_FACE = [Image.fromarray(skimage.data.coffee()), Image.fromarray(skimage.data.rocket()),
-           Image.fromarray(skimage.data.stereo_motorcycle()[0])]
+NO_FACE = [
+    Image.fromarray(skimage.data.coffee()),
+    Image.fromarray(skimage.data.rocket()),
+    Image.fromarray(skimage.data.stereo_motorcycle()[0]),
+]
 
 
 def bare_median(frame: bytes, store: FaceStore, repeats: int = 30) -> dict[str, float]:
@@ -145,12 +148,19 @@ def main() -> None:
 
         fake = FakeRekognition()
         ASTRONAUT.save(Path(tmp) / "eileen.jpg")
-        params = (f'backend = "rekognition", references = {{ Eileen = "{Path(tmp) / "eileen.jpg"}" }}, '
-                  f'endpoint_url = "{fake.url}", region = "us-east-1"')
+        params = (
+            f'backend = "rekognition", references = {{ Eileen = "{Path(tmp) / "eileen.jpg"}" }}, '
+            f'endpoint_url = "{fake.url}", region = "us-east-1"'
+        )
         # A mixed stream: a fifth of the frames show a face, as a room camera would.
         stream = [jpeg(ASTRONAUT), jpeg(CAMERAMAN)] * 2 + [jpeg(NO_FACE[i % 3]) for i in range(16)]
-        env = {"AWS_ACCESS_KEY_ID": "AKIDBENCH", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true",
-               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+        env = {
+            "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
         (Path(tmp) / "cloud").mkdir()
         with running_brain(FACES_ONLY.format(params=params), Path(tmp) / "cloud", env=env) as brain:
             asyncio.run(gate(brain.ws_url, stream))
@@ -159,14 +169,19 @@ def main() -> None:
     print("\nFace comparison, one eye, 640×640 JPEG of one enrolled face (median of 30, ms):\n")
     print("| | decode | detect | embed | match | total |")
     print("|---|---:|---:|---:|---:|---:|")
-    print("| bare model calls, this process | " + " | ".join(f"{bare[k]:.1f}" for k in
-                                                              ("decode", "detect", "embed", "match", "total")) + " |")
+    print(
+        "| bare model calls, this process | "
+        + " | ".join(f"{bare[k]:.1f}" for k in ("decode", "detect", "embed", "match", "total"))
+        + " |"
+    )
     print(f"| brain over websocket (faces-only topology) | | | | | {over_ws * 1000:.1f} |")
     print(f"\nratio brain / bare: {over_ws * 1000 / bare['total']:.2f}")
     calls = fake.compare_calls()
-    print(f"\nFace gate, Rekognition backend, {len(stream)} frames of which 4 show a face, 1 reference: "
-          f"{calls} CompareFaces calls instead of {len(stream)} ({len(stream) - calls} saved, "
-          f"{(len(stream) - calls) / len(stream):.0%}).")
+    print(
+        f"\nFace gate, Rekognition backend, {len(stream)} frames of which 4 show a face, 1 reference: "
+        f"{calls} CompareFaces calls instead of {len(stream)} ({len(stream) - calls} saved, "
+        f"{(len(stream) - calls) / len(stream):.0%})."
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ from tests.conftest import Member, running_brain, wait_until  # noqa: E402
 from tests.test_scale_out import GPU_TOPOLOGY, ready_on  # noqa: E402
 
 SETTINGS = {
-    "default": GPU_TOPOLOGY.replace("heartbeat_every_s = 0.25\nhost_dead_after_s = 1.0\nleader_lost_after_s = 2.0\n",
-                                    ""),
+    "default": GPU_TOPOLOGY.replace(
+        "heartbeat_every_s = 0.25\nhost_dead_after_s = 1.0\nleader_lost_after_s = 2.0\n", ""
+    ),
     "tight": GPU_TOPOLOGY,  # the tests' heartbeat: every 0.25 s, lost after 1 s
 }
 
@@ -77,8 +78,11 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for settings in args.settings:
         losses, detected, load_avg = run(settings, args.busy, args.eyes, args.seconds)
-        print(f"| {settings} | {args.busy} busy loops + {args.eyes} eyes | {args.seconds:g} | {load_avg:.1f} | "
-              f"{losses} | {'not noticed' if detected is None else f'{detected:.2f}'} |", flush=True)
+        print(
+            f"| {settings} | {args.busy} busy loops + {args.eyes} eyes | {args.seconds:g} | {load_avg:.1f} | "
+            f"{losses} | {'not noticed' if detected is None else f'{detected:.2f}'} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

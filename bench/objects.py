@@ -33,8 +33,11 @@ from actors.models import nanodet  # noqa: E402
 from tests.conftest import running_brain  # noqa: E402
 
 # Eyes here send their next frame as soon as the label comes: lift the per-eye frame cap.
-DEFAULT = (ROOT / "config" / "default.toml").read_text().replace(
-    "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_frames_per_s = 1000.0")
+DEFAULT = (
+    (ROOT / "config" / "default.toml")
+    .read_text()
+    .replace("max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_frames_per_s = 1000.0")
+)
 # P1 and P2 measure the object path alone: the default topology without its faces cortex.
 OBJECTS = DEFAULT[: DEFAULT.index('[[cortex]]\nname = "faces"')]
 UNBATCHED = OBJECTS.replace("max_batch = 16", "max_batch = 1")
@@ -181,8 +184,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         with running_brain(OBJECTS, Path(tmp)) as brain:
-            p1 = {name: asyncio.run(round_trips(brain.ws_url, frame, 30))
-                  for name, frame in (("1920×1280", large), ("640×427", small))}
+            p1 = {
+                name: asyncio.run(round_trips(brain.ws_url, frame, 30))
+                for name, frame in (("1920×1280", large), ("640×427", small))
+            }
             p2, mean_batch = asyncio.run(closed_loop(brain.ws_url, large, 16, args.seconds))
         (Path(tmp) / "default").mkdir()
         with running_brain(DEFAULT.replace('"data/faces"', f'"{tmp}/faces"'), Path(tmp) / "default") as brain:
@@ -205,8 +210,10 @@ def main() -> None:
     print("| serving | frames/s | ratio |")
     print("|---|---:|---:|")
     print(f"| bare pipeline, batch 16, serial | {bare16:.1f} | 1.00 |")
-    print(f"| bare pipeline, batch 1, serial (batching's ceiling: {bare16 / bare1:.2f}×) | {bare1:.1f} | "
-          f"{bare1 / bare16:.2f} |")
+    print(
+        f"| bare pipeline, batch 1, serial (batching's ceiling: {bare16 / bare1:.2f}×) | {bare1:.1f} | "
+        f"{bare1 / bare16:.2f} |"
+    )
     print(f"| brain, batched (mean batch {mean_batch:.1f}) | {p2:.1f} | {p2 / bare16:.2f} (goal ≥ 1.0) |")
     print(f"| brain, max_batch = 1 | {p2_unbatched:.1f} | {p2_unbatched / bare16:.2f} |")
     print(f"| batched / unbatched | | {p2 / p2_unbatched:.2f} (goal ≥ 1.5) |")

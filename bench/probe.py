@@ -80,9 +80,18 @@ def refused_quietly(port: int, payload: bytes = b"", source: str = "127.0.0.2") 
 def handshake(brain, host: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
     try:
-        conn.request("GET", "/ws", headers={
-            "Host": host, "Origin": f"http://{host}", "Upgrade": "websocket", "Connection": "Upgrade",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"})
+        conn.request(
+            "GET",
+            "/ws",
+            headers={
+                "Host": host,
+                "Origin": f"http://{host}",
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
         return conn.getresponse().status
     finally:
         conn.close()
@@ -123,9 +132,10 @@ def network_part(brain) -> list[tuple[str, str, bool]]:
     rows.append(("20,000 pings", outcome, answers(brain)))
     with brain.eye(max_size=None) as eye:
         eye.wait_ready(60)
-        for name, message in (("unknown command", '{"command": "dance"}'),
-                              ("arguments nested 970 deep", '{"command": "enroll", "name": ' + "[" * 970 +
-                               "]" * 970 + "}")):
+        for name, message in (
+            ("unknown command", '{"command": "dance"}'),
+            ("arguments nested 970 deep", '{"command": "enroll", "name": ' + "[" * 970 + "]" * 970 + "}"),
+        ):
             eye.send(message)
             try:
                 error = eye.wait_for(lambda o: o["kind"] == "error", 10)
@@ -159,14 +169,14 @@ class Load:
         self.labels: list[float] = []
         self.closed: list[tuple[int, str]] = []
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._eye, args=(brain.ws_url, fps), daemon=True)
-                        for _ in range(eyes)]
+        self.threads = [threading.Thread(target=self._eye, args=(brain.ws_url, fps), daemon=True) for _ in range(eyes)]
         for thread in self.threads:
             thread.start()
 
     def _eye(self, url: str, fps: float) -> None:
         try:
             with connect(url, max_size=None) as ws:
+
                 def read():
                     try:
                         for raw in ws:
@@ -174,6 +184,7 @@ class Load:
                                 self.labels.append(time.monotonic())
                     except ConnectionClosed as closed:
                         self.closed.append((closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (0, ""))
+
                 threading.Thread(target=read, daemon=True).start()
                 while not self.stop.wait(1 / fps):
                     ws.send(self.frame)
@@ -200,8 +211,15 @@ def kill_part(args, tmp: Path) -> list[tuple]:
             for victim in victims:
                 os.kill(victim.pid, signal.SIGKILL)
             back = load.label_after(killed_at + 0.2, 60)
-            rows.append((kind, len(victims), "labels again" if back is not None else "no label in 60 s",
-                         f"{back:.1f}" if back is not None else "", "up" if brain.proc.poll() is None else "DOWN"))
+            rows.append(
+                (
+                    kind,
+                    len(victims),
+                    "labels again" if back is not None else "no label in 60 s",
+                    f"{back:.1f}" if back is not None else "",
+                    "up" if brain.proc.poll() is None else "DOWN",
+                )
+            )
         load.stop.set()
     for kind in CORE:
         with running_brain(default_config(tmp), tmp) as brain:
@@ -217,8 +235,15 @@ def kill_part(args, tmp: Path) -> list[tuple]:
                 took = "did not exit"
             wait_until(lambda: len(load.closed) >= args.eyes, 5)
             told = load.closed[0] if load.closed else (0, "")
-            rows.append((kind, 1, f"brain exit {brain.proc.returncode} after {took} s",
-                         f"eyes told {told[0]} {told[1]!r}", "left: %d" % len(brain.processes())))
+            rows.append(
+                (
+                    kind,
+                    1,
+                    f"brain exit {brain.proc.returncode} after {took} s",
+                    f"eyes told {told[0]} {told[1]!r}",
+                    f"left: {len(brain.processes())}",
+                )
+            )
             load.stop.set()
     return rows
 
@@ -241,8 +266,10 @@ def main() -> None:
         print("|---|---|---|")
         for probe, outcome, after in network:
             print(f"| {probe} | {outcome} | {'yes' if after else 'NO'} |")
-        print(f"\n2. Bad-input corpus: {corpus[0]} of {corpus[1]} answered with the expected error; "
-              f"brain {'up' if alive else 'DOWN'} afterwards")
+        print(
+            f"\n2. Bad-input corpus: {corpus[0]} of {corpus[1]} answered with the expected error; "
+            f"brain {'up' if alive else 'DOWN'} afterwards"
+        )
         kills = kill_part(args, tmp)
     print(f"\n3. SIGKILL under load ({args.eyes} eyes × {args.fps:g} snapshots/s, default topology)\n")
     print("| actor | processes killed | outcome | labels again after s / eyes told | brain |")

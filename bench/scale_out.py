@@ -136,8 +136,10 @@ def main() -> None:
     print("| cycle | eye told | holder loaded here | next label | holder moved back after rejoin |")
     print("|---|---:|---:|---:|---:|")
     for index, cycle in enumerate(cycles, 1):
-        print(f"| {index} | {cycle['told']:.2f} | {cycle['loaded here']:.2f} | {cycle['next label']:.2f} | "
-              f"{cycle['moved back']:.2f} |")
+        print(
+            f"| {index} | {cycle['told']:.2f} | {cycle['loaded here']:.2f} | {cycle['next label']:.2f} | "
+            f"{cycle['moved back']:.2f} |"
+        )
     print(f"\nR3 — one Infer message ({message_bytes / 1024:.0f} KiB pickled), dumps + loads:")
     print(f"pickle {plain_us:.0f} µs, signed pickle {signed_us:.0f} µs (+{signed_us - plain_us:.0f} µs)")
 

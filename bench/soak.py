@@ -38,6 +38,7 @@ def memory(brain) -> tuple[int, float, float]:
 
 async def eye(url: str, frame: bytes, fps: float, until: float, counts: dict) -> None:
     async with connect(url, max_size=None) as ws:
+
         async def read():
             async for raw in ws:
                 output = json.loads(raw)
@@ -93,8 +94,10 @@ def main() -> None:
     if len(loaded) >= 3:
         first, last = loaded[1], loaded[-1]
         pss = [row[3] for row in loaded[1:]]
-        print(f"\nPSS under load from t={first[0]} s to t={last[0]} s: {(last[3] - first[3]) / first[3]:+.1%} "
-              f"(min {min(pss):.0f} MB, max {max(pss):.0f} MB)")
+        print(
+            f"\nPSS under load from t={first[0]} s to t={last[0]} s: {(last[3] - first[3]) / first[3]:+.1%} "
+            f"(min {min(pss):.0f} MB, max {max(pss):.0f} MB)"
+        )
     print(f"actor processes before the eyes: {before}, after they left: {after}")
     print("outputs:", {k: v for k, v in counts.items() if k != "error_texts"})
     for text in sorted(counts.get("error_texts", ())):

@@ -73,9 +73,13 @@ class SignedPickle:
         self._secret = secret
         # thespian's two acknowledgement packets are constants pickled at import time,
         # unsigned: they are recognised byte for byte, never unpickled from a peer.
-        self._acks = {packet: packet_value for packet, packet_value in (
-            (pickle.dumps(streamBuffer.ackPacket), streamBuffer.ackPacket),
-            (pickle.dumps(streamBuffer.ackDataErrPacket), streamBuffer.ackDataErrPacket))}
+        self._acks = {
+            packet: packet_value
+            for packet, packet_value in (
+                (pickle.dumps(streamBuffer.ackPacket), streamBuffer.ackPacket),
+                (pickle.dumps(streamBuffer.ackDataErrPacket), streamBuffer.ackDataErrPacket),
+            )
+        }
 
     def _tag(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()
@@ -89,8 +93,11 @@ class SignedPickle:
             return self._acks[data]
         tag, body = data[:_TAG_BYTES], memoryview(data)[_TAG_BYTES:]  # (a frame is not copied again)
         if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):
-            log.warning("dropped an actor-network message without a valid signature (%d bytes): "
-                        "the sender does not have this brain's actor secret", len(data))
+            log.warning(
+                "dropped an actor-network message without a valid signature (%d bytes): "
+                "the sender does not have this brain's actor secret",
+                len(data),
+            )
             raise ValueError("actor-network message without a valid signature")
         return pickle.loads(body)
 
@@ -124,8 +131,11 @@ def _bounded_receive_buffer(max_bytes: int) -> type:
         def addMore(self, buf):
             super().addMore(buf)
             if self._size is not None and self._size > max_bytes:
-                log.warning("refused an actor-network message announced as %d bytes: over [actors] "
-                            "max_message_bytes (%d)", self._size, max_bytes)
+                log.warning(
+                    "refused an actor-network message announced as %d bytes: over [actors] max_message_bytes (%d)",
+                    self._size,
+                    max_bytes,
+                )
                 self._buf = b""
                 raise MessageTooBig(f"actor-network message of {self._size} bytes")
 
@@ -159,8 +169,9 @@ def _guard_connections(transport_class, host: str, networks: list) -> None:
             connection, (peer, _) = result[0], result[1][:2]
             if not any(ipaddress.ip_address(peer) in network for network in networks):
                 connection.close()
-                log.warning("refused an actor-network connection from %s: not this host and not in "
-                            "[actors] allowed_peers", peer)
+                log.warning(
+                    "refused an actor-network connection from %s: not this host and not in [actors] allowed_peers", peer
+                )
                 # thespian's accept loop logs an OSError (see _survive_accept_errors).
                 raise ConnectionRefusedError(f"actor-network peer {peer} is not allowed")
         return result

@@ -36,8 +36,9 @@ def _check_port_free(host: str, port: int) -> None:
         probe.close()
 
 
-def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict | None = None,
-                       log_file: str | None = None):
+def start_actor_system(
+    guard: NetworkGuard, admin_port: int, capabilities: dict | None = None, log_file: str | None = None
+):
     """Start a fresh multiprocTCPBase admin on guard.host:admin_port and return the ActorSystem.
 
     `capabilities` are added to thespian's (e.g. the convention leader's address).

@@ -40,9 +40,14 @@ class BridgeError(RuntimeError):
 
 
 class Bridge:
-    def __init__(self, loop: asyncio.AbstractEventLoop, reflector: Any,
-                 deliver: Callable[[Any], None], send_lanes: int = 4,
-                 listen_timeout_s: float = 0.25):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        reflector: Any,
+        deliver: Callable[[Any], None],
+        send_lanes: int = 4,
+        listen_timeout_s: float = 0.25,
+    ):
         self._loop = loop
         self._reflector = reflector
         self._deliver = deliver
@@ -55,8 +60,10 @@ class Bridge:
         self.admin_pid = 0
         self._threads = [
             threading.Thread(target=self._receive_loop, name="bridge-receive", daemon=True),
-            *(threading.Thread(target=self._send_loop, args=(lane,), name=f"bridge-send-{n}", daemon=True)
-              for n, lane in enumerate(self._lanes)),
+            *(
+                threading.Thread(target=self._send_loop, args=(lane,), name=f"bridge-send-{n}", daemon=True)
+                for n, lane in enumerate(self._lanes)
+            ),
         ]
 
     # -- used by the event loop ----------------------------------------------------------

@@ -37,19 +37,33 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     check = commands.add_parser("check", help="validate a config file and exit")
     check.add_argument("--config", default="config/default.toml")
-    join = commands.add_parser("join", help="lend this machine to a leader brain: its model holders that "
-                                            "require what this machine offers run here")
-    join.add_argument("--leader", required=True, metavar="HOST:PORT",
-                      help="the leader's actor system: its [actors] host and admin_port")
-    join.add_argument("--capabilities", default="", metavar="LIST",
-                      help="what this machine offers, comma-separated (e.g. gpu,faces); matched against "
-                           "`requires` in the leader's [[model]] stanzas")
+    join = commands.add_parser(
+        "join",
+        help="lend this machine to a leader brain: its model holders that require what this machine offers run here",
+    )
+    join.add_argument(
+        "--leader",
+        required=True,
+        metavar="HOST:PORT",
+        help="the leader's actor system: its [actors] host and admin_port",
+    )
+    join.add_argument(
+        "--capabilities",
+        default="",
+        metavar="LIST",
+        help="what this machine offers, comma-separated (e.g. gpu,faces); matched against "
+        "`requires` in the leader's [[model]] stanzas",
+    )
     join.add_argument("--config", help="take [actors] from this file (defaults otherwise)")
     join.add_argument("--host", help="this machine's address on the private network ([actors] host)")
     join.add_argument("--admin-port", type=int, help="[actors] admin_port of this machine")
-    join.add_argument("--allow", default="", metavar="LIST",
-                      help="more peers allowed to connect, comma-separated addresses or networks "
-                           "([actors] allowed_peers); the leader is always allowed")
+    join.add_argument(
+        "--allow",
+        default="",
+        metavar="LIST",
+        help="more peers allowed to connect, comma-separated addresses or networks "
+        "([actors] allowed_peers); the leader is always allowed",
+    )
     join.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
@@ -62,12 +76,15 @@ def _network_guard(actors: ActorsConfig, joining: bool = False) -> NetworkGuard:
     secret = os.environ.get(actors.secret_env, "")
     if not secret and (joining or not is_loopback(actors.host)):
         why = "joins another brain" if joining else f"listens on {actors.host}, which other machines can reach"
-        raise CannotStart(f"the actor system {why}, so every actor message must be signed with a shared secret: "
-                          f"set {actors.secret_env} to the same value on every machine, e.g. "
-                          f"`export {actors.secret_env}=$(openssl rand -hex 32)`")
+        raise CannotStart(
+            f"the actor system {why}, so every actor message must be signed with a shared secret: "
+            f"set {actors.secret_env} to the same value on every machine, e.g. "
+            f"`export {actors.secret_env}=$(openssl rand -hex 32)`"
+        )
     if secret and len(secret) < 16:
-        raise CannotStart(f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, "
-                          "e.g. `openssl rand -hex 32`")
+        raise CannotStart(
+            f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, e.g. `openssl rand -hex 32`"
+        )
     return NetworkGuard.for_host(actors.host, actors.allowed_peers, secret, actors.max_message_bytes)
 
 
@@ -75,9 +92,12 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     actors = {"admin_port": args.admin_port} if args.admin_port is not None else {}
     events = {"port": args.events_port} if args.events_port is not None else {}
-    return dataclasses.replace(config, server=dataclasses.replace(config.server, **server),
-                               actors=dataclasses.replace(config.actors, **actors),
-                               events=dataclasses.replace(config.events, **events))
+    return dataclasses.replace(
+        config,
+        server=dataclasses.replace(config.server, **server),
+        actors=dataclasses.replace(config.actors, **actors),
+        events=dataclasses.replace(config.events, **events),
+    )
 
 
 async def _serve(config: Config, reflector, services: dict, supervisor, core_pids: dict) -> None:
@@ -99,9 +119,15 @@ async def _serve(config: Config, reflector, services: dict, supervisor, core_pid
         if not stop.done():
             stop.set_result(ACTOR_SYSTEM_DIED)
 
-    watchdog = asyncio.create_task(watch_actor_system(config.actors.host, config.actors.admin_port,
-                                                      {"admin": bridge.admin_pid, **core_pids},
-                                                      bridge.actor_sid, actor_system_died))
+    watchdog = asyncio.create_task(
+        watch_actor_system(
+            config.actors.host,
+            config.actors.admin_port,
+            {"admin": bridge.admin_pid, **core_pids},
+            bridge.actor_sid,
+            actor_system_died,
+        )
+    )
     try:
         await asyncio.gather(gateway.serve(bridge, stop), serve_events(config, gateway, stop))
         if stop.result() == ACTOR_SYSTEM_DIED:
@@ -120,8 +146,9 @@ def _raise_exit(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # One line per connection and HTTP request drowns what matters.
     logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "join":
@@ -165,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             services["models"] = system.createActor(ModelDirectory)
             core_pids["model directory"] = system.ask(services["models"], Ping(), 10).pid
             system.tell(services["models"], StartDirectory(config.models, config.holder.settings(config.actors)))
-            log.info("loading %d model(s) in the model holder: %s", len(config.models),
-                     ", ".join(f"{m.name} ({m.path})" for m in config.models))
+            log.info(
+                "loading %d model(s) in the model holder: %s",
+                len(config.models),
+                ", ".join(f"{m.name} ({m.path})" for m in config.models),
+            )
         code = asyncio.run(_serve(config, reflector, services, supervisor, core_pids))
         return code
     except KeyboardInterrupt:
@@ -199,16 +229,18 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
     if bad:
         raise CannotStart(f"--capabilities: {bad[0]!r} is not a capability name (letters, digits, - and _)")
     if is_loopback(config.actors.host) and not is_loopback(leader_host):
-        raise CannotStart(f"this machine's actor system would listen on {config.actors.host}, which the leader at "
-                          f"{leader_host} cannot reach: give --host this machine's address on the private network")
+        raise CannotStart(
+            f"this machine's actor system would listen on {config.actors.host}, which the leader at "
+            f"{leader_host} cannot reach: give --host this machine's address on the private network"
+        )
     name = f"{config.actors.host}:{config.actors.admin_port}"
     return config.actors, f"{leader_host}:{leader_port}", name, offers
 
 
 def _join(args: argparse.Namespace) -> int:
+    from actors.host_beacon import LEFT_BEHIND_ENV
     from actors.messages import WhoAmI
     from actors.placement import HOST, OFFERS
-    from actors.host_beacon import LEFT_BEHIND_ENV
     from actors.reflector import Reflector
     from brain.watchdog import process_alive
 
@@ -222,8 +254,9 @@ def _join(args: argparse.Namespace) -> int:
     try:
         socket.create_connection((leader_host, int(leader_port)), timeout=2).close()
     except OSError as exc:
-        log.warning("the leader's actor system at %s does not answer yet (%s); this host joins when it does",
-                    leader, exc)
+        log.warning(
+            "the leader's actor system at %s does not answer yet (%s); this host joins when it does", leader, exc
+        )
     capabilities = {"Convention Address.IPv4": leader, HOST: name, OFFERS: list(offers)}
     # The beacon (forked from this process, so it inherits the variable) creates this
     # file when the leader has gone silent.
@@ -242,12 +275,19 @@ def _join(args: argparse.Namespace) -> int:
     rejoin = False
     try:
         you = system.ask(system.createActor(Reflector), WhoAmI(), 10)
-        log.info("host %s joins the leader at %s, offering %s; the leader places model holders here",
-                 name, leader, ", ".join(offers) or "nothing")
+        log.info(
+            "host %s joins the leader at %s, offering %s; the leader places model holders here",
+            name,
+            leader,
+            ", ".join(offers) or "nothing",
+        )
         while not stop:
             if not process_alive(you.admin_pid):
-                log.error("this host's actor system died (admin pid %d); stopping (exit code %d)",
-                          you.admin_pid, ACTOR_SYSTEM_DIED)
+                log.error(
+                    "this host's actor system died (admin pid %d); stopping (exit code %d)",
+                    you.admin_pid,
+                    ACTOR_SYSTEM_DIED,
+                )
                 code = ACTOR_SYSTEM_DIED
                 break
             # thespian would wait minutes before it registers again with a restarted

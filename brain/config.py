@@ -14,10 +14,10 @@ from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
 from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec
-from actors.supervision import SupervisionPolicy
 from actors.models.formats import FORMATS, format_of
 from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
+from actors.supervision import SupervisionPolicy
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -138,8 +138,14 @@ class HolderConfig:
     restart_delay_s: float = bounded(2.0, minimum=0.0, maximum=60.0)
 
     def settings(self, actors: ActorsConfig) -> HolderSettings:
-        return HolderSettings(self.max_batch, self.max_wait_ms, self.restart_delay_s,
-                              actors.heartbeat_every_s, actors.host_dead_after_s, actors.leader_lost_after_s)
+        return HolderSettings(
+            self.max_batch,
+            self.max_wait_ms,
+            self.restart_delay_s,
+            actors.heartbeat_every_s,
+            actors.host_dead_after_s,
+            actors.leader_lost_after_s,
+        )
 
 
 @dataclass(frozen=True)
@@ -184,15 +190,23 @@ class _ModelStanza:
     requires: list[str] = bounded([])  # what its holder's host must offer (`brain join --capabilities`)
 
 
-_SECTIONS = {"server": ServerConfig, "actors": ActorsConfig, "eye": EyeConfig, "holder": HolderConfig,
-             "events": EventsConfig, "supervision": SupervisionPolicy}
+_SECTIONS = {
+    "server": ServerConfig,
+    "actors": ActorsConfig,
+    "eye": EyeConfig,
+    "holder": HolderConfig,
+    "events": EventsConfig,
+    "supervision": SupervisionPolicy,
+}
 
 
 def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     """Validate a parsed TOML document; raise ConfigError naming the first fault."""
     unknown = sorted(set(data) - set(_SECTIONS) - {"cortex", "model"})
     if unknown:
-        raise ConfigError(path, unknown[0], "unknown section (known: server, actors, eye, holder, events, supervision, model, cortex)")
+        raise ConfigError(
+            path, unknown[0], "unknown section (known: server, actors, eye, holder, events, supervision, model, cortex)"
+        )
     sections = {}
     try:
         for name, cls in _SECTIONS.items():
@@ -201,34 +215,47 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
         raise ConfigError(path, exc.key, exc.problem) from None
     server = sections["server"]
     if bool(server.cert) != bool(server.key):
-        raise ConfigError(path, "server.cert" if not server.cert else "server.key",
-                          "set both server.cert and server.key for TLS, or neither")
+        raise ConfigError(
+            path,
+            "server.cert" if not server.cert else "server.key",
+            "set both server.cert and server.key for TLS, or neither",
+        )
     for key in ("cert", "key"):
         if getattr(server, key) and not Path(getattr(server, key)).is_file():
             raise ConfigError(path, f"server.{key}", f"{getattr(server, key)!r} is not a readable file")
     eye = sections["eye"]
     if 1000 / eye.snapshot_every_ms > server.max_frames_per_s:
-        raise ConfigError(path, "eye.snapshot_every_ms",
-                          f"the page would send {1000 / eye.snapshot_every_ms:g} snapshots a second, more than "
-                          f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other")
+        raise ConfigError(
+            path,
+            "eye.snapshot_every_ms",
+            f"the page would send {1000 / eye.snapshot_every_ms:g} snapshots a second, more than "
+            f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other",
+        )
     _check_actor_network(sections["actors"], path)
     if sections["actors"].max_message_bytes < 2 * server.max_message_bytes:
-        raise ConfigError(path, "actors.max_message_bytes",
-                          f"must be at least twice server.max_message_bytes ({server.max_message_bytes}): an "
-                          "eye's message crosses the actor network whole, and its echo may be larger")
+        raise ConfigError(
+            path,
+            "actors.max_message_bytes",
+            f"must be at least twice server.max_message_bytes ({server.max_message_bytes}): an "
+            "eye's message crosses the actor network whole, and its echo may be larger",
+        )
     if server.close_over_bytes < server.max_message_bytes:
-        raise ConfigError(path, "server.close_over_bytes",
-                          f"must be at least server.max_message_bytes ({server.max_message_bytes})")
+        raise ConfigError(
+            path, "server.close_over_bytes", f"must be at least server.max_message_bytes ({server.max_message_bytes})"
+        )
     models = _parse_models(data.get("model", []), path)
-    return Config(path=path, models=models, cortexes=_parse_cortexes(data.get("cortex", []), path, models),
-                  **sections)
+    return Config(path=path, models=models, cortexes=_parse_cortexes(data.get("cortex", []), path, models), **sections)
 
 
 def _check_actor_network(actors: ActorsConfig, path: str) -> None:
     if actors.host in ("", "0.0.0.0", "::", "*"):
-        raise ConfigError(path, "actors.host", "the actor system must not listen on every interface (anyone "
-                          "who reaches it can run code in the brain); name one address: 127.0.0.1, or a "
-                          "private interface's address when other machines join")
+        raise ConfigError(
+            path,
+            "actors.host",
+            "the actor system must not listen on every interface (anyone "
+            "who reaches it can run code in the brain); name one address: 127.0.0.1, or a "
+            "private interface's address when other machines join",
+        )
     try:
         ipaddress.ip_address(actors.host)
     except ValueError:
@@ -237,15 +264,22 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
         try:
             ipaddress.ip_network(peer, strict=False)
         except ValueError:
-            raise ConfigError(path, f"actors.allowed_peers[{index}]",
-                              f"{peer!r} is not an address or a network such as 10.0.0.0/24") from None
+            raise ConfigError(
+                path, f"actors.allowed_peers[{index}]", f"{peer!r} is not an address or a network such as 10.0.0.0/24"
+            ) from None
     if actors.host_dead_after_s < 2 * actors.heartbeat_every_s:
-        raise ConfigError(path, "actors.host_dead_after_s",
-                          f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)")
+        raise ConfigError(
+            path,
+            "actors.host_dead_after_s",
+            f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)",
+        )
     if actors.leader_lost_after_s <= actors.host_dead_after_s:
-        raise ConfigError(path, "actors.leader_lost_after_s",
-                          f"must be more than actors.host_dead_after_s ({actors.host_dead_after_s:g} s): a joined "
-                          "host must not give its leader up before the leader gives the host up")
+        raise ConfigError(
+            path,
+            "actors.leader_lost_after_s",
+            f"must be more than actors.host_dead_after_s ({actors.host_dead_after_s:g} s): a joined "
+            "host must not give its leader up before the leader gives the host up",
+        )
 
 
 def _stanza_label(section: str, index: int, stanza: Any) -> str:
@@ -278,16 +312,23 @@ def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
     specs: list[ModelSpec] = []
     for label, parsed in _stanzas(stanzas, "model", _ModelStanza, path):
         if not Path(parsed.path).exists():
-            raise ConfigError(path, f"{label}.path", f"{parsed.path!r} does not exist (relative paths start "
-                                                     "from the brain's working directory); run `make models`")
+            raise ConfigError(
+                path,
+                f"{label}.path",
+                f"{parsed.path!r} does not exist (relative paths start "
+                "from the brain's working directory); run `make models`",
+            )
         try:
             fmt = parsed.format or format_of(parsed.path)
         except ValueError as exc:
             raise ConfigError(path, f"{label}.format", str(exc)) from None
         for index, capability in enumerate(parsed.requires):
             if not CAPABILITY.fullmatch(capability):
-                raise ConfigError(path, f"{label}.requires[{index}]",
-                                  f"{capability!r} is not a capability name (letters, digits, - and _)")
+                raise ConfigError(
+                    path,
+                    f"{label}.requires[{index}]",
+                    f"{capability!r} is not a capability name (letters, digits, - and _)",
+                )
         specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt, tuple(sorted(set(parsed.requires)))))
     return tuple(specs)
 
@@ -299,8 +340,7 @@ def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> t
             cls = cortex_type(parsed.type)
         except KeyError:
             known = ", ".join(sorted(REGISTRY))
-            raise ConfigError(path, f"{label}.type",
-                              f"no cortex type {parsed.type!r} (known types: {known})") from None
+            raise ConfigError(path, f"{label}.type", f"no cortex type {parsed.type!r} (known types: {known})") from None
         try:
             params = from_dict(cls.Params, parsed.params, f"{label}.params")
         except ParamError as exc:

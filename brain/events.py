@@ -33,8 +33,11 @@ def make_app(config: Config, gateway) -> web.Application:
 
     async def post_event(request: web.Request) -> web.Response:
         if not token:
-            return _refuse(503, f"Events are off: set the environment variable {settings.token_env} to a "
-                                "secret token and restart the brain.")
+            return _refuse(
+                503,
+                f"Events are off: set the environment variable {settings.token_env} to a "
+                "secret token and restart the brain.",
+            )
         offered = request.headers.get("Authorization", "")
         if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
             return _refuse(401, "Send the events token as 'Authorization: Bearer <token>'.")
@@ -48,8 +51,10 @@ def make_app(config: Config, gateway) -> web.Application:
         if not isinstance(text, str) or not text.strip():
             return _refuse(400, '"text" must be a non-empty string.')
         if len(text) > settings.max_text_chars:
-            return _refuse(400, f'"text" has {len(text)} characters; the limit is {settings.max_text_chars} '
-                                "(events.max_text_chars).")
+            return _refuse(
+                400,
+                f'"text" has {len(text)} characters; the limit is {settings.max_text_chars} (events.max_text_chars).',
+            )
         if not isinstance(to, str) or not to:
             return _refuse(400, '"to" must be "all" or a session id.')
         delivered = gateway.push_event(text.strip(), to)
@@ -69,12 +74,17 @@ async def serve_events(config: Config, gateway, stop: asyncio.Future) -> None:
         return
     runner = web.AppRunner(make_app(config, gateway), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port,
-                       ssl_context=tls_context(config.server.cert, config.server.key))
+    site = web.TCPSite(
+        runner, settings.host, settings.port, ssl_context=tls_context(config.server.cert, config.server.key)
+    )
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    log.info("events endpoint on http://%s:%s/events%s", settings.host, port,
-             "" if os.environ.get(settings.token_env) else f" (off until {settings.token_env} is set)")
+    log.info(
+        "events endpoint on http://%s:%s/events%s",
+        settings.host,
+        port,
+        "" if os.environ.get(settings.token_env) else f" (off until {settings.token_env} is set)",
+    )
     try:
         await stop
     finally:

@@ -66,8 +66,7 @@ Action = Forward | Reply | Close | Counted
 
 
 class EyeProtocol:
-    def __init__(self, server: ServerConfig, now: float, token: str = "",
-                 commands: frozenset[str] | None = None):
+    def __init__(self, server: ServerConfig, now: float, token: str = "", commands: frozenset[str] | None = None):
         self.server = server
         self.token = token
         self.commands = commands
@@ -99,14 +98,17 @@ class EyeProtocol:
             actions: list[Action] = [Counted("dropped", "rate_limit")]
             if now - self.told_too_fast >= TOO_FAST_EVERY_S:
                 self.told_too_fast = now
-                limit = (f"{self.server.max_frames_per_s:g} snapshots" if frame
-                         else f"{self.server.max_messages_per_s:g} messages")
-                actions += self.reply(brain_error(f"You are sending more than {limit} a second; the extra ones "
-                                                  "were dropped. Slow down."))
+                limit = (
+                    f"{self.server.max_frames_per_s:g} snapshots"
+                    if frame
+                    else f"{self.server.max_messages_per_s:g} messages"
+                )
+                actions += self.reply(
+                    brain_error(f"You are sending more than {limit} a second; the extra ones were dropped. Slow down.")
+                )
             return actions
         try:
-            stimulus = parse_message(message, self.server.max_message_bytes, self.server.max_json_depth,
-                                     self.commands)
+            stimulus = parse_message(message, self.server.max_message_bytes, self.server.max_json_depth, self.commands)
         except ProtocolError as exc:
             return [Counted("messages_in", "invalid"), *self.reply(brain_error(str(exc)))]
         self.inflight += len(message)
@@ -130,8 +132,10 @@ class EyeProtocol:
             self.phase = Phase.OPEN
             return []
         self.phase = Phase.CLOSED
-        return [Counted("refused", "token"),
-                Close(1008, "Missing or wrong token: open the page with ?token=… as given to you.")]
+        return [
+            Counted("refused", "token"),
+            Close(1008, "Missing or wrong token: open the page with ?token=… as given to you."),
+        ]
 
     # -- the bytes on their way to the actors ------------------------------------------------
 
@@ -150,14 +154,21 @@ class EyeProtocol:
         try:
             text = encode_output(output)
         except (TypeError, ValueError) as exc:  # never let one output end the eye
-            text = encode_output(brain_error(f"The {output.cortex} cortex sent something that could not be "
-                                             f"encoded ({type(exc).__name__}); it was dropped."))
+            text = encode_output(
+                brain_error(
+                    f"The {output.cortex} cortex sent something that could not be "
+                    f"encoded ({type(exc).__name__}); it was dropped."
+                )
+            )
         dropped = 0
         if not self.outbox.fits(text):
             dropped = 1
-            text = encode_output(brain_error(
-                f"An output of the {output.cortex} cortex was too big to send ({len(text) / 1e6:.1f} MB, over "
-                "server.outbound_queue_bytes); it was dropped."))
+            text = encode_output(
+                brain_error(
+                    f"An output of the {output.cortex} cortex was too big to send ({len(text) / 1e6:.1f} MB, over "
+                    "server.outbound_queue_bytes); it was dropped."
+                )
+            )
         dropped += self.outbox.put(text)
         return [Reply(output), *([Counted("dropped", "slow_eye", dropped)] if dropped else [])]
 

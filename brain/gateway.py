@@ -29,14 +29,13 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
-from actors.messages import (CloseSession, OpenSession, Output, SessionEnded, SessionStarted,
-                             StartSession)
+from actors.messages import CloseSession, OpenSession, Output, SessionEnded, SessionStarted, StartSession
 from brain.bridge import Bridge
 from brain.config import Config
-from brain.limits import TokenBucket
-from brain.metrics import Metrics
-from brain.memory import give_back_memory
 from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Reply
+from brain.limits import TokenBucket
+from brain.memory import give_back_memory
+from brain.metrics import Metrics
 from brain.protocol import brain_error
 
 __all__ = ["Gateway", "FRONTEND_DIR", "host_allowed", "tls_context"]
@@ -71,8 +70,10 @@ def eye_socket_class(max_pings_per_s: float) -> type[ServerConnection]:
                 if not self.pings.allow(now):
                     if self.protocol.state is OPEN:
                         log.warning("closing an eye that sent more than %g pings a second", max_pings_per_s)
-                        self.protocol.fail(CloseCode.POLICY_VIOLATION,
-                                           f"More than {max_pings_per_s:g} pings a second (server.max_pings_per_s).")
+                        self.protocol.fail(
+                            CloseCode.POLICY_VIOLATION,
+                            f"More than {max_pings_per_s:g} pings a second (server.max_pings_per_s).",
+                        )
                         self.send_data()
                     return
             super().process_event(event)
@@ -85,8 +86,9 @@ class EyeConnection:
     (giving up on an eye that takes nothing for `send_timeout_s`), and its Session. The
     rules live in `protocol` (brain/eye_protocol.py)."""
 
-    def __init__(self, websocket: ServerConnection, session_id: str, protocol: EyeProtocol, lane: int,
-                 gateway: Gateway):
+    def __init__(
+        self, websocket: ServerConnection, session_id: str, protocol: EyeProtocol, lane: int, gateway: Gateway
+    ):
         self.websocket = websocket
         self.session_id = session_id
         self.protocol = protocol
@@ -105,10 +107,12 @@ class EyeConnection:
 
     def sent(self, size: int) -> Callable[[], None]:
         """What the bridge calls once a forwarded message of `size` bytes reached the Session."""
+
         def arrived() -> None:
             self.protocol.sent(size)
             if self.protocol.reading():
                 self.room.set()
+
         return arrived
 
     async def wait_for_room(self) -> None:
@@ -128,8 +132,13 @@ class EyeConnection:
                 except TimeoutError:
                     # Its keepalive ping cannot get out behind a full buffer either: nothing
                     # else would ever end it, and its queue would hold memory for nobody.
-                    log.warning("eye %s took no output for %g s (%d waiting, %.1f MB): disconnecting it",
-                                self.session_id, self.send_timeout_s, len(outbox) + 1, waiting_bytes / 1e6)
+                    log.warning(
+                        "eye %s took no output for %g s (%d waiting, %.1f MB): disconnecting it",
+                        self.session_id,
+                        self.send_timeout_s,
+                        len(outbox) + 1,
+                        waiting_bytes / 1e6,
+                    )
                     self.gateway.metrics.refused.labels("not_reading").inc()
                     self.websocket.transport.abort()
                     return
@@ -208,17 +217,28 @@ class Gateway:
         self.eyes[session_id] = eye
         self.metrics.eyes.set(len(self.eyes))
         writer = asyncio.create_task(eye.write_forever())
-        eye.put(Output("brain", "status", "Connected. Starting the cortexes…",
-                       {"connected": True, "session": session_id}))
-        opening = OpenSession(session_id, self.bridge.eye_address, self.config.cortexes,
-                              {"eye": asdict(self.config.eye)}, self.services, self.config.supervision)
+        eye.put(
+            Output("brain", "status", "Connected. Starting the cortexes…", {"connected": True, "session": session_id})
+        )
+        opening = OpenSession(
+            session_id,
+            self.bridge.eye_address,
+            self.config.cortexes,
+            {"eye": asdict(self.config.eye)},
+            self.services,
+            self.config.supervision,
+        )
         self.bridge.send(self.supervisor, StartSession(opening), eye.lane)
         try:
             try:
                 await asyncio.wait_for(asyncio.shield(eye.started), server.session_start_timeout_s)
             except TimeoutError:
-                eye.put(brain_error("The brain could not start a session in time; try again in a "
-                                    "moment, and check the brain's log if it keeps happening."))
+                eye.put(
+                    brain_error(
+                        "The brain could not start a session in time; try again in a "
+                        "moment, and check the brain's log if it keeps happening."
+                    )
+                )
                 await asyncio.sleep(0.1)  # let the writer flush the error before closing
                 await websocket.close(1011, "session did not start")
                 return
@@ -289,21 +309,35 @@ class Gateway:
             # DNS rebinding: a hostile page whose name now resolves to this machine would
             # otherwise drive the brain (enrol or forget faces) as if it were its own page.
             self.metrics.refused.labels("host").inc()
-            return _response(HTTPStatus.FORBIDDEN, f"This brain does not answer to the name {host!r}: open it by "
-                             "its address (such as http://127.0.0.1:8080/), or add the name to "
-                             "server.allowed_hosts.\n".encode(), "text/plain")
+            return _response(
+                HTTPStatus.FORBIDDEN,
+                f"This brain does not answer to the name {host!r}: open it by "
+                "its address (such as http://127.0.0.1:8080/), or add the name to "
+                "server.allowed_hosts.\n".encode(),
+                "text/plain",
+            )
         if path == WS_PATH:
             if not self._origin_allowed(request):
                 self.metrics.refused.labels("origin").inc()
-                return _response(HTTPStatus.FORBIDDEN, b"This page's origin may not open the brain's websocket "
-                                 b"(server.allowed_origins).\n", "text/plain")
+                return _response(
+                    HTTPStatus.FORBIDDEN,
+                    b"This page's origin may not open the brain's websocket (server.allowed_origins).\n",
+                    "text/plain",
+                )
             return None  # go on with the websocket handshake
         if path == "/health":
             healthy = self.actor_system_alive
-            body = {"status": "ok" if healthy else "actor system down", "eyes": len(self.eyes),
-                    "connections_total": self.connections_total, "uptime_s": round(time.time() - self.started)}
-            return _response(HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
-                             json.dumps(body).encode(), "application/json")
+            body = {
+                "status": "ok" if healthy else "actor system down",
+                "eyes": len(self.eyes),
+                "connections_total": self.connections_total,
+                "uptime_s": round(time.time() - self.started),
+            }
+            return _response(
+                HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
+                json.dumps(body).encode(),
+                "application/json",
+            )
         if path == "/metrics":
             return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4")
         name = "index.html" if path == "/" else path.lstrip("/")
@@ -323,15 +357,28 @@ class Gateway:
         tls = tls_context(server.cert, server.key)
         # No permessage-deflate: snapshots are JPEGs already, and deflating 400 KB of
         # them cost ~30 ms per frame on each side for nothing.
-        async with serve(self.handle, server.host, server.port, process_request=self.http,
-                         max_size=server.close_over_bytes, compression=None, ssl=tls,
-                         create_connection=eye_socket_class(server.max_pings_per_s),
-                         ping_interval=server.ping_interval_s, ping_timeout=server.ping_timeout_s) as ws_server:
+        async with serve(
+            self.handle,
+            server.host,
+            server.port,
+            process_request=self.http,
+            max_size=server.close_over_bytes,
+            compression=None,
+            ssl=tls,
+            create_connection=eye_socket_class(server.max_pings_per_s),
+            ping_interval=server.ping_interval_s,
+            ping_timeout=server.ping_timeout_s,
+        ) as ws_server:
             ports = sorted({s.getsockname()[1] for s in ws_server.sockets})
             self.bound_port = ports[0] if ports else server.port
             scheme = "https" if tls else "http"
-            log.info("eye page on %s://%s:%s/ (websocket %s): open it in Chrome", scheme, server.host,
-                     self.bound_port, WS_PATH)
+            log.info(
+                "eye page on %s://%s:%s/ (websocket %s): open it in Chrome",
+                scheme,
+                server.host,
+                self.bound_port,
+                WS_PATH,
+            )
             await stop
             await self._say_goodbye()
             ws_server.close(close_connections=True)
@@ -364,6 +411,12 @@ def host_allowed(host_header: str, allowed_hosts: list[str]) -> bool:
 
 
 def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers({"Content-Type": content_type, "Content-Length": str(len(body)),
-                       "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    headers = Headers(
+        {
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+        }
+    )
     return Response(status.value, status.phrase, headers, body)

@@ -17,11 +17,19 @@ class Metrics:
         self.messages_in = Counter("cortical_messages_in", "Messages from eyes", ["kind"], registry=r)
         self.dropped = Counter("cortical_dropped", "Frames or outputs dropped", ["reason"], registry=r)
         self.outputs = Counter("cortical_outputs", "Outputs sent to eyes", ["cortex", "kind"], registry=r)
-        self.latency = Histogram("cortical_cortex_latency_seconds", "Stimulus to output, per cortex", ["cortex"],
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-                                 registry=r)
-        self.batch = Histogram("cortical_holder_batch_size", "Images per model holder batch",
-                               buckets=(1, 2, 4, 8, 12, 16, 32, 64), registry=r)
+        self.latency = Histogram(
+            "cortical_cortex_latency_seconds",
+            "Stimulus to output, per cortex",
+            ["cortex"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.batch = Histogram(
+            "cortical_holder_batch_size",
+            "Images per model holder batch",
+            buckets=(1, 2, 4, 8, 12, 16, 32, 64),
+            registry=r,
+        )
         self.restarts = Counter("cortical_restarts", "Actors restarted after a crash", ["what"], registry=r)
 
     def observe_output(self, cortex: str, kind: str, data: dict) -> None:

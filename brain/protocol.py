@@ -17,8 +17,7 @@ import time
 
 from actors.messages import Output, Stimulus
 
-__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "nesting_depth",
-           "IMAGE_TYPES"]
+__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "nesting_depth", "IMAGE_TYPES"]
 
 #: content type → magic bytes at the start of the file
 IMAGE_TYPES = {
@@ -47,8 +46,9 @@ def _image(data: bytes, claimed: str | None = None) -> Stimulus:
     actual = sniff_image(data)
     if actual is None:
         head = data[:8].hex(" ")
-        raise ProtocolError(f"The image is not a JPEG, PNG or WebP file (it starts with {head or 'nothing'}); "
-                            "send a JPEG snapshot.")
+        raise ProtocolError(
+            f"The image is not a JPEG, PNG or WebP file (it starts with {head or 'nothing'}); send a JPEG snapshot."
+        )
     if claimed and claimed != actual:
         raise ProtocolError(f"The image says it is {claimed} but its bytes are {actual}; fix contentType.")
     return Stimulus(kind="image", image=data, content_type=actual)
@@ -67,8 +67,7 @@ def _data_uri(value: object) -> Stimulus:
             raise ProtocolError("The data: URI must be base64-encoded (data:image/jpeg;base64,...).")
         content_type = content_type or header[5:].split(";")[0]
     if content_type not in IMAGE_TYPES:
-        raise ProtocolError(f'"dataURI.contentType" must be one of {", ".join(IMAGE_TYPES)}, '
-                            f"not {content_type!r}.")
+        raise ProtocolError(f'"dataURI.contentType" must be one of {", ".join(IMAGE_TYPES)}, not {content_type!r}.')
     try:
         data = base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -105,24 +104,26 @@ def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stim
         # NaN, Infinity and 1e999 would come back out as JSON a browser cannot parse.
         value = json.loads(message, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        raise ProtocolError(f"The message is not valid JSON ({exc.msg} at line {exc.lineno} "
-                            f"column {exc.colno}).") from None
+        raise ProtocolError(
+            f"The message is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
+        ) from None
     except ValueError as exc:
         raise ProtocolError(f"The message is not valid JSON ({exc}).") from None
     except RecursionError:
         raise ProtocolError("The JSON is nested too deeply; send a flat object.") from None
     if nesting_depth(value, max_depth) > max_depth:
         # (deeper values once reached the actors and failed there, unseen, while pickled)
-        raise ProtocolError(f"The JSON is nested more than {max_depth} levels deep (server.max_json_depth); "
-                            "send a flatter object.")
+        raise ProtocolError(
+            f"The JSON is nested more than {max_depth} levels deep (server.max_json_depth); send a flatter object."
+        )
     if not isinstance(value, dict):
-        raise ProtocolError("A JSON message must be an object with one of the keys "
-                            '"dataURI", "text" or "command".')
+        raise ProtocolError('A JSON message must be an object with one of the keys "dataURI", "text" or "command".')
     kinds = [k for k in _KINDS if k in value]
     if len(kinds) != 1:
         found = ", ".join(sorted(map(str, value))) or "none"
-        raise ProtocolError('A JSON message needs exactly one of "dataURI", "text" or "command" '
-                            f"(it had keys: {found}).")
+        raise ProtocolError(
+            f'A JSON message needs exactly one of "dataURI", "text" or "command" (it had keys: {found}).'
+        )
     kind = kinds[0]
     if kind == "dataURI":
         return _data_uri(value["dataURI"])
@@ -153,8 +154,9 @@ def _check_unicode(value: object) -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ProtocolError("The message holds invalid Unicode (a lone surrogate escape such as "
-                                "\\ud800); send real characters.") from None
+            raise ProtocolError(
+                "The message holds invalid Unicode (a lone surrogate escape such as \\ud800); send real characters."
+            ) from None
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_unicode(key)
@@ -169,8 +171,9 @@ def is_frame(message: str | bytes) -> bool:
     return isinstance(message, bytes) or '"dataURI"' in message[:64]
 
 
-def parse_message(message: str | bytes, max_bytes: int, max_depth: int = 32,
-                  commands: frozenset[str] | None = None) -> Stimulus:
+def parse_message(
+    message: str | bytes, max_bytes: int, max_depth: int = 32, commands: frozenset[str] | None = None
+) -> Stimulus:
     """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not.
 
     `commands`: the command names some cortex understands (None: any name)."""
@@ -184,8 +187,10 @@ def parse_message(message: str | bytes, max_bytes: int, max_depth: int = 32,
 def _parse(message: str | bytes, max_bytes: int, max_depth: int, commands: frozenset[str] | None) -> Stimulus:
     size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
-        raise ProtocolError(f"The message is {size} bytes, over the limit of {max_bytes} "
-                            "(server.max_message_bytes); send smaller snapshots.")
+        raise ProtocolError(
+            f"The message is {size} bytes, over the limit of {max_bytes} "
+            "(server.max_message_bytes); send smaller snapshots."
+        )
     if isinstance(message, bytes):
         return _image(message)
     if message.lstrip().startswith(("{", "[")):
@@ -195,9 +200,18 @@ def _parse(message: str | bytes, max_bytes: int, max_depth: int, commands: froze
 
 def encode_output(output: Output) -> str:
     """The JSON text of an outbound message."""
-    return json.dumps({"cortex": output.cortex, "kind": output.kind, "text": output.text,
-                       "data": output.data, "ts": round(output.ts, 3)},
-                      ensure_ascii=False, default=str, allow_nan=False)
+    return json.dumps(
+        {
+            "cortex": output.cortex,
+            "kind": output.kind,
+            "text": output.text,
+            "data": output.data,
+            "ts": round(output.ts, 3),
+        },
+        ensure_ascii=False,
+        default=str,
+        allow_nan=False,
+    )
 
 
 def brain_error(text: str, **data: object) -> Output:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-from pathlib import Path
+
+import psutil
 
 __all__ = ["process_alive", "watch_actor_system", "kill_session", "logger_of"]
 
@@ -22,41 +22,42 @@ log = logging.getLogger(__name__)
 
 def process_alive(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
         return False
-    return state not in ("Z", "X")
 
 
 def kill_session(sid: int) -> int:
     """SIGKILL every process whose session id is `sid` (not this one); return how many."""
     killed = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for process in psutil.process_iter():
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            pid = int(stat.parent.name)
-            if int(fields[3]) == sid and pid != os.getpid():  # field 6 of stat: the session id
-                os.kill(pid, signal.SIGKILL)
+            if process.pid != os.getpid() and os.getsid(process.pid) == sid:
+                process.kill()
                 killed += 1
-        except (OSError, ValueError, IndexError):
+        except (OSError, psutil.Error):
             continue
     return killed
 
 
 def logger_of(admin_pid: int) -> int:
     """The pid of thespian's logger process (a child of the admin titled "logger …"), or 0."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    try:
+        children = psutil.Process(admin_pid).children()
+    except psutil.Error:
+        return 0
+    for child in children:
         try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == admin_pid and \
-                    (stat.parent / "cmdline").read_bytes().startswith(b"logger "):
-                return int(stat.parent.name)
-        except (OSError, ValueError, IndexError):
+            if child.cmdline()[:1] and child.cmdline()[0].startswith("logger "):
+                return child.pid
+        except psutil.Error:
             continue
     return 0
 
 
-async def watch_actor_system(host: str, port: int, core: dict[str, int], sid: int, on_death,
-                             every_s: float = 1.0) -> None:
+async def watch_actor_system(
+    host: str, port: int, core: dict[str, int], sid: int, on_death, every_s: float = 1.0
+) -> None:
     """Watch the admin and the brain's core actors (name → pid); without any of them the
     brain cannot work, so their death ends it (a service manager may restart it)."""
     core = {name: pid for name, pid in core.items() if pid}
@@ -69,16 +70,27 @@ async def watch_actor_system(host: str, port: int, core: dict[str, int], sid: in
         if logger and not process_alive(logger):
             # The admin starts another at once; say so, or the actors' log lines would
             # just stop for a moment with no reason given.
-            log.warning("thespian's logger process (pid %d) died; the admin started a new one (pid %s): "
-                        "actor log lines in between may be lost", logger, logger_of(core["admin"]) or "not yet")
+            log.warning(
+                "thespian's logger process (pid %d) died; the admin started a new one (pid %s): "
+                "actor log lines in between may be lost",
+                logger,
+                logger_of(core["admin"]) or "not yet",
+            )
             logger = logger_of(core["admin"])
         for name, pid in core.items():
             misses[name] = 0 if process_alive(pid) else misses[name] + 1
         dead = [name for name, count in misses.items() if count >= 2]
         if dead:
             killed = kill_session(sid) if sid else 0
-            log.error("The actor system died: its %s (pid %d; admin port %s:%d) is gone. Ended its %d remaining "
-                      "process(es); the brain stops now (exit code 4). Check the log above for the cause, then "
-                      "start the brain again.", dead[0], core[dead[0]], host, port, killed)
+            log.error(
+                "The actor system died: its %s (pid %d; admin port %s:%d) is gone. Ended its %d remaining "
+                "process(es); the brain stops now (exit code 4). Check the log above for the cause, then "
+                "start the brain again.",
+                dead[0],
+                core[dead[0]],
+                host,
+                port,
+                killed,
+            )
             on_death()
             return

@@ -94,12 +94,19 @@ class _BrainProcess:
 
     def __init__(self, args: list[str], env: dict, ready_line: str, what: str):
         self.log_lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "brain.cli", *args], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "brain.cli", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
-        if not wait_until(lambda: any(ready_line in l for l in self.log_lines)
-                          or self.proc.poll() is not None, 30):
+        if not wait_until(
+            lambda: any(ready_line in line for line in self.log_lines) or self.proc.poll() is not None, 30
+        ):
             self.stop()
             raise RuntimeError(f"{what} did not start:\n" + self.log)
         if self.proc.poll() is not None:
@@ -142,20 +149,48 @@ class _BrainProcess:
 class Brain(_BrainProcess):
     """`brain serve` on free ports."""
 
-    def __init__(self, config: Path, tmp: Path, extra_args: tuple[str, ...] = (), env: dict | None = None,
-                 admin_port: int | None = None):
+    def __init__(
+        self,
+        config: Path,
+        tmp: Path,
+        extra_args: tuple[str, ...] = (),
+        env: dict | None = None,
+        admin_port: int | None = None,
+    ):
         self.tmp = tmp
-        self.port = free_port()
-        self.admin_port = admin_port or free_port()
-        self.events_port = free_port()
         env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
-        super().__init__(["serve", "--config", str(config), "--port", str(self.port), "--admin-port",
-                          str(self.admin_port), "--events-port", str(self.events_port), *extra_args],
-                         env, "eye page on", "brain")
+        # The brain binds the eye and events ports itself (0: any free port) and logs them:
+        # a port picked here and closed again was once taken by another process meanwhile.
+        for attempt in range(3):
+            self.admin_port = admin_port or free_port()
+            try:
+                args = [
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    "0",
+                    "--admin-port",
+                    str(self.admin_port),
+                    "--events-port",
+                    "0",
+                    *extra_args,
+                ]
+                super().__init__(args, env, "eye page on", "brain")
+                break
+            except RuntimeError:
+                if self.proc.returncode != 3 or admin_port or attempt == 2:  # 3: the admin port was taken
+                    raise
+        self.port = int(re.search(r"eye page on https?://[^ ]*:(\d+)/", self.log).group(1))
         self.session_id = actor_session(self.admin_port)
         if not self.session_id:
             self.stop()
             raise RuntimeError("brain started, but its actor system was not found:\n" + self.log)
+
+    @property
+    def events_port(self) -> int:
+        wait_until(lambda: "events endpoint on" in self.log, 10)
+        return int(re.search(r"events endpoint on https?://[^ ]*:(\d+)/events", self.log).group(1))
 
     @property
     def url(self) -> str:
@@ -176,14 +211,35 @@ class Member(_BrainProcess):
     """A `brain join` subprocess: another "host" of the leader's convention, on its own
     loopback address (127.0.0.2, …) and admin port."""
 
-    def __init__(self, leader: Brain, host: str, capabilities: str, tmp: Path, env: dict | None = None,
-                 admin_port: int | None = None):
+    def __init__(
+        self,
+        leader: Brain,
+        host: str,
+        capabilities: str,
+        tmp: Path,
+        env: dict | None = None,
+        admin_port: int | None = None,
+    ):
         self.host = host
         self.admin_port = admin_port or free_port()
         self.name = f"{host}:{self.admin_port}"
         env = dict(os.environ, THESPLOG_FILE=str(tmp / f"thespian-{host}.log"), PYTHONUNBUFFERED="1", **(env or {}))
-        super().__init__(["join", "--leader", f"127.0.0.1:{leader.admin_port}", "--capabilities", capabilities,
-                          "--host", host, "--admin-port", str(self.admin_port)], env, "joins the leader", "member")
+        super().__init__(
+            [
+                "join",
+                "--leader",
+                f"127.0.0.1:{leader.admin_port}",
+                "--capabilities",
+                capabilities,
+                "--host",
+                host,
+                "--admin-port",
+                str(self.admin_port),
+            ],
+            env,
+            "joins the leader",
+            "member",
+        )
 
     def processes(self) -> list[psutil.Process]:
         # (looked up each time: a member that joins afresh runs a new actor system)
@@ -261,12 +317,17 @@ class Eye:
 TEST_INFER_TIMEOUT_MS = 60_000
 
 
-def default_config(faces_store: Path | None = None, infer_timeout_ms: int = TEST_INFER_TIMEOUT_MS) -> str:
-    """config/default.toml for a test: every cortex's model timeout set, and the faces
-    store in `faces_store` (not the repository's data/)."""
+def default_config(faces_store: Path | None = None, objects_timeout_ms: int = TEST_INFER_TIMEOUT_MS) -> str:
+    """config/default.toml for a test: generous model timeouts (the objects cortex's may be
+    set shorter, to test timeouts), and the faces store in `faces_store` (not data/)."""
     text = (ROOT / "config" / "default.toml").read_text()
-    text, cortexes = re.subn(r"^(params = \{.*?) \}$", rf"\1, infer_timeout_ms = {infer_timeout_ms} }}", text,
-                             flags=re.M)
+    timeouts = {"objects": objects_timeout_ms, "local": TEST_INFER_TIMEOUT_MS}  # (the faces backend)
+
+    def with_timeout(params: re.Match) -> str:
+        kind = re.search(r'model = "(\w+)"|backend = "(\w+)"', params.group(1))
+        return f"{params.group(1)}, infer_timeout_ms = {timeouts[kind.group(1) or kind.group(2)]} }}"
+
+    text, cortexes = re.subn(r"^(params = \{.*?) \}$", with_timeout, text, flags=re.M)
     assert cortexes == 2, "objects and faces take params in config/default.toml"
     if faces_store is not None:
         assert '"data/faces"' in text
@@ -297,8 +358,13 @@ params = { every_s = 0.3, text = "tick" }
 
 
 @contextmanager
-def running_brain(config_text: str, tmp: Path, extra_args: tuple[str, ...] = (),
-                  env: dict | None = None, admin_port: int | None = None) -> Iterator[Brain]:
+def running_brain(
+    config_text: str,
+    tmp: Path,
+    extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
+    admin_port: int | None = None,
+) -> Iterator[Brain]:
     """A brain on `config_text`, stopped (and any leftover actor killed) afterwards."""
     running = Brain(write_config(tmp / "brain.toml", config_text), tmp, extra_args, env, admin_port)
     try:

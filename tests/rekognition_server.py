@@ -30,7 +30,9 @@ class FakeRekognition:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 target = self.headers.get("X-Amz-Target", "")
-                fake.calls.append({"target": target, "body": body, "authorization": self.headers.get("Authorization", "")})
+                fake.calls.append(
+                    {"target": target, "body": body, "authorization": self.headers.get("Authorization", "")}
+                )
                 status, answer = fake.answer(target)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)

@@ -14,12 +14,15 @@ def test_a_signed_message_round_trips():
     assert signed.loads(signed.dumps({"frame": b"\x00" * 1000})) == {"frame": b"\x00" * 1000}
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # a changed body
-    lambda data: bytes([data[0] ^ 1]) + data[1:],  # a changed signature
-    lambda data: data[32:],  # no signature
-    lambda data: b"",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # a changed body
+        lambda data: bytes([data[0] ^ 1]) + data[1:],  # a changed signature
+        lambda data: data[32:],  # no signature
+        lambda data: b"",
+    ],
+)
 def test_anything_but_an_intact_signed_message_is_refused(tamper):
     signed = SignedPickle(b"k" * 32)
     with pytest.raises(ValueError, match="without a valid signature"):

@@ -14,8 +14,16 @@ from tests.conftest import ROOT, default_config, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +46,9 @@ async def open_page(url: str, flags: list[str], allow_camera: bool, action):
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
         try:
-            context = await browser.new_context(viewport={"width": 1200, "height": 820},
-                                                permissions=["camera"] if allow_camera else [])
+            context = await browser.new_context(
+                viewport={"width": 1200, "height": 820}, permissions=["camera"] if allow_camera else []
+            )
             page = await context.new_page()
             await page.goto(url)
             return await action(page)

@@ -36,10 +36,16 @@ CORPUS = [
     ("bad base64", '{"dataURI": {"contentType": "image/jpeg", "content": "%%%"}}', "not valid base64"),
     ("base64 bad padding", '{"dataURI": {"contentType": "image/jpeg", "content": "abc"}}', "not valid base64"),
     ("unsupported type", '{"dataURI": {"contentType": "image/gif", "content": "R0lGOD=="}}', '"dataURI.contentType"'),
-    ("mislabelled image", json.dumps({"dataURI": {"contentType": "image/png", "content": b64(PHOTO)}}),
-     "says it is image/png but its bytes are image/jpeg"),
-    ("base64 of text", json.dumps({"dataURI": {"contentType": "image/jpeg", "content": b64(b"hello")}}),
-     "not a JPEG, PNG or WebP"),
+    (
+        "mislabelled image",
+        json.dumps({"dataURI": {"contentType": "image/png", "content": b64(PHOTO)}}),
+        "says it is image/png but its bytes are image/jpeg",
+    ),
+    (
+        "base64 of text",
+        json.dumps({"dataURI": {"contentType": "image/jpeg", "content": b64(b"hello")}}),
+        "not a JPEG, PNG or WebP",
+    ),
     ("data: URI not base64", '{"dataURI": {"content": "data:image/jpeg,abc"}}', "must be base64-encoded"),
     ("lone surrogate", '{"text": "\\ud800"}', "invalid Unicode"),
     ("NaN", '{"command": "pause", "for": NaN}', "NaN is not JSON"),
@@ -57,12 +63,21 @@ CORPUS = [
     ("enrol with a huge name", json.dumps({"command": "enroll", "name": "x" * 5000}), "use at most 60"),
     ("enrol with no frame", json.dumps({"command": "enroll", "name": "Nobody"}), "have not seen a frame"),
     ("forget someone unknown", json.dumps({"command": "forget", "name": "Nobody"}), "I do not know 'Nobody'."),
-    ("unknown command", '{"command": "dance"}', "No cortex of this brain knows the command 'dance' (known commands: "
-                                                "enroll, faces, forget)"),
-    ("arguments nested deep", '{"command": "enroll", "name": ' + "[" * 600 + "]" * 600 + "}",
-     "nested more than 32 levels deep (server.max_json_depth)"),
-    ("a name with a bidi override", json.dumps({"command": "enroll", "name": "Ada\u202eecilA"}),
-     "invisible character (U+202E)"),
+    (
+        "unknown command",
+        '{"command": "dance"}',
+        "No cortex of this brain knows the command 'dance' (known commands: enroll, faces, forget)",
+    ),
+    (
+        "arguments nested deep",
+        '{"command": "enroll", "name": ' + "[" * 600 + "]" * 600 + "}",
+        "nested more than 32 levels deep (server.max_json_depth)",
+    ),
+    (
+        "a name with a bidi override",
+        json.dumps({"command": "enroll", "name": "Ada\u202eecilA"}),
+        "invisible character (U+202E)",
+    ),
 ]
 
 

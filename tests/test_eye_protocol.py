@@ -63,12 +63,13 @@ def test_the_token_may_come_in_the_url_or_as_the_first_message():
 
 
 def test_a_wrong_missing_or_late_token_closes_with_1008():
-    refused = [Counted("refused", "token"),
-               Close(1008, "Missing or wrong token: open the page with ?token=… as given to you.")]
+    refused = [
+        Counted("refused", "token"),
+        Close(1008, "Missing or wrong token: open the page with ?token=… as given to you."),
+    ]
     assert EyeProtocol(SERVER, 0.0, token="letmein").start("nope", 0.0) == refused
     assert EyeProtocol(SERVER, 0.0, token="letmein").receive("hello", 1.0) == refused
-    assert EyeProtocol(SERVER, 0.0, token="letmein").receive('{"token": ' + "[" * 5000 + "]" * 5000 + "}", 1) \
-        == refused
+    assert EyeProtocol(SERVER, 0.0, token="letmein").receive('{"token": ' + "[" * 5000 + "]" * 5000 + "}", 1) == refused
     late = EyeProtocol(SERVER, 0.0, token="letmein")
     late.start("", 0.0)
     assert late.deadline() == TOKEN_WAIT_S and late.tick(TOKEN_WAIT_S) == refused

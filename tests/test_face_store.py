@@ -39,11 +39,18 @@ def test_views_accumulate_up_to_the_limit(tmp_path):
     assert [store.enroll("Ada", vector(base, 0.1)) for _ in range(5)] == [1, 2, 3, 3, 3]
 
 
-@pytest.mark.parametrize("name, words", [("", "Say whose face"), ("   ", "Say whose face"), (None, "Say whose face"),
-                                         ("x" * 61, "at most 60"),
-                                         ("Ada\u202eecilA", "invisible character (U+202E)"),
-                                         ("Ada\u200b", "invisible character (U+200B)"),
-                                         ("Ada\x07", "invisible character (U+0007)")])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("", "Say whose face"),
+        ("   ", "Say whose face"),
+        (None, "Say whose face"),
+        ("x" * 61, "at most 60"),
+        ("Ada\u202eecilA", "invisible character (U+202E)"),
+        ("Ada\u200b", "invisible character (U+200B)"),
+        ("Ada\x07", "invisible character (U+0007)"),
+    ],
+)
 def test_bad_names_are_explained(tmp_path, name, words):
     with pytest.raises(EnrolError, match=re.escape(words)):
         FaceStore(tmp_path).clean_name(name)

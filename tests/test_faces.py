@@ -116,13 +116,16 @@ def test_no_face_no_comparison(brain):
         assert gate["frames"] == 2 and gate["with_faces"] == 1 and gate["comparisons"] == 1
 
 
-@pytest.mark.parametrize("setup, fields, words", [
-    ("coffee", {"name": "Cup"}, "I see no face"),
-    ("both", {"name": "Two"}, "I see 2 faces"),
-    ("astronaut", {"name": "  "}, "Say whose face"),
-    ("astronaut", {}, "Say whose face"),
-    (None, {"name": "Nobody"}, "have not seen a frame"),
-])
+@pytest.mark.parametrize(
+    "setup, fields, words",
+    [
+        ("coffee", {"name": "Cup"}, "I see no face"),
+        ("both", {"name": "Two"}, "I see 2 faces"),
+        ("astronaut", {"name": "  "}, "Say whose face"),
+        ("astronaut", {}, "Say whose face"),
+        (None, {"name": "Nobody"}, "have not seen a frame"),
+    ],
+)
 def test_bad_enrolments_are_explained(brain, setup, fields, words):
     images = {"coffee": Image.fromarray(skimage.data.coffee()), "both": both(), "astronaut": ASTRONAUT}
     with ready(brain) as eye:
@@ -135,8 +138,7 @@ def test_bad_enrolments_are_explained(brain, setup, fields, words):
 
 def test_enrolment_survives_a_restart_and_forget_removes_it(tmp_path, store):
     admin = {"CORTICAL_FACES_ADMIN_TOKEN": "open sesame"}
-    with running_brain(config(store, announce_every_s=30.0), tmp_path, env=admin) as restarted, \
-            ready(restarted) as eye:
+    with running_brain(config(store, announce_every_s=30.0), tmp_path, env=admin) as restarted, ready(restarted) as eye:
         assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"
         second = faces_of(eye, SAME_PERSON["darker"])  # within announce_every_s: not said again
         assert second["text"] == "" and second["data"]["faces"][0]["name"] == "Eileen"
@@ -150,7 +152,8 @@ def test_enrolment_survives_a_restart_and_forget_removes_it(tmp_path, store):
             refused = command(eye, command="forget", name="Ada", **fields)
             assert refused["kind"] == "error" and refused["text"] == (
                 "I forget someone only while they are in front of the camera (or with the faces admin token): "
-                "I do not see Ada now.")
+                "I do not see Ada now."
+            )
         assert command(eye, command="forget", name="Ada", token="open sesame")["text"] == "I have forgotten Ada."
         assert command(eye, command="forget", name="Ada")["text"] == "I do not know 'Ada'."
     assert [p.suffix for p in store.iterdir()] == [".json"]  # only Eileen's file is left

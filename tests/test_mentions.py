@@ -49,8 +49,11 @@ def fake():
 
 @pytest.fixture
 def brain(fake, tmp_path):
-    with running_brain(config(fake, tmp_path / "state"), tmp_path,
-                       env={"TEST_X_TOKEN": TOKEN, "CORTICAL_EVENTS_TOKEN": "door-bell-secret"}) as running:
+    with running_brain(
+        config(fake, tmp_path / "state"),
+        tmp_path,
+        env={"TEST_X_TOKEN": TOKEN, "CORTICAL_EVENTS_TOKEN": "door-bell-secret"},
+    ) as running:
         yield running
 
 
@@ -173,14 +176,17 @@ def test_events_reach_every_eye_or_one(brain):
         assert not [o for o in second.seen if o["text"] == "Only you"]
 
 
-@pytest.mark.parametrize("token, body, status, words", [
-    (None, {"text": "hi"}, 401, "Authorization: Bearer"),
-    ("wrong", {"text": "hi"}, 401, "Authorization: Bearer"),
-    ("door-bell-secret", b"{not json", 400, "must be JSON"),
-    ("door-bell-secret", {"text": ""}, 400, "non-empty string"),
-    ("door-bell-secret", {"text": "x" * 1001}, 400, "limit is 1000"),
-    ("door-bell-secret", {"text": "hi", "to": "nobody"}, 404, "No eye has the session id"),
-])
+@pytest.mark.parametrize(
+    "token, body, status, words",
+    [
+        (None, {"text": "hi"}, 401, "Authorization: Bearer"),
+        ("wrong", {"text": "hi"}, 401, "Authorization: Bearer"),
+        ("door-bell-secret", b"{not json", 400, "must be JSON"),
+        ("door-bell-secret", {"text": ""}, 400, "non-empty string"),
+        ("door-bell-secret", {"text": "x" * 1001}, 400, "limit is 1000"),
+        ("door-bell-secret", {"text": "hi", "to": "nobody"}, 404, "No eye has the session id"),
+    ],
+)
 def test_bad_events_are_refused(brain, token, body, status, words):
     code, answer = post_event(brain, body, token)
     assert code == status and words in answer["error"]
@@ -196,9 +202,13 @@ def test_events_are_off_without_a_token(fake, tmp_path):
 
 
 def test_parse_page_reads_the_documented_shape():
-    body = {"data": [{"id": "1460323737035677698", "text": "hi", "author_id": "101", "created_at": "2021-11-15T19:08:05.000Z"}],
-            "includes": {"users": [{"id": "101", "username": "alice", "name": "Alice"}]},
-            "meta": {"result_count": 1, "newest_id": "1460323737035677698", "next_token": "abc"}}
+    body = {
+        "data": [
+            {"id": "1460323737035677698", "text": "hi", "author_id": "101", "created_at": "2021-11-15T19:08:05.000Z"}
+        ],
+        "includes": {"users": [{"id": "101", "username": "alice", "name": "Alice"}]},
+        "meta": {"result_count": 1, "newest_id": "1460323737035677698", "next_token": "abc"},
+    }
     mentions, newest, next_token = parse_page(body)
     assert (mentions[0].username, newest, next_token) == ("alice", "1460323737035677698", "abc")
     assert parse_page({"meta": {"result_count": 0}}) == ([], None, None)

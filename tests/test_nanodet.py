@@ -9,8 +9,9 @@ from actors.models.detection import nms, per_class_nms
 
 
 def empty_outputs():
-    return [np.zeros((g * g, 80), np.float32) for g in (52, 26, 13)] + \
-           [np.zeros((g * g, 44), np.float32) for g in (52, 26, 13)]
+    return [np.zeros((g * g, 80), np.float32) for g in (52, 26, 13)] + [
+        np.zeros((g * g, 44), np.float32) for g in (52, 26, 13)
+    ]
 
 
 def put(outputs, grid, row, col, label, score, sides):

@@ -15,7 +15,6 @@ from tests.conftest import default_config, process_title, running_brain, wait_un
 from tests.test_imaging import png_claiming
 
 
-
 def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).convert("RGB").save(buffer, "JPEG", quality=quality)
@@ -135,7 +134,6 @@ def test_many_eyes_get_batched_and_agree_with_one(brain):
             eye.close()
 
 
-
 def test_only_the_model_holder_loads_tensorflow(brain):
     with ready_eye(brain):
         holders = brain.named("ModelHolder")
@@ -154,7 +152,7 @@ def test_only_the_model_holder_loads_tensorflow(brain):
 
 
 def test_holder_killed_gives_an_error_then_recovers(tmp_path):
-    config = default_config(tmp_path / "faces", infer_timeout_ms=1500)
+    config = default_config(tmp_path / "faces", objects_timeout_ms=1500)
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"
@@ -165,8 +163,9 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
         # The directory hears of the exit first and tells the cortex at once; the
         # request's own timeout (1.5 s) is the backstop.
         assert error["kind"] == "error"
-        assert ("the holder on this machine exited" in error["text"]
-                or "did not answer within 1500 ms" in error["text"]), error["text"]
+        assert (
+            "the holder on this machine exited" in error["text"] or "did not answer within 1500 ms" in error["text"]
+        ), error["text"]
         assert time.monotonic() - killed < 1.5 + 1.0
         eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         assert label_of(eye, frame)["text"].startswith("cup (")
@@ -175,7 +174,7 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
 
 
 def test_a_hung_holder_is_told_from_a_busy_one_and_replaced(tmp_path):
-    config = default_config(tmp_path / "faces", infer_timeout_ms=1000)
+    config = default_config(tmp_path / "faces", objects_timeout_ms=1000)
     frame = jpeg(skimage.data.coffee())
     with running_brain(config, tmp_path) as brain, ready_eye(brain) as eye:
         assert label_of(eye, frame)["kind"] == "label"

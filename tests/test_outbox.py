@@ -24,7 +24,7 @@ def test_bytes_bound_the_queue_whatever_the_count():
 
 def test_wide_characters_count_as_the_memory_they_hold():
     box = Outbox(max_items=10, max_bytes=sys.getsizeof("é" * 10))
-    assert box.fits("é" * 10) and not box.fits("\U0001F600" * 10)  # 4 bytes a character
+    assert box.fits("é" * 10) and not box.fits("\U0001f600" * 10)  # 4 bytes a character
 
 
 def test_a_text_that_can_never_fit_is_refused_and_nothing_is_lost():

@@ -29,8 +29,7 @@ def test_json_text():
     assert parse(json.dumps({"text": "hello"})).text == "hello"
 
 
-@pytest.mark.parametrize("data, content_type", [(JPEG, "image/jpeg"), (PNG, "image/png"),
-                                                 (WEBP, "image/webp")])
+@pytest.mark.parametrize("data, content_type", [(JPEG, "image/jpeg"), (PNG, "image/png"), (WEBP, "image/webp")])
 def test_binary_images_are_sniffed(data, content_type):
     stimulus = parse(data)
     assert (stimulus.kind, stimulus.content_type, stimulus.image) == ("image", content_type, data)
@@ -53,27 +52,34 @@ def test_command_keeps_its_arguments():
     assert (stimulus.kind, stimulus.text, stimulus.args) == ("command", "enroll", {"name": "Olivier"})
 
 
-@pytest.mark.parametrize("message, words", [
-    ('{"text": "hi"', "not valid JSON"),
-    ("[1, 2]", "must be an object"),
-    ('{"colour": "red"}', 'exactly one of "dataURI", "text" or "command"'),
-    ('{"text": "a", "command": "b"}', "exactly one of"),
-    ('{"text": 42}', '"text" must be a string'),
-    ('{"text": "   "}', "empty"),
-    ("", "empty"),
-    ('{"command": ""}', '"command" must be a non-empty string'),
-    ('{"dataURI": "abc"}', '"dataURI" must be an object'),
-    ('{"dataURI": {"contentType": "image/jpeg", "content": "@@@not base64@@@"}}', "not valid base64"),
-    ('{"dataURI": {"contentType": "image/gif", "content": "R0lGOD=="}}', "contentType"),
-    ('{"dataURI": {"contentType": "image/jpeg"}}', "non-empty base64"),
-    (json.dumps({"dataURI": {"contentType": "image/png", "content": base64.b64encode(JPEG).decode()}}),
-     "says it is image/png but its bytes are image/jpeg"),
-    (json.dumps({"dataURI": {"contentType": "image/jpeg", "content": base64.b64encode(b"hello").decode()}}),
-     "not a JPEG, PNG or WebP"),
-    (b"\x00\x01binary junk", "not a JPEG, PNG or WebP"),
-    (b"", "not a JPEG, PNG or WebP"),
-    (b"RIFF\x00\x00\x00\x00WAVEfmt ", "not a JPEG, PNG or WebP"),
-])
+@pytest.mark.parametrize(
+    "message, words",
+    [
+        ('{"text": "hi"', "not valid JSON"),
+        ("[1, 2]", "must be an object"),
+        ('{"colour": "red"}', 'exactly one of "dataURI", "text" or "command"'),
+        ('{"text": "a", "command": "b"}', "exactly one of"),
+        ('{"text": 42}', '"text" must be a string'),
+        ('{"text": "   "}', "empty"),
+        ("", "empty"),
+        ('{"command": ""}', '"command" must be a non-empty string'),
+        ('{"dataURI": "abc"}', '"dataURI" must be an object'),
+        ('{"dataURI": {"contentType": "image/jpeg", "content": "@@@not base64@@@"}}', "not valid base64"),
+        ('{"dataURI": {"contentType": "image/gif", "content": "R0lGOD=="}}', "contentType"),
+        ('{"dataURI": {"contentType": "image/jpeg"}}', "non-empty base64"),
+        (
+            json.dumps({"dataURI": {"contentType": "image/png", "content": base64.b64encode(JPEG).decode()}}),
+            "says it is image/png but its bytes are image/jpeg",
+        ),
+        (
+            json.dumps({"dataURI": {"contentType": "image/jpeg", "content": base64.b64encode(b"hello").decode()}}),
+            "not a JPEG, PNG or WebP",
+        ),
+        (b"\x00\x01binary junk", "not a JPEG, PNG or WebP"),
+        (b"", "not a JPEG, PNG or WebP"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "not a JPEG, PNG or WebP"),
+    ],
+)
 def test_bad_input_is_explained(message, words):
     with pytest.raises(ProtocolError, match=re.escape(words)):
         parse(message)
@@ -92,18 +98,29 @@ def test_output_encoding_is_the_documented_shape():
     assert encoded == {"cortex": "echo", "kind": "echo", "text": "café", "data": {"n": 1}, "ts": 12.346}
 
 
-@pytest.mark.parametrize("host, allowed", [
-    ("127.0.0.1:8080", True), ("localhost:8080", True), ("[::1]:8080", True), ("192.168.1.20", True),
-    ("", True),  # no Host: not a browser
-    ("evil.example:8093", False), ("LOCALHOST.evil.example", False), ("127.0.0.1.nip.io", False),
-    ("brain.home.arpa:8080", True), ("Brain.Home.Arpa", True),
-])
+@pytest.mark.parametrize(
+    "host, allowed",
+    [
+        ("127.0.0.1:8080", True),
+        ("localhost:8080", True),
+        ("[::1]:8080", True),
+        ("192.168.1.20", True),
+        ("", True),  # no Host: not a browser
+        ("evil.example:8093", False),
+        ("LOCALHOST.evil.example", False),
+        ("127.0.0.1.nip.io", False),
+        ("brain.home.arpa:8080", True),
+        ("Brain.Home.Arpa", True),
+    ],
+)
 def test_the_host_header_must_name_this_brain(host, allowed):
     assert host_allowed(host, ["brain.home.arpa"]) is allowed
 
 
-@pytest.mark.parametrize("value, depth", [(1, 0), ({}, 1), ({"a": 1}, 1), ({"a": [1, {"b": []}]}, 4),
-                                          ([[[[]]]], 4), ({"a": 1, "b": [[[]]]}, 4)])
+@pytest.mark.parametrize(
+    "value, depth",
+    [(1, 0), ({}, 1), ({"a": 1}, 1), ({"a": [1, {"b": []}]}, 4), ([[[[]]]], 4), ({"a": 1, "b": [[[]]]}, 4)],
+)
 def test_nesting_depth(value, depth):
     assert nesting_depth(value, limit=10) == depth
 

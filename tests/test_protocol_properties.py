@@ -23,8 +23,11 @@ messages = st.one_of(
     st.builds(lambda v: json.dumps(v), json_values),
     st.builds(lambda k, v: json.dumps({k: v}), st.sampled_from(["text", "command", "dataURI"]), json_values),
     st.builds(lambda v: json.dumps({"command": "enroll", "name": v}), json_values),
-    st.builds(lambda ct, c: json.dumps({"dataURI": {"contentType": ct, "content": c}}),
-              st.sampled_from(["image/jpeg", "image/png", "image/webp", "text/plain", ""]), st.text(max_size=80)),
+    st.builds(
+        lambda ct, c: json.dumps({"dataURI": {"contentType": ct, "content": c}}),
+        st.sampled_from(["image/jpeg", "image/png", "image/webp", "text/plain", ""]),
+        st.text(max_size=80),
+    ),
     st.builds(lambda b: b"\xff\xd8\xff" + b, st.binary(max_size=100)),
 )
 
@@ -48,6 +51,11 @@ def test_any_message_gets_a_stimulus_or_a_sentence(message):
 
 
 def test_known_traps():
-    for trap in ['{"text": "\\ud800"}', '{"command": "x", "n": NaN}', '{"command": "x", "n": 1e999}',
-                 '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"command": "x", "\\udfff": 1}']:
+    for trap in [
+        '{"text": "\\ud800"}',
+        '{"command": "x", "n": NaN}',
+        '{"command": "x", "n": 1e999}',
+        '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"command": "x", "\\udfff": 1}',
+    ]:
         check(trap)

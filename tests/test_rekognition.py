@@ -14,9 +14,14 @@ from tests.test_faces import ASTRONAUT, CAMERAMAN, frame
 from tests.test_faces import ready as ready_with
 
 SECRET = "s3cr3t-never-in-any-log-0123456789"
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDTESTING", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDTESTING",
+    "AWS_SECRET_ACCESS_KEY": SECRET,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
 COFFEE = Image.fromarray(skimage.data.coffee())
 
 
@@ -28,10 +33,15 @@ def config(endpoint: str, references: str, timeout_s: float = 1.0) -> str:
     default = default_config()
     start = default.index('params = { backend = "local"')
     end = default.index("\n", start)
-    return default[:start] + (
-        f'params = {{ backend = "rekognition", references = {references}, endpoint_url = "{endpoint}", '
-        f'region = "us-east-1", timeout_s = {timeout_s}, announce_every_s = 0.0, '
-        f'infer_timeout_ms = {TEST_INFER_TIMEOUT_MS} }}') + default[end:]
+    return (
+        default[:start]
+        + (
+            f'params = {{ backend = "rekognition", references = {references}, endpoint_url = "{endpoint}", '
+            f'region = "us-east-1", timeout_s = {timeout_s}, announce_every_s = 0.0, '
+            f"infer_timeout_ms = {TEST_INFER_TIMEOUT_MS} }}"
+        )
+        + default[end:]
+    )
 
 
 def answer(eye, image) -> dict:
@@ -83,11 +93,14 @@ def test_face_that_rekognition_does_not_find_stays_unknown(eye, fake):
     assert answer(eye, ASTRONAUT)["data"]["faces"][0]["name"] is None
 
 
-@pytest.mark.parametrize("scenario, words", [
-    ("throttle", "Rekognition is throttling requests"),
-    ("error500", "Rekognition had an internal error (HTTP 500)"),
-    ("slow", "Rekognition did not answer within 1 s"),
-])
+@pytest.mark.parametrize(
+    "scenario, words",
+    [
+        ("throttle", "Rekognition is throttling requests"),
+        ("error500", "Rekognition had an internal error (HTTP 500)"),
+        ("slow", "Rekognition did not answer within 1 s"),
+    ],
+)
 def test_cloud_failures_are_explained_and_the_next_frame_works(eye, fake, scenario, words):
     fake.scenario = scenario
     eye.send(frame(ASTRONAUT))
@@ -135,8 +148,13 @@ def test_moto_server_wiring_with_s3_references(tmp_path):
     try:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                          aws_access_key_id="AKIDTESTING", aws_secret_access_key=SECRET)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="AKIDTESTING",
+            aws_secret_access_key=SECRET,
+        )
         s3.create_bucket(Bucket="faces")
         s3.put_object(Bucket="faces", Key="eileen.jpg", Body=frame(ASTRONAUT))
         text = config(f"http://127.0.0.1:{port}", '{ Eileen = "s3://faces/eileen.jpg" }', timeout_s=5.0)

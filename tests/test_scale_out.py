@@ -103,8 +103,9 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
     assert not [p for p in leader.processes() if loads_tensorflow(p.pid)]
     # The leader stops: what it placed on other hosts goes with it.
     assert leader.stop() == 0
-    assert wait_until(lambda: not holders(gpu_host) and not gpu_host.named("HostBeacon"), 15), \
-        [p.cmdline() for p in gpu_host.processes()]
+    assert wait_until(lambda: not holders(gpu_host) and not gpu_host.named("HostBeacon"), 15), [
+        p.cmdline() for p in gpu_host.processes()
+    ]
 
 
 def test_a_joined_host_stays_joined_past_thespians_registration_checks(tmp_path):
@@ -137,8 +138,10 @@ def test_a_restarted_leader_gets_its_members_back(tmp_path):
             # Not pinged for leader_lost_after_s (2 s), the member drops the leader's
             # holder and joins afresh, so the new leader finds it at once.
             (tmp_path / "again").mkdir()
-            with running_brain(GPU_TOPOLOGY, tmp_path / "again", env=env, admin_port=first.admin_port) as again, \
-                    again.eye(max_size=None) as eye:
+            with (
+                running_brain(GPU_TOPOLOGY, tmp_path / "again", env=env, admin_port=first.admin_port) as again,
+                again.eye(max_size=None) as eye,
+            ):
                 ready_on(eye, gpu_host.name, timeout=30)
                 assert label_of(eye, FRAME)["text"].startswith("cup (")
             assert "stopped using this host; joining afresh" in gpu_host.log
@@ -161,7 +164,9 @@ def test_the_holder_here_dying_while_one_loads_on_the_gpu_host_leaves_one_holder
             seen.append(len(holders(gpu_host)))
             time.sleep(0.1)
         assert max(seen) == 1, seen  # the loading one takes over; no second one is started
-        moving = eye.wait_for(lambda o: o["kind"] in ("status", "error") and "holder on this machine exited" in o["text"])
+        moving = eye.wait_for(
+            lambda o: o["kind"] in ("status", "error") and "holder on this machine exited" in o["text"]
+        )
         assert f"re-created on host {gpu_host.name}" in moving["text"]
         ready_on(eye, gpu_host.name)
         assert label_of(eye, FRAME)["text"].startswith("cup (")
@@ -211,7 +216,7 @@ def test_a_hung_holder_on_a_live_host_is_killed_there_and_recreated(leader, memb
         ready_on(eye, gpu_host.name)  # a fresh holder on the same host
         assert label_of(eye, FRAME)["text"].startswith("cup (")
     assert wait_until(lambda: len(holders(gpu_host)) == 1 and holder.pid not in [p.pid for p in holders(gpu_host)], 15)
-    assert wait_until(lambda: "ending hung model holder pid %d" % holder.pid in gpu_host.log, 5)
+    assert wait_until(lambda: f"ending hung model holder pid {holder.pid}" in gpu_host.log, 5)
 
 
 class Evil:
@@ -248,8 +253,7 @@ def test_a_host_not_allowed_cannot_join(leader, members):
 
 def test_a_peer_not_allowed_is_turned_away_before_anything_is_read(leader, tmp_path):
     marker = tmp_path / "pwned"
-    with socket.create_connection(("127.0.0.1", leader.admin_port), timeout=5,
-                                  source_address=("127.0.0.9", 0)) as peer:
+    with socket.create_connection(("127.0.0.1", leader.admin_port), timeout=5, source_address=("127.0.0.9", 0)) as peer:
         try:
             peer.sendall(framed(Evil(marker)))
             assert peer.recv(100) == b""  # closed without an acknowledgement
@@ -277,8 +281,24 @@ def test_joining_without_the_secret_is_refused_with_a_reason(leader, tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "CORTICAL_ACTOR_SECRET"}
-    done = subprocess.run([sys.executable, "-m", "brain.cli", "join", "--leader", f"127.0.0.1:{leader.admin_port}",
-                           "--host", "127.0.0.2", "--admin-port", "1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "brain.cli",
+            "join",
+            "--leader",
+            f"127.0.0.1:{leader.admin_port}",
+            "--host",
+            "127.0.0.2",
+            "--admin-port",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert "set CORTICAL_ACTOR_SECRET to the same value on every machine" in done.stderr

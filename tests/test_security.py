@@ -38,8 +38,7 @@ def test_every_actor_socket_listens_on_loopback_only(brain):
         eye.wait_ready()  # a session and its cortexes exist too
         pids = {p.pid for p in actor_processes(brain.admin_port)}
         assert len(pids) >= 6
-        listening = [c for c in psutil.net_connections("tcp")
-                     if c.pid in pids and c.status == psutil.CONN_LISTEN]
+        listening = [c for c in psutil.net_connections("tcp") if c.pid in pids and c.status == psutil.CONN_LISTEN]
         assert len(listening) >= len(pids)
         assert {c.laddr.ip for c in listening} == {"127.0.0.1"}
 
@@ -68,8 +67,12 @@ def test_a_stranger_connecting_is_refused_and_the_brain_lives_on(brain, actor):
             assert stranger.recv(1) == b""  # closed before anything is read
         except ConnectionResetError:
             pass
-    assert wait_until(lambda: sum("refused an actor-network connection from 127.0.0.2" in line
-                                  for line in brain.log_lines) > refusals, 5), brain.log
+    assert wait_until(
+        lambda: (
+            sum("refused an actor-network connection from 127.0.0.2" in line for line in brain.log_lines) > refusals
+        ),
+        5,
+    ), brain.log
     brain_answers(brain)
     # The watchdog ends the brain 2 s after a core actor is gone: answer after that too.
     assert not wait_until(lambda: brain.proc.poll() is not None, 3)

@@ -36,7 +36,6 @@ def brain(tmp_path):
         yield running
 
 
-
 def echo(eye, text, timeout=10):
     eye.send(text)
     return eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == text, timeout)
@@ -112,7 +111,9 @@ def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
         with pytest.raises(ConnectionClosed) as closed:
             eye.wait_for(lambda o: False, 20)
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
-            1011, "The brain's actor system died and the brain stopped; see its log.")
+            1011,
+            "The brain's actor system died and the brain stopped; see its log.",
+        )
         brain.proc.wait(20)
         assert brain.proc.returncode == 4
         assert time.monotonic() - started < 10
@@ -123,8 +124,9 @@ def test_the_brain_exits_when_the_actor_system_dies(brain, core, name):
 def test_a_killed_logger_is_restarted_and_the_brain_lives_on(brain):
     (logger,) = brain.named("logger")
     os.kill(logger.pid, signal.SIGKILL)
-    assert wait_until(lambda: f"thespian's logger process (pid {logger.pid}) died; the admin started a new one"
-                      in brain.log, 5), brain.log
+    assert wait_until(
+        lambda: f"thespian's logger process (pid {logger.pid}) died; the admin started a new one" in brain.log, 5
+    ), brain.log
     assert not wait_until(lambda: brain.proc.poll() is not None, 3)  # (the watchdog's 2 s)
     with brain.eye() as eye:
         eye.wait_ready()

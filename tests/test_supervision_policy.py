@@ -10,8 +10,7 @@ POLICY = SupervisionPolicy(max_restarts=3, window_s=60.0, backoff_s=0.5, max_bac
 
 def test_restarts_back_off_then_give_up():
     restarts = Restarts(POLICY)
-    assert [restarts.crashed(t) for t in (0, 1, 2, 3)] == [Restart(0.5, 1), Restart(1.0, 2), Restart(1.5, 3),
-                                                          GiveUp(4)]
+    assert [restarts.crashed(t) for t in (0, 1, 2, 3)] == [Restart(0.5, 1), Restart(1.0, 2), Restart(1.5, 3), GiveUp(4)]
 
 
 def test_crashes_older_than_the_window_are_forgotten():
@@ -34,12 +33,15 @@ def test_the_error_budget_is_spent_by_errors_close_together():
     assert [budget.spent(t) for t in (0, 5, 11, 12)] == [False, False, False, True]  # 0 left the window
 
 
-@pytest.mark.parametrize("text, key", [
-    ("[supervision]\nmax_restarts = -5", "supervision.max_restarts"),
-    ("[supervision]\nbackoff_s = -1", "supervision.backoff_s"),
-    ("[supervision]\nwindow_s = 0", "supervision.window_s"),
-    ("[supervision]\nmax_errors = 0", "supervision.max_errors"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[supervision]\nmax_restarts = -5", "supervision.max_restarts"),
+        ("[supervision]\nbackoff_s = -1", "supervision.backoff_s"),
+        ("[supervision]\nwindow_s = 0", "supervision.window_s"),
+        ("[supervision]\nmax_errors = 0", "supervision.max_errors"),
+    ],
+)
 def test_the_supervision_section_is_range_checked(text, key):
     import tomllib
 

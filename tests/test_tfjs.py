@@ -62,12 +62,15 @@ def write_tfjs(tmp: Path, nodes, weights, input_shape, quantize=None, shards=1) 
     cut = len(data) // shards
     paths = []
     for i in range(shards):
-        part = data[i * cut:(i + 1) * cut if i < shards - 1 else len(data)]
+        part = data[i * cut : (i + 1) * cut if i < shards - 1 else len(data)]
         (tmp / f"group1-shard{i + 1}of{shards}.bin").write_bytes(part)
         paths.append(f"group1-shard{i + 1}of{shards}.bin")
-    model = {"format": "graph-model", "modelTopology": json_format.MessageToDict(graph),
-             "weightsManifest": [{"paths": paths, "weights": specs}],
-             "signature": {"inputs": {"x:0": {"name": "x:0"}}, "outputs": {"out:0": {"name": "out:0"}}}}
+    model = {
+        "format": "graph-model",
+        "modelTopology": json_format.MessageToDict(graph),
+        "weightsManifest": [{"paths": paths, "weights": specs}],
+        "signature": {"inputs": {"x:0": {"name": "x:0"}}, "outputs": {"out:0": {"name": "out:0"}}},
+    }
     path = tmp / "model.json"
     path.write_text(json.dumps(model))
     return path
@@ -78,10 +81,15 @@ def consts(weights, **dtypes):
 
 
 def test_weights_dequantise_float16_uint8_uint16_across_shards(tmp_path):
-    weights = {"a": rng.normal(size=(3, 4)).astype(np.float32), "b": rng.normal(size=(5,)).astype(np.float32),
-               "c": rng.normal(size=(2, 2)).astype(np.float32), "d": np.arange(6, dtype=np.int32)}
-    path = write_tfjs(tmp_path, consts(weights), weights, [1],
-                      quantize={"a": "float16", "b": "uint8", "c": "uint16"}, shards=3)
+    weights = {
+        "a": rng.normal(size=(3, 4)).astype(np.float32),
+        "b": rng.normal(size=(5,)).astype(np.float32),
+        "c": rng.normal(size=(2, 2)).astype(np.float32),
+        "d": np.arange(6, dtype=np.int32),
+    }
+    path = write_tfjs(
+        tmp_path, consts(weights), weights, [1], quantize={"a": "float16", "b": "uint8", "c": "uint16"}, shards=3
+    )
     model, _ = read_model(path)
     read = read_weights(model, tmp_path)
     assert np.allclose(read["a"], weights["a"], atol=2e-3)
@@ -92,9 +100,11 @@ def test_weights_dequantise_float16_uint8_uint16_across_shards(tmp_path):
 
 def test_r1_int64_constant_stored_as_int32(tmp_path):
     weights = {"shape": np.array([2, 8], np.int64)}
-    nodes = [node("x", "Placeholder", dtype=tf.float32, shape=[1, 4, 4]),
-             node("shape", "Const", dtype=tf.int64),
-             node("out", "Reshape", ["x", "shape"], T=tf.float32, Tshape=tf.int64)]
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 4, 4]),
+        node("shape", "Const", dtype=tf.int64),
+        node("out", "Reshape", ["x", "shape"], T=tf.float32, Tshape=tf.int64),
+    ]
     model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 4, 4]), batchable=False)
     x = rng.normal(size=(1, 4, 4)).astype(np.float32)
     (out,) = model(x)
@@ -103,9 +113,22 @@ def test_r1_int64_constant_stored_as_int32(tmp_path):
 
 def test_r2_fused_conv2d_without_targs(tmp_path):
     weights = {"w": rng.normal(size=(3, 3, 2, 4)).astype(np.float32), "b": rng.normal(size=(4,)).astype(np.float32)}
-    nodes = [node("x", "Placeholder", dtype=tf.float32, shape=[1, 6, 6, 2]), *consts(weights),
-             node("out", "_FusedConv2D", ["x", "w", "b"], T=tf.float32, strides=[1, 1, 1, 1], padding="SAME",
-                  data_format="NHWC", dilations=[1, 1, 1, 1], fused_ops=["BiasAdd", "Relu"], epsilon=0.0)]
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 6, 6, 2]),
+        *consts(weights),
+        node(
+            "out",
+            "_FusedConv2D",
+            ["x", "w", "b"],
+            T=tf.float32,
+            strides=[1, 1, 1, 1],
+            padding="SAME",
+            data_format="NHWC",
+            dilations=[1, 1, 1, 1],
+            fused_ops=["BiasAdd", "Relu"],
+            epsilon=0.0,
+        ),
+    ]
     model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 6, 6, 2]), batchable=False)
     assert model.rewrites["R2"] == 1
     x = rng.normal(size=(1, 6, 6, 2)).astype(np.float32)
@@ -115,10 +138,22 @@ def test_r2_fused_conv2d_without_targs(tmp_path):
 
 def test_r3_fused_depthwise_becomes_standard_ops(tmp_path):
     weights = {"w": rng.normal(size=(3, 3, 2, 1)).astype(np.float32), "b": rng.normal(size=(2,)).astype(np.float32)}
-    nodes = [node("x", "Placeholder", dtype=tf.float32, shape=[1, 7, 7, 2]), *consts(weights),
-             node("dw", "FusedDepthwiseConv2dNative", ["x", "w", "b"], T=tf.float32, strides=[1, 2, 2, 1],
-                  padding="SAME", data_format="NHWC", dilations=[1, 1, 1, 1], fused_ops=["BiasAdd", "Relu6"]),
-             node("out", "Identity", ["dw"], T=tf.float32)]
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 7, 7, 2]),
+        *consts(weights),
+        node(
+            "dw",
+            "FusedDepthwiseConv2dNative",
+            ["x", "w", "b"],
+            T=tf.float32,
+            strides=[1, 2, 2, 1],
+            padding="SAME",
+            data_format="NHWC",
+            dilations=[1, 1, 1, 1],
+            fused_ops=["BiasAdd", "Relu6"],
+        ),
+        node("out", "Identity", ["dw"], T=tf.float32),
+    ]
     model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 7, 7, 2]), batchable=False)
     assert model.rewrites["R3"] == 1
     x = rng.normal(size=(1, 7, 7, 2)).astype(np.float32) * 3
@@ -128,16 +163,19 @@ def test_r3_fused_depthwise_becomes_standard_ops(tmp_path):
 
 def test_r5_batch_one_graph_runs_any_batch(tmp_path):
     weights = {"flat": np.array([1, 32], np.int32), "m": rng.normal(size=(32, 3)).astype(np.float32)}
-    nodes = [node("x", "Placeholder", dtype=tf.float32, shape=[1, 4, 4, 2]),
-             node("flat", "Const", dtype=tf.int32), node("m", "Const", dtype=tf.float32),
-             node("r", "Reshape", ["x", "flat"], T=tf.float32, Tshape=tf.int32),
-             node("out", "MatMul", ["r", "m"], T=tf.float32)]
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 4, 4, 2]),
+        node("flat", "Const", dtype=tf.int32),
+        node("m", "Const", dtype=tf.float32),
+        node("r", "Reshape", ["x", "flat"], T=tf.float32, Tshape=tf.int32),
+        node("out", "MatMul", ["r", "m"], T=tf.float32),
+    ]
     path = write_tfjs(tmp_path, nodes, weights, [1, 4, 4, 2])
     model = TfjsGraphModel(path)
     assert model.rewrites["R5"] == 1 and model.input_shape[0] is None
     x = rng.normal(size=(5, 4, 4, 2)).astype(np.float32)
     batched = model(x)[0]
-    singles = np.concatenate([model(x[i:i + 1])[0] for i in range(5)])
+    singles = np.concatenate([model(x[i : i + 1])[0] for i in range(5)])
     assert batched.shape == (5, 3)
     assert np.allclose(batched, singles, atol=1e-6)
     assert np.allclose(batched, x.reshape(5, 32) @ weights["m"], atol=1e-5)
@@ -145,9 +183,19 @@ def test_r5_batch_one_graph_runs_any_batch(tmp_path):
 
 def test_unsupported_fused_ops_are_named(tmp_path):
     weights = {"w": np.ones((1, 1, 1, 1), np.float32), "b": np.ones((1,), np.float32)}
-    nodes = [node("x", "Placeholder", dtype=tf.float32, shape=[1, 2, 2, 1]), *consts(weights),
-             node("out", "FusedDepthwiseConv2dNative", ["x", "w", "b"], T=tf.float32, strides=[1, 1, 1, 1],
-                  padding="SAME", fused_ops=["BiasAdd", "Prelu"])]
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 2, 2, 1]),
+        *consts(weights),
+        node(
+            "out",
+            "FusedDepthwiseConv2dNative",
+            ["x", "w", "b"],
+            T=tf.float32,
+            strides=[1, 1, 1, 1],
+            padding="SAME",
+            fused_ops=["BiasAdd", "Prelu"],
+        ),
+    ]
     with pytest.raises(ValueError, match=r"out: unsupported fused_ops"):
         TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 2, 2, 1]), batchable=False)
 
@@ -165,6 +213,6 @@ def test_real_nanodet_batched_equals_single():
     batch = nanodet.preprocess(images)
     batched = model(batch)
     for i in range(len(images)):
-        single = model(batch[i:i + 1])
+        single = model(batch[i : i + 1])
         for b_out, s_out in zip(batched, single):
             assert np.allclose(b_out[i], s_out[0], atol=1e-4)

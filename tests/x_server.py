@@ -50,8 +50,13 @@ class FakeX:
 
     def mention(self, text: str, author: str = "101") -> str:
         self._next_id += 1000
-        tweet = {"id": str(self._next_id), "text": text, "author_id": author,
-                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "edit_history_tweet_ids": []}
+        tweet = {
+            "id": str(self._next_id),
+            "text": text,
+            "author_id": author,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "edit_history_tweet_ids": [],
+        }
         tweet["edit_history_tweet_ids"].append(tweet["id"])
         self.tweets.append(tweet)
         return tweet["id"]
@@ -64,10 +69,17 @@ class FakeX:
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         self.requests.append({"path": url.path, "query": query, "at": time.monotonic(), "auth": authorization})
         reset = str(int(time.time() + self.reset_in_s))
-        headers = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": str(self.rate_remaining),
-                   "x-rate-limit-reset": reset}
+        headers = {
+            "x-rate-limit-limit": "450",
+            "x-rate-limit-remaining": str(self.rate_remaining),
+            "x-rate-limit-reset": reset,
+        }
         if url.path != f"/2/users/{self.user_id}/mentions":
-            return 404, {}, {"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found"}
+            return (
+                404,
+                {},
+                {"title": "Not Found Error", "type": "https://api.twitter.com/2/problems/resource-not-found"},
+            )
         if authorization != f"Bearer {self.token}":
             return 401, {}, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
         fault = self.faults.pop(0) if self.faults else None
@@ -85,15 +97,16 @@ class FakeX:
         newest_first = sorted((t for t in self.tweets if int(t["id"]) > since), key=lambda t: -int(t["id"]))
         offset = int(query.get("pagination_token", "0") or 0)
         size = min(int(query.get("max_results", "10")), self.page_size)
-        page = newest_first[offset: offset + size]
+        page = newest_first[offset : offset + size]
         if not page:
             return 200, headers, {"meta": {"result_count": 0}}
         meta = {"result_count": len(page), "newest_id": page[0]["id"], "oldest_id": page[-1]["id"]}
         if offset + size < len(newest_first):
             meta["next_token"] = str(offset + size)
         authors = sorted({t["author_id"] for t in page})
-        users = [{"id": a, "username": self.users.get(a, f"user{a}"), "name": self.users.get(a, a).title()}
-                 for a in authors]
+        users = [
+            {"id": a, "username": self.users.get(a, f"user{a}"), "name": self.users.get(a, a).title()} for a in authors
+        ]
         return 200, headers, {"data": page, "includes": {"users": users}, "meta": meta}
 
     def close(self) -> None:

@@ -15,7 +15,10 @@ class Echo(Cortex, type_name="echo"):
         if stimulus.kind == "text":
             self.emit("echo", self.params.prefix + stimulus.text)
         elif stimulus.kind == "image":
-            self.emit("image", f"I got a {len(stimulus.image)}-byte {stimulus.content_type} image.",
-                      {"bytes": len(stimulus.image), "content_type": stimulus.content_type})
+            self.emit(
+                "image",
+                f"I got a {len(stimulus.image)}-byte {stimulus.content_type} image.",
+                {"bytes": len(stimulus.image), "content_type": stimulus.content_type},
+            )
         elif stimulus.kind == "command":
             self.emit("echo", f"command {stimulus.text}", {"args": stimulus.args})

@@ -112,8 +112,10 @@ class Faces(FrameCortex, type_name="faces"):
                 self.emit("faces-known", f"I know {known}.", {"names": self.store.names})
                 return
             if self.params.backend != "local":
-                raise EnrolError("Enrolment is for the local backend; with Rekognition, list reference "
-                                 "photos under the cortex's references in the config.")
+                raise EnrolError(
+                    "Enrolment is for the local backend; with Rekognition, list reference "
+                    "photos under the cortex's references in the config."
+                )
             name = self.store.clean_name(args.get("name"))
             if command == "forget":
                 self._may_forget(name, args)
@@ -136,18 +138,20 @@ class Faces(FrameCortex, type_name="faces"):
         recent = self.last is not None and time.monotonic() - self.last_time <= self.params.enroll_max_age_s
         if recent and self.store.shows(name, self.last.embeddings.values(), self.params.match_threshold):
             return
-        raise EnrolError(f"I forget someone only while they are in front of the camera (or with the faces "
-                         f"admin token): I do not see {name} now.")
+        raise EnrolError(
+            f"I forget someone only while they are in front of the camera (or with the faces "
+            f"admin token): I do not see {name} now."
+        )
 
     def _enroll(self, name: str) -> None:
         if self.last is None or time.monotonic() - self.last_time > self.params.enroll_max_age_s:
-            raise EnrolError("I have not seen a frame in the last few seconds; turn the camera on, look "
-                             "at it, and try again.")
+            raise EnrolError(
+                "I have not seen a frame in the last few seconds; turn the camera on, look at it, and try again."
+            )
         if not self.last.faces:
             raise EnrolError("I see no face; look at the camera and try again.")
         if len(self.last.faces) > 1:
-            raise EnrolError(f"I see {len(self.last.faces)} faces; only the person to remember should be "
-                             "in view.")
+            raise EnrolError(f"I see {len(self.last.faces)} faces; only the person to remember should be in view.")
         views = self.store.enroll(name, self.last.embeddings[0])
         self.announced.pop(name, None)  # greet them on the next frame
         self.emit("enrolled", f"I will remember {name}.", {"name": name, "views": views})
@@ -193,8 +197,9 @@ class Faces(FrameCortex, type_name="faces"):
         named = []
         for index, face in enumerate(frame.faces):
             name, score = self.store.match(frame.embeddings[index])
-            named.append((name if name is not None and score >= self.params.match_threshold else None,
-                          max(score, 0.0), face))
+            named.append(
+                (name if name is not None and score >= self.params.match_threshold else None, max(score, 0.0), face)
+            )
         self._publish(frame, named)
 
     def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
@@ -231,10 +236,25 @@ class Faces(FrameCortex, type_name="faces"):
             if now - self.announced.get(key, -1e9) >= self.params.announce_every_s:
                 self.announced[key] = now
                 sayings.append(f"Hello, {name}" if name else UNKNOWN)
-        faces = [{"name": name, "label": name or UNKNOWN, "score": round(score, 3),
-                  "face_score": round(face.score, 3),
-                  "box": list(crop_box(face.box, frame.width, frame.height, enlarge=1.0))}
-                 for name, score, face in named]
-        self.emit("faces", ", ".join(dict.fromkeys(sayings)), {
-            "faces": faces, "width": frame.width, "height": frame.height, "dropped": self.dropped,
-            "gate": dict(self.gate), "latency_ms": round((time.time() - frame.received) * 1000, 1)})
+        faces = [
+            {
+                "name": name,
+                "label": name or UNKNOWN,
+                "score": round(score, 3),
+                "face_score": round(face.score, 3),
+                "box": list(crop_box(face.box, frame.width, frame.height, enlarge=1.0)),
+            }
+            for name, score, face in named
+        ]
+        self.emit(
+            "faces",
+            ", ".join(dict.fromkeys(sayings)),
+            {
+                "faces": faces,
+                "width": frame.width,
+                "height": frame.height,
+                "dropped": self.dropped,
+                "gate": dict(self.gate),
+                "latency_ms": round((time.time() - frame.received) * 1000, 1),
+            },
+        )

@@ -33,9 +33,19 @@ class Mentions(Cortex, type_name="mentions"):
         p = self.params
         if not p.user_id.isdigit():
             raise ValueError(f"user_id must be the account's numeric id, not {p.user_id!r}")
-        self.subscription = Subscribe(MentionsSettings(
-            p.user_id, p.base_url, p.bearer_token_env, p.poll_every_s, p.timeout_s, p.max_pages, p.state_dir,
-            p.announce_backlog, p.max_backoff_s))
+        self.subscription = Subscribe(
+            MentionsSettings(
+                p.user_id,
+                p.base_url,
+                p.bearer_token_env,
+                p.poll_every_s,
+                p.timeout_s,
+                p.max_pages,
+                p.state_dir,
+                p.announce_backlog,
+                p.max_backoff_s,
+            )
+        )
         self.poller = self.createActor(MentionsPoller, globalName=poller_name(p.user_id))
         self.send(self.poller, self.subscription)
         self.after(SUBSCRIPTION_TTL_S / 3, "renew")
@@ -50,9 +60,17 @@ class Mentions(Cortex, type_name="mentions"):
     def receiveMsg_NewMentions(self, message: NewMentions, sender) -> None:
         for mention in message.mentions:
             who = f"@{mention.username}" if mention.username else f"user {mention.author_id}"
-            self.emit("mention", f"{who} mentioned you: {mention.text}", {
-                "id": mention.id, "author_id": mention.author_id, "username": mention.username,
-                "created_at": mention.created_at, "account": message.user_id})
+            self.emit(
+                "mention",
+                f"{who} mentioned you: {mention.text}",
+                {
+                    "id": mention.id,
+                    "author_id": mention.author_id,
+                    "username": mention.username,
+                    "created_at": mention.created_at,
+                    "account": message.user_id,
+                },
+            )
 
     def on_stop(self) -> None:
         self.send(self.poller, Unsubscribe())

@@ -31,8 +31,9 @@ class Objects(FrameCortex, type_name="objects"):
     def on_frame(self, stimulus: Stimulus) -> None:
         started = time.time()
         try:
-            pixels, width, height = decode_for_model(stimulus.image, self.input_size(self.params.model),
-                                                      self.params.max_pixels)
+            pixels, width, height = decode_for_model(
+                stimulus.image, self.input_size(self.params.model), self.params.max_pixels
+            )
         except ImageRejected as exc:
             self.error(str(exc))
             self.frame_done()
@@ -45,14 +46,23 @@ class Objects(FrameCortex, type_name="objects"):
         detections = result[: self.params.max_labels]
         text = ", ".join(f"{d.label} ({d.score:.0%})" for d in detections) or "Nothing I know."
         now = time.time()
-        self.emit("label", text, {
-            "detections": [d.as_dict(width, height) for d in detections],
-            "width": width, "height": height, "dropped": self.dropped,
-            "batch": message.batch_size, "infer_ms": round(message.infer_ms, 1),
-            "latency_ms": round((now - received) * 1000, 1),
-            # Where the time went: waiting to be decoded, decoding, and at the holder.
-            "timing_ms": {"queued": round((started - received) * 1000, 1),
-                          "decode": round((sent - started) * 1000, 1),
-                          "holder": round((now - sent) * 1000, 1)},
-        })
+        self.emit(
+            "label",
+            text,
+            {
+                "detections": [d.as_dict(width, height) for d in detections],
+                "width": width,
+                "height": height,
+                "dropped": self.dropped,
+                "batch": message.batch_size,
+                "infer_ms": round(message.infer_ms, 1),
+                "latency_ms": round((now - received) * 1000, 1),
+                # Where the time went: waiting to be decoded, decoding, and at the holder.
+                "timing_ms": {
+                    "queued": round((started - received) * 1000, 1),
+                    "decode": round((sent - started) * 1000, 1),
+                    "holder": round((now - sent) * 1000, 1),
+                },
+            },
+        )
         self.frame_done()

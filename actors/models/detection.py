@@ -19,9 +19,11 @@ class Detection:
 
     def as_dict(self, width: int, height: int) -> dict:
         x1, y1, x2, y2 = self.box
-        return {"label": self.label, "score": round(self.score, 4),
-                "box": [round(x1 * width, 1), round(y1 * height, 1),
-                        round(x2 * width, 1), round(y2 * height, 1)]}
+        return {
+            "label": self.label,
+            "score": round(self.score, 4),
+            "box": [round(x1 * width, 1), round(y1 * height, 1), round(x2 * width, 1), round(y2 * height, 1)],
+        }
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:

@@ -13,8 +13,16 @@ import numpy as np
 
 from actors.models.detection import Detection, nms
 
-__all__ = ["DETECT_SIZE", "EMBED_SIZE", "detect_preprocess", "detect_decode", "embed_preprocess",
-           "embed_decode", "crop_box", "cosine"]
+__all__ = [
+    "DETECT_SIZE",
+    "EMBED_SIZE",
+    "detect_preprocess",
+    "detect_decode",
+    "embed_preprocess",
+    "embed_decode",
+    "crop_box",
+    "cosine",
+]
 
 DETECT_SIZE = 256
 EMBED_SIZE = 224
@@ -42,10 +50,12 @@ def detect_decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.3)
     """One image's BlazeFace outputs (told apart by shape) → faces, best first."""
     by_shape = {o.shape: o for o in outputs}
     try:
-        rows = np.concatenate([
-            np.concatenate([by_shape[(512, 1)], by_shape[(512, 16)]], axis=1),
-            np.concatenate([by_shape[(384, 1)], by_shape[(384, 16)]], axis=1),
-        ])
+        rows = np.concatenate(
+            [
+                np.concatenate([by_shape[(512, 1)], by_shape[(512, 16)]], axis=1),
+                np.concatenate([by_shape[(384, 1)], by_shape[(384, 16)]], axis=1),
+            ]
+        )
     except KeyError:
         raise ValueError(f"unexpected BlazeFace outputs: {[o.shape for o in outputs]}") from None
     scores = 1.0 / (1.0 + np.exp(-np.clip(rows[:, 0], -80, 80)))
@@ -60,8 +70,9 @@ def detect_decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.3)
     return [Detection("face", float(scores[keep][i]), tuple(float(v) for v in boxes[i])) for i in chosen]
 
 
-def crop_box(box: tuple[float, float, float, float], width: int, height: int,
-             enlarge: float = 1.4) -> tuple[int, int, int, int]:
+def crop_box(
+    box: tuple[float, float, float, float], width: int, height: int, enlarge: float = 1.4
+) -> tuple[int, int, int, int]:
     """A face box (fractions) → the square pixel crop FaceRes wants: enlarged about its centre.
 
     BlazeFace sees the frame stretched to 256² and predicts square boxes there, so on a
@@ -71,8 +82,7 @@ def crop_box(box: tuple[float, float, float, float], width: int, height: int,
     x1, y1, x2, y2 = box[0] * width, box[1] * height, box[2] * width, box[3] * height
     side = min(x2 - x1, y2 - y1) * enlarge
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    return (int(round(cx - side / 2)), int(round(cy - side / 2)),
-            int(round(cx + side / 2)), int(round(cy + side / 2)))
+    return (int(round(cx - side / 2)), int(round(cy - side / 2)), int(round(cx + side / 2)), int(round(cy + side / 2)))
 
 
 def embed_preprocess(images: np.ndarray) -> np.ndarray:

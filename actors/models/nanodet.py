@@ -34,11 +34,10 @@ def _grids(outputs: list[np.ndarray]) -> list[tuple[int, np.ndarray, np.ndarray]
     boxes = {o.shape[0]: o for o in outputs if o.shape[-1] == 44}
     if len(scores) != 3 or scores.keys() != boxes.keys():
         raise ValueError(f"unexpected NanoDet outputs: {[o.shape for o in outputs]}")
-    return [(int(round(cells ** 0.5)), scores[cells], boxes[cells]) for cells in sorted(scores, reverse=True)]
+    return [(int(round(cells**0.5)), scores[cells], boxes[cells]) for cells in sorted(scores, reverse=True)]
 
 
-def decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.5,
-           max_detections: int = 50) -> list[Detection]:
+def decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.5, max_detections: int = 50) -> list[Detection]:
     """One image's raw outputs (batch dimension removed) → detections, best first."""
     all_boxes, all_scores, all_classes = [], [], []
     for grid, scores, boxes in _grids(outputs):
@@ -63,5 +62,4 @@ def decode(outputs: list[np.ndarray], threshold: float, iou: float = 0.5,
     scores_ = np.concatenate(all_scores)
     classes_ = np.concatenate(all_classes)
     keep = per_class_nms(boxes_, scores_, classes_, iou)[:max_detections]
-    return [Detection(LABELS[int(classes_[i])], float(scores_[i]), tuple(float(v) for v in boxes_[i]))
-            for i in keep]
+    return [Detection(LABELS[int(classes_[i])], float(scores_[i]), tuple(float(v) for v in boxes_[i])) for i in keep]

@@ -40,7 +40,7 @@ def load(path: str | Path, fmt: str, batchable: bool = True) -> Run:
 def _savedmodel(path: Path) -> Run:
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures["serving_default"]
-    (input_name, spec), = serve.structured_input_signature[1].items()
+    ((input_name, spec),) = serve.structured_input_signature[1].items()
 
     def run(batch: np.ndarray) -> list[np.ndarray]:
         outputs = serve(**{input_name: tf.constant(batch, dtype=spec.dtype)})

@@ -18,11 +18,25 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
-__all__ = ["read_model", "read_weights", "attach_weights", "add_fused_conv_targs",
-           "split_fused_depthwise", "make_batch_dynamic", "TfjsGraphModel"]
+__all__ = [
+    "read_model",
+    "read_weights",
+    "attach_weights",
+    "add_fused_conv_targs",
+    "split_fused_depthwise",
+    "make_batch_dynamic",
+    "TfjsGraphModel",
+]
 
-_NUMPY_DTYPES = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "uint16": np.uint16,
-                 "float16": np.float16, "bool": np.bool_, "int64": np.int64}
+_NUMPY_DTYPES = {
+    "float32": np.float32,
+    "int32": np.int32,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "float16": np.float16,
+    "bool": np.bool_,
+    "int64": np.int64,
+}
 _ACTIVATIONS = {b"Relu": "Relu", b"Relu6": "Relu6", b"Elu": "Elu", b"Sigmoid": "Sigmoid", b"Tanh": "Tanh"}
 
 
@@ -51,7 +65,7 @@ def read_weights(model: dict, directory: Path) -> dict[str, np.ndarray]:
             if quant and quant["dtype"] == "float16":
                 value = raw.astype(np.float32)
             elif quant:  # uint8 / uint16 affine quantisation
-                value = (raw.astype(np.float32) * quant["scale"] + quant["min"])
+                value = raw.astype(np.float32) * quant["scale"] + quant["min"]
             else:
                 value = raw.copy()
             weights[spec["name"]] = value.astype(_NUMPY_DTYPES.get(spec["dtype"], value.dtype)).reshape(shape)
@@ -103,15 +117,15 @@ def split_fused_depthwise(graph: graph_pb2.GraphDef) -> int:
         if not ops or ops[0] != b"BiasAdd" or len(ops) > 2 or (len(ops) == 2 and ops[1] not in _ACTIVATIONS):
             raise ValueError(f"{node.name}: unsupported fused_ops {ops}")
         dtype = node.attr["T"]
-        conv = node_def_pb2.NodeDef(name=f"{node.name}/depthwise", op="DepthwiseConv2dNative",
-                                    input=[x, w, *controls])
+        conv = node_def_pb2.NodeDef(name=f"{node.name}/depthwise", op="DepthwiseConv2dNative", input=[x, w, *controls])
         conv.attr["T"].CopyFrom(dtype)
         for key in ("strides", "padding", "data_format", "dilations", "explicit_paddings"):
             if key in node.attr:
                 conv.attr[key].CopyFrom(node.attr[key])
         has_activation = len(ops) == 2
-        bias = node_def_pb2.NodeDef(name=f"{node.name}/bias" if has_activation else node.name,
-                                    op="BiasAdd", input=[conv.name, extra[0]])
+        bias = node_def_pb2.NodeDef(
+            name=f"{node.name}/bias" if has_activation else node.name, op="BiasAdd", input=[conv.name, extra[0]]
+        )
         bias.attr["T"].CopyFrom(dtype)
         if "data_format" in node.attr:
             bias.attr["data_format"].CopyFrom(node.attr["data_format"])
