@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from actors.files import write_json_atomically
 from actors.models.faces import cosine
 
 __all__ = ["FaceStore", "EnrolError"]
@@ -95,10 +94,7 @@ class FaceStore:
         views = list(self._people.get(name, np.zeros((0, embedding.shape[0]), np.float32)))
         views = (views + [embedding.astype(np.float32)])[-self.max_views :]
         record = {"name": name, "enrolled": time.time(), "embeddings": [v.tolist() for v in views]}
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
-            json.dump(record, tmp)
-        os.replace(tmp.name, self.directory / _file_name(name))
+        write_json_atomically(self.directory / _file_name(name), record)
         self._people[name] = np.asarray(views, dtype=np.float32)
         return len(views)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
 from actors.async_worker import AsyncWorker
+from actors.files import write_json_atomically
 from actors.messages import MentionsSettings, NewMentions, Subscribe, Unsubscribe
 
 __all__ = ["MentionsPoller", "poller_name"]
@@ -178,11 +178,7 @@ class MentionsPoller(ActorTypeDispatcher):
             return None
 
     def _save_since_id(self) -> None:
-        path = self._state_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            json.dump({"since_id": self.since_id, "saved": time.time()}, tmp)
-        os.replace(tmp.name, path)
+        write_json_atomically(self._state_file(), {"since_id": self.since_id, "saved": time.time()})
 
     def _watch(self):
         return ThespianWatch([self.worker.fileno]) if self.worker is not None and not self.stopped else None

@@ -24,18 +24,12 @@ from botocore.exceptions import (
 )
 from PIL import Image
 
+from actors.models.detection import iou
+
 __all__ = ["RekognitionBackend", "explain", "match_faces"]
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Rekognition's limit for image bytes
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    overlap = max(x2 - x1, 0) * max(y2 - y1, 0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
-    return overlap / union if union > 0 else 0.0
 
 
 def _box(bounding: dict) -> tuple[float, float, float, float]:
@@ -59,7 +53,7 @@ def match_faces(faces: list, answers: dict[str, dict], min_iou: float = 0.3) -> 
                 box = _box(match.get("Face", {}).get("BoundingBox", {}))
                 similarity = float(match.get("Similarity", 0.0))
                 centre_x, centre_y = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
-                same = _iou(face.box, box) >= min_iou or (box[0] <= centre_x <= box[2] and box[1] <= centre_y <= box[3])
+                same = iou(face.box, box) >= min_iou or (box[0] <= centre_x <= box[2] and box[1] <= centre_y <= box[3])
                 if same and similarity > best_similarity:
                     best, best_similarity = name, similarity
         named.append((best, best_similarity / 100.0, face))

@@ -65,3 +65,12 @@ def test_nms_keeps_best_of_overlapping_boxes():
     scores = np.array([0.5, 0.9, 0.7], np.float32)
     assert nms(boxes, scores, iou=0.5) == [1, 2]
     assert per_class_nms(boxes, scores, np.array([0, 1, 0]), iou=0.5) == [1, 2, 0]
+
+
+def test_iou_of_two_boxes():
+    from actors.models.detection import iou
+
+    assert iou((0, 0, 2, 2), (0, 0, 2, 2)) == 1.0
+    assert iou((0, 0, 2, 2), (1, 0, 3, 2)) == pytest.approx(1 / 3)
+    assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Detection", "nms", "per_class_nms"]
+__all__ = ["Detection", "iou", "nms", "per_class_nms"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,15 @@ class Detection:
             "score": round(self.score, 4),
             "box": [round(x1 * width, 1), round(y1 * height, 1), round(x2 * width, 1), round(y2 * height, 1)],
         }
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two boxes (x1, y1, x2, y2)."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    overlap = max(x2 - x1, 0) * max(y2 - y1, 0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - overlap
+    return overlap / union if union > 0 else 0.0
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
