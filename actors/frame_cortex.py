@@ -55,6 +55,13 @@ class _Request:
     cpu: float | None  # that process's CPU seconds when sent: progress since tells busy from hung
 
 
+@dataclass(frozen=True)
+class InferTimeout:
+    """Timer: the answer to this request is due."""
+
+    request_id: int
+
+
 class FrameCortex(Cortex):
     # -- for subclasses ----------------------------------------------------------------
 
@@ -77,7 +84,7 @@ class FrameCortex(Cortex):
         self._pending[request_id] = _Request(model, tag, holder, pid, cpu_seconds(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
-        self.after(self.params.infer_timeout_ms / 1000, ("infer-timeout", request_id))
+        self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
 
     def input_size(self, model: str) -> tuple[int, int]:
         return tuple(self._at[model].input_size)
@@ -156,9 +163,9 @@ class FrameCortex(Cortex):
         self.frame_done()
 
     def on_timer(self, payload: Any) -> None:
-        if not (isinstance(payload, tuple) and payload[0] == "infer-timeout"):
+        if not isinstance(payload, InferTimeout):
             return
-        request = self._pending.get(payload[1])
+        request = self._pending.get(payload.request_id)
         if request is None:
             return
         model = request.model

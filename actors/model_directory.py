@@ -102,6 +102,21 @@ class _Host:
     orphans: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Beat:
+    """Timer: ping the joined hosts."""
+
+
+BEAT = Beat()
+
+
+@dataclass(frozen=True)
+class PlaceAgain:
+    """Timer: the backoff of a group whose holders keep dying is over."""
+
+    group: int  # its index in self.groups
+
+
 def _where(host: str) -> str:
     return f"host {host}" if host else "this machine"
 
@@ -131,7 +146,7 @@ class ModelDirectory(ActorTypeDispatcher):
         self.notifyOnSystemRegistrationChanges(True)
         for group in self.groups:
             self._place(group)
-        self.wakeupAfter(timedelta(seconds=message.settings.heartbeat_every_s), "heartbeat")
+        self.wakeupAfter(timedelta(seconds=message.settings.heartbeat_every_s), BEAT)
 
     def _best_host(self, requires: tuple[str, ...]) -> str:
         if not requires:
@@ -333,7 +348,7 @@ class ModelDirectory(ActorTypeDispatcher):
         if group.incoming is not None:
             return  # the holder loading on a better host takes over when loaded
         if verdict.after_s:
-            self.wakeupAfter(timedelta(seconds=verdict.after_s), ("place", self.groups.index(group)))
+            self.wakeupAfter(timedelta(seconds=verdict.after_s), PlaceAgain(self.groups.index(group)))
         else:
             self._place(group)
 
@@ -419,15 +434,15 @@ class ModelDirectory(ActorTypeDispatcher):
                 if h is not None and h.host == name and h.loaded is not None
             )
             self.send(host.beacon, Heartbeat(name, pids, settings.leader_lost_after_s))
-        self.wakeupAfter(timedelta(seconds=settings.heartbeat_every_s), "heartbeat")
+        self.wakeupAfter(timedelta(seconds=settings.heartbeat_every_s), BEAT)
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         if self.stopping:
             return
-        if message.payload == "heartbeat":
+        if message.payload == BEAT:
             self._heartbeat()
-        elif isinstance(message.payload, tuple) and message.payload[0] == "place":
-            group = self.groups[message.payload[1]]
+        elif isinstance(message.payload, PlaceAgain):
+            group = self.groups[message.payload.group]
             if group.current is None and group.incoming is None:
                 self._place(group)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage, WakeupMessage
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 #: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
 #: and the SessionSupervisor are different senders, so their messages may cross).
 EARLY_STIMULI_KEPT = 64
+
+
+@dataclass(frozen=True)
+class RestartCortex:
+    """Timer: the backoff of a crashed cortex is over."""
+
+    name: str
 
 
 class Session(ActorTypeDispatcher):
@@ -182,13 +190,13 @@ class Session(ActorTypeDispatcher):
             f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
             {"cortex": name, "restarting": name},
         )
-        self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", name))
+        self.wakeupAfter(timedelta(seconds=verdict.after_s), RestartCortex(name))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
-        kind, name = message.payload
-        if kind != "restart" or self.closing or name in self.cortexes:
+        due = message.payload
+        if not isinstance(due, RestartCortex) or self.closing or due.name in self.cortexes:
             return
-        spec = next(s for s in self.open.cortexes if s.name == name)
+        spec = next(s for s in self.open.cortexes if s.name == due.name)
         self._start(spec)
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
@@ -34,6 +35,13 @@ from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 __all__ = ["SessionSupervisor"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RestartSession:
+    """Timer: the backoff of a crashed session is over."""
+
+    session_id: str
 
 
 class _Child:
@@ -111,12 +119,14 @@ class SessionSupervisor(ActorTypeDispatcher):
                 ),
             ),
         )
-        self.wakeupAfter(timedelta(seconds=verdict.after_s), ("restart", session_id))
+        self.wakeupAfter(timedelta(seconds=verdict.after_s), RestartSession(session_id))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
-        kind, session_id = message.payload
+        if not isinstance(message.payload, RestartSession):
+            return
+        session_id = message.payload.session_id
         child = self.children.get(session_id)
-        if kind != "restart" or child is None:
+        if child is None:
             return
         child.address = self.createActor(Session)
         child.pgid = None
