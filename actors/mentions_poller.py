@@ -20,7 +20,8 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch
 
 from actors.async_worker import AsyncWorker
 from actors.files import write_json_atomically
-from actors.messages import MentionsSettings, NewMentions, Subscribe, Unsubscribe
+from actors.messages import NewMentions, Subscribe, Unsubscribe
+from actors.specs import MentionsSettings
 
 __all__ = ["MentionsPoller", "poller_name"]
 

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # (the config's results, in actors/specs.py)
+    from actors.specs import CortexSpec, HolderSettings, MentionsSettings, ModelSpec
 
 __all__ = [
     "STIMULUS_KINDS",
     "Stimulus",
     "Output",
     "EyeOutput",
-    "CortexSpec",
     "OpenSession",
     "StartCortex",
     "CortexReady",
     "CloseSession",
     "WhoAmI",
     "YouAre",
-    "ModelSpec",
-    "HolderSettings",
     "StartDirectory",
     "LoadModels",
     "ModelsLoaded",
@@ -35,7 +35,6 @@ __all__ = [
     "Infer",
     "Inferred",
     "InferFailed",
-    "MentionsSettings",
     "Subscribe",
     "Unsubscribe",
     "Mention",
@@ -83,16 +82,6 @@ class EyeOutput:
 
     session_id: str
     output: Output
-
-
-@dataclass(frozen=True)
-class CortexSpec:
-    """One `[[cortex]]` stanza of the topology, already validated."""
-
-    name: str
-    type: str
-    subscribes: tuple[str, ...]
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,27 +136,6 @@ class YouAre:
 
 
 # -- models: the directory hands out the holder; the holder runs the models ------------
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One `[[model]]` stanza: a model file, its format and the recipe that decodes it."""
-
-    name: str
-    kind: str  # pre/post-processing recipe, e.g. "nanodet"
-    path: str
-    format: str  # "tfjs", "savedmodel", "keras" or "tflite"
-    requires: tuple[str, ...] = ()  # what its host must offer (`brain join --capabilities`)
-
-
-@dataclass(frozen=True)
-class HolderSettings:
-    max_batch: int
-    max_wait_ms: float
-    restart_delay_s: float
-    heartbeat_every_s: float = 0.5  # the directory's ping to every joined host
-    host_dead_after_s: float = 2.0  # a host silent this long is lost; its holders are re-created
-    leader_lost_after_s: float = 10.0  # a joined host not pinged this long drops what the leader placed there
 
 
 @dataclass(frozen=True)
@@ -298,21 +266,6 @@ class InferFailed:
 
 
 # -- shared sources: one poller per X account, fanned out to subscribed cortexes -----------
-
-
-@dataclass(frozen=True)
-class MentionsSettings:
-    """How to poll one account; the first subscriber's settings are used."""
-
-    user_id: str
-    base_url: str
-    token_env: str  # name of the environment variable holding the bearer token
-    poll_every_s: float
-    timeout_s: float
-    max_pages: int
-    state_dir: str
-    announce_backlog: bool
-    max_backoff_s: float
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ from actors.messages import (
     ModelsFailed,
     ModelsLoaded,
     ModelsNotNeeded,
-    ModelSpec,
     ModelUnavailable,
     Ping,
     Pong,
@@ -57,6 +56,7 @@ from actors.messages import (
 )
 from actors.model_holder import ModelHolder
 from actors.placement import HOST, OFFERS, offers, pinned_to
+from actors.specs import ModelSpec
 from actors.supervision import Restarts, never_give_up
 
 __all__ = ["ModelDirectory"]

@@ -20,7 +20,6 @@ from actors.cortex import cortex_type
 from actors.messages import (
     CloseSession,
     CortexReady,
-    CortexSpec,
     EyeOutput,
     OpenSession,
     Output,
@@ -29,6 +28,7 @@ from actors.messages import (
     StartCortex,
     Stimulus,
 )
+from actors.specs import CortexSpec
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
 __all__ = ["Session"]

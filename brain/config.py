@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
-from actors.messages import STIMULUS_KINDS, CortexSpec, HolderSettings, ModelSpec
+from actors.messages import STIMULUS_KINDS
 from actors.models.formats import FORMATS, format_of
 from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
+from actors.specs import CortexSpec, HolderSettings, ModelSpec
 from actors.supervision import SupervisionPolicy
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]

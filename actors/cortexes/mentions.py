@@ -11,8 +11,9 @@ from typing import Any
 
 from actors.cortex import Cortex
 from actors.mentions_poller import SUBSCRIPTION_TTL_S, MentionsPoller, poller_name
-from actors.messages import MentionsSettings, NewMentions, Subscribe, Unsubscribe
+from actors.messages import NewMentions, Subscribe, Unsubscribe
 from actors.params import bounded
+from actors.specs import MentionsSettings
 
 
 class Mentions(Cortex, type_name="mentions"):
