@@ -43,16 +43,16 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python bench/echo.py
-	$(BIN)/python bench/objects.py
-	$(BIN)/python bench/faces.py
-	$(BIN)/python bench/scale_out.py
+	$(BIN)/python -m bench.echo
+	$(BIN)/python -m bench.objects
+	$(BIN)/python -m bench.faces
+	$(BIN)/python -m bench.scale_out
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup
-	$(BIN)/python bench/probe.py
-	$(BIN)/python bench/slow_eye.py
-	$(BIN)/python bench/churn.py --cycles 200
+	$(BIN)/python -m bench.probe
+	$(BIN)/python -m bench.slow_eye
+	$(BIN)/python -m bench.churn --cycles 200
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models

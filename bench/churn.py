@@ -1,6 +1,6 @@
 """Churn: connect/disconnect cycles with abrupt TCP resets; counts leaked processes (not CI).
 
-.venv/bin/python bench/churn.py --cycles 500
+.venv/bin/python -m bench.churn --cycles 500
 """
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ from __future__ import annotations
 import argparse
 import socket
 import struct
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import ECHO_TICKER, running_brain, wait_until  # noqa: E402
+from tests.helpers import ECHO_TICKER, running_brain, wait_until
 
 
 def main() -> None:

@@ -18,10 +18,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import Brain, free_port, write_config  # noqa: E402
+from tests.helpers import Brain, free_port, write_config
 
 BARE_SERVER = """
 import asyncio, sys

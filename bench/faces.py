@@ -8,7 +8,6 @@ import asyncio
 import io
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,14 +17,13 @@ import skimage.data
 from PIL import Image
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from actors.face_store import FaceStore
+from actors.imaging import open_rgb
+from actors.models import faces
+from tests.helpers import running_brain
+from tests.rekognition_server import FakeRekognition
 
-from actors.face_store import FaceStore  # noqa: E402
-from actors.imaging import open_rgb  # noqa: E402
-from actors.models import faces  # noqa: E402
-from tests.conftest import running_brain  # noqa: E402
-from tests.rekognition_server import FakeRekognition  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FACES_ONLY = """
 [server]

@@ -5,7 +5,7 @@ and `--eyes` eyes sending snapshots load the 2 cores for `--seconds`; every "hos
 lost" line in that time is a false loss. Then every process of the member is SIGKILLed
 at once, and the time until the leader says the host is lost is the detection time.
 
-    .venv/bin/python bench/host_loss.py --busy 5 --eyes 3 --seconds 240
+    .venv/bin/python -m bench.host_loss --busy 5 --eyes 3 --seconds 240
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.probe import Load  # noqa: E402
-from tests.conftest import Member, running_brain, wait_until  # noqa: E402
-from tests.test_scale_out import GPU_TOPOLOGY, ready_on  # noqa: E402
+from bench.probe import Load
+from tests.helpers import GPU_TOPOLOGY, Member, ready_on, running_brain, wait_until
 
 SETTINGS = {
     "default": GPU_TOPOLOGY.replace(

@@ -14,7 +14,6 @@ import asyncio
 import io
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,12 +24,11 @@ import skimage.data
 from PIL import Image
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from actors.imaging import decode_for_model
+from actors.models import nanodet
+from tests.helpers import running_brain
 
-from actors.imaging import decode_for_model  # noqa: E402
-from actors.models import nanodet  # noqa: E402
-from tests.conftest import running_brain  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # Eyes here send their next frame as soon as the label comes: lift the per-eye frame cap.
 DEFAULT = (

@@ -1,7 +1,7 @@
 """The outside probe, repeatable (not CI): what a stranger, a bad eye or a killer can do
 to the default brain, and whether it lives on. Prints one table per part.
 
-    .venv/bin/python bench/probe.py --eyes 4 --fps 4
+    .venv/bin/python -m bench.probe --eyes 4 --fps 4
 
 1. network: a connect from a disallowed address to every actor port, an unsigned pickle,
    an announced 2 GB actor message, a rebound Host, a ping flood, an unknown command and
@@ -21,20 +21,18 @@ import os
 import re
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from bench.objects import photo
+from tests.helpers import process_title, running_brain, wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from websockets.exceptions import ConnectionClosed  # noqa: E402
-from websockets.sync.client import connect  # noqa: E402
-
-from bench.objects import photo  # noqa: E402
-from tests.conftest import process_title, running_brain, wait_until  # noqa: E402
 
 #: actors without which the brain stops on purpose (the watchdog; a service manager restarts it)
 CORE = ("MultiProcAdmin", "SessionSupervisor", "ModelDirectory")

@@ -15,25 +15,22 @@ import argparse
 import pickle
 import secrets
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from objects import Bare, photo  # noqa: E402
-
-from actors.messages import Infer  # noqa: E402
-from actors.models import nanodet  # noqa: E402
-from brain.actor_network import SignedPickle  # noqa: E402
-from tests.conftest import Member, running_brain  # noqa: E402
-from tests.test_objects import label_of as label  # noqa: E402
-from tests.test_scale_out import ready_on  # noqa: E402
+from actors.messages import Infer
+from actors.models import nanodet
+from bench.objects import Bare, photo
+from brain.actor_network import SignedPickle
+from tests.helpers import (
+    Member,
+    ready_on,
+    running_brain,
+)
+from tests.helpers import label_of as label
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 TOPOLOGY = """

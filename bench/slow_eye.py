@@ -2,24 +2,20 @@
 them. Prints the brain's PSS before, while it sends, and after it left, and how the
 brain ended the connection.
 
-    .venv/bin/python bench/slow_eye.py --mb 1.9 --messages 300 --rounds 2
+    .venv/bin/python -m bench.slow_eye --mb 1.9 --messages 300 --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.conftest import running_brain, wait_until  # noqa: E402
+from tests.helpers import running_brain, wait_until
 
 ECHO = """
 [server]

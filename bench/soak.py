@@ -1,7 +1,7 @@
 """Soak: many eyes sending snapshots for minutes (not CI). Prints process count, RSS
 and PSS over time, error outputs and dropped frames.
 
-    .venv/bin/python bench/soak.py --eyes 50 --minutes 10 --fps 1
+    .venv/bin/python -m bench.soak --eyes 50 --minutes 10 --fps 1
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,11 +16,10 @@ from pathlib import Path
 import psutil
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.objects import photo
+from tests.helpers import running_brain
 
-from bench.objects import photo  # noqa: E402
-from tests.conftest import running_brain  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def memory(brain) -> tuple[int, float, float]:

@@ -10,7 +10,7 @@ import skimage.data
 from PIL import Image
 from playwright.async_api import async_playwright
 
-from tests.conftest import ROOT, default_config, running_brain
+from tests.helpers import ROOT, default_config, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"

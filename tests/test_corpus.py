@@ -8,9 +8,7 @@ import pytest
 import skimage.data
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import default_config, running_brain
-from tests.test_imaging import png_claiming
-from tests.test_objects import jpeg
+from tests.helpers import default_config, jpeg, png_claiming, running_brain
 
 PHOTO = jpeg(skimage.data.astronaut())
 b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731

@@ -2,16 +2,11 @@
 
 import json
 
-import numpy as np
 import pytest
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from tests.conftest import default_config, running_brain
-from tests.test_objects import jpeg
-
-ASTRONAUT = Image.fromarray(skimage.data.astronaut())  # Eileen Collins, NASA, public domain
-CAMERAMAN = Image.fromarray(skimage.data.camera()).convert("RGB")  # CC0, another person
+from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, frame, ready_eye, running_brain
 
 # Changed versions of the one public-domain photo of her that a registry ships.
 SAME_PERSON = {
@@ -30,23 +25,14 @@ def both() -> Image.Image:
     return canvas
 
 
-def frame(image: Image.Image) -> bytes:
-    return jpeg(np.asarray(image))
-
-
 def config(store, announce_every_s=0.0) -> str:
     default = default_config(store)
     assert "announce_every_s = 30.0," in default
     return default.replace("announce_every_s = 30.0,", f"announce_every_s = {announce_every_s},")
 
 
-def ready(brain, models_needed: int = 3):
-    eye = brain.eye(max_size=None)
-    models = set()
-    while len(models) < models_needed:
-        output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
-        models.add(output["data"]["model"])
-    return eye
+def ready(brain):
+    return ready_eye(brain, models=3)  # objects, faces and face embeddings
 
 
 def faces_of(eye, image: Image.Image) -> dict:

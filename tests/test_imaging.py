@@ -1,8 +1,6 @@
 """Decoding eye snapshots safely: real photos, bombs, truncations, non-images."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -10,24 +8,13 @@ import skimage.data
 from PIL import Image
 
 from actors.imaging import ImageRejected, decode_for_model
+from tests.helpers import png_claiming
 
 
 def encode(array: np.ndarray, fmt: str = "JPEG") -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, fmt)
     return buffer.getvalue()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width × height pixels."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def test_photo_is_stretched_to_the_model_size():

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.conftest import ECHO_TICKER, Brain, actor_processes, free_port, running_brain, wait_until, write_config
+from tests.helpers import ECHO_TICKER, Brain, actor_processes, free_port, running_brain, wait_until, write_config
 
 
 @pytest.fixture

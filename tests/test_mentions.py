@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from actors.x_api import next_poll_in, parse_page
-from tests.conftest import running_brain, wait_until
+from tests.helpers import running_brain, wait_until
 from tests.x_server import FakeX
 
 TOKEN = "x-test-token"

@@ -1,25 +1,23 @@
 """The default brain recognises objects in real photos, end to end, with the real model."""
 
-import io
 import os
 import signal
 import time
 
-import numpy as np
 import psutil
 import pytest
 import skimage.data
-from PIL import Image
 
-from tests.conftest import default_config, process_title, running_brain, wait_until
-from tests.test_imaging import png_claiming
-
-
-def jpeg(array: np.ndarray, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).convert("RGB").save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
+from tests.helpers import (
+    default_config,
+    jpeg,
+    label_of,
+    png_claiming,
+    process_title,
+    ready_eye,
+    running_brain,
+    wait_until,
+)
 
 # Public-domain / CC0 photos shipped by scikit-image, and what each must be seen to contain.
 PHOTOS = {
@@ -35,17 +33,6 @@ def brain(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("objects")
     with running_brain(default_config(tmp / "faces"), tmp) as running:
         yield running
-
-
-def label_of(eye, frame: bytes, timeout: float = 60) -> dict:
-    eye.send(frame)
-    return eye.wait_for(lambda o: o["kind"] in ("label", "error") and o["cortex"] == "objects", timeout)
-
-
-def ready_eye(brain):
-    eye = brain.eye(max_size=None)
-    eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
-    return eye
 
 
 @pytest.mark.parametrize("photo", PHOTOS)

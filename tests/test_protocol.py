@@ -9,10 +9,8 @@ import pytest
 from actors.messages import Output
 from brain.gateway import host_allowed
 from brain.protocol import ProtocolError, encode_output, nesting_depth, parse_message
+from tests.helpers import JPEG, PNG, WEBP
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 32
 LIMIT = 10_000
 
 

@@ -8,10 +8,17 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.conftest import TEST_INFER_TIMEOUT_MS, default_config, free_port, running_brain
+from tests.helpers import (
+    ASTRONAUT,
+    CAMERAMAN,
+    TEST_INFER_TIMEOUT_MS,
+    default_config,
+    frame,
+    free_port,
+    ready_eye,
+    running_brain,
+)
 from tests.rekognition_server import FakeRekognition
-from tests.test_faces import ASTRONAUT, CAMERAMAN, frame
-from tests.test_faces import ready as ready_with
 
 SECRET = "s3cr3t-never-in-any-log-0123456789"
 AWS_ENV = {
@@ -26,7 +33,7 @@ COFFEE = Image.fromarray(skimage.data.coffee())
 
 
 def ready(brain):
-    return ready_with(brain, models_needed=2)  # objects, and faces for the gate: no embedder
+    return ready_eye(brain, models=2)  # objects, and faces for the gate: no embedder
 
 
 def config(endpoint: str, references: str, timeout_s: float = 1.0) -> str:

@@ -16,35 +16,10 @@ import time
 import pytest
 import skimage.data
 
-from tests.conftest import ROOT, Member, running_brain, wait_until
-from tests.test_objects import jpeg, label_of
+from tests.helpers import GPU_TOPOLOGY, ROOT, Member, jpeg, label_of, ready_on, running_brain, wait_until
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 
-# The objects model needs a "gpu" host; hosts 127.0.0.2 and .3 may join; they are pinged
-# every 0.25 s and lost after 1 s.
-GPU_TOPOLOGY = """
-[server]
-max_frames_per_s = 100.0
-
-[actors]
-allowed_peers = ["127.0.0.2", "127.0.0.3"]
-heartbeat_every_s = 0.25
-host_dead_after_s = 1.0
-leader_lost_after_s = 2.0
-
-[[model]]
-name = "objects"
-kind = "nanodet"
-path = "models/nanodet.json"
-requires = ["gpu"]
-
-[[cortex]]
-name = "objects"
-type = "objects"
-subscribes = ["image"]
-params = { model = "objects", threshold = 0.35, infer_timeout_ms = 3000 }
-"""
 
 FRAME = jpeg(skimage.data.coffee())
 
@@ -59,10 +34,6 @@ def loads_tensorflow(pid: int) -> bool:
             return "_pywrap_tensorflow" in maps.read()
     except OSError:
         return False
-
-
-def ready_on(eye, host: str, timeout: float = 120) -> dict:
-    return eye.wait_for(lambda o: o["data"].get("state") == "ready" and o["data"].get("host") == host, timeout)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import socket
 import psutil
 import pytest
 
-from tests.conftest import actor_processes, process_title, wait_until
+from tests.helpers import actor_processes, process_title, wait_until
 
 
 def non_loopback_address() -> str | None:

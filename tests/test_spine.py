@@ -8,8 +8,7 @@ import urllib.request
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import running_brain
-from tests.test_protocol import JPEG, PNG
+from tests.helpers import JPEG, PNG, running_brain
 
 
 def test_ready_status_names_the_cortexes_and_eye_settings(brain):

@@ -8,7 +8,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import running_brain, wait_until
+from tests.helpers import running_brain, wait_until
 
 CONFIG = """
 [supervision]
