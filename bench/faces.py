@@ -17,7 +17,7 @@ import skimage.data
 from PIL import Image
 from websockets.asyncio.client import connect
 
-from actors.face_store import FaceStore
+from actors.cortexes.faces.store import FaceStore
 from actors.imaging import open_rgb
 from actors.models import faces
 from tests.helpers import running_brain

@@ -169,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from actors.messages import Ping, StartDirectory
-    from actors.model_directory import ModelDirectory
-    from actors.reflector import Reflector
-    from actors.session_supervisor import SessionSupervisor
+    from actors.models.directory import ModelDirectory
+    from actors.sessions.reflector import Reflector
+    from actors.sessions.supervisor import SessionSupervisor
 
     # The actor system forks its admin: start it before any thread exists.
     try:
@@ -238,10 +238,10 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
 
 
 def _join(args: argparse.Namespace) -> int:
-    from actors.host_beacon import LEFT_BEHIND_ENV
     from actors.messages import WhoAmI
-    from actors.placement import HOST, OFFERS
-    from actors.reflector import Reflector
+    from actors.models.host_beacon import LEFT_BEHIND_ENV
+    from actors.models.placement import HOST, OFFERS
+    from actors.sessions.reflector import Reflector
     from brain.watchdog import process_alive
 
     try:

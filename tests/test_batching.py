@@ -1,6 +1,6 @@
 """The holder's batching decisions, as a pure class."""
 
-from actors.batching import Batcher
+from actors.models.batching import Batcher
 
 
 def test_first_request_opens_a_window_and_the_timer_runs_it():

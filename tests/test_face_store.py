@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from actors.face_store import EnrolError, FaceStore
+from actors.cortexes.faces.store import EnrolError, FaceStore
 
 rng = np.random.default_rng(5)
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from actors.x_api import next_poll_in, parse_page
+from actors.cortexes.mentions.x_api import next_poll_in, parse_page
 from tests.helpers import running_brain, wait_until
 from tests.x_server import FakeX
 

@@ -29,7 +29,7 @@ from actors.messages import (
     SessionUp,
     StartSession,
 )
-from actors.session import Session
+from actors.sessions.session import Session
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
 __all__ = ["SessionSupervisor"]

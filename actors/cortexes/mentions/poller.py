@@ -89,7 +89,7 @@ class MentionsPoller(ActorTypeDispatcher):
     # -- polling -------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        from actors.x_api import fetch_mentions
+        from actors.cortexes.mentions.x_api import fetch_mentions
 
         token = os.environ.get(self.settings.token_env, "")
         if not token:
@@ -121,7 +121,7 @@ class MentionsPoller(ActorTypeDispatcher):
         return self._watch()
 
     def _on_polled(self, fetched, error) -> None:
-        from actors.x_api import XApiError
+        from actors.cortexes.mentions.x_api import XApiError
 
         if self.stopped:
             return
@@ -145,7 +145,7 @@ class MentionsPoller(ActorTypeDispatcher):
         self._schedule(rate_remaining=fetched.rate_remaining, rate_reset=fetched.rate_reset)
 
     def _schedule(self, rate_remaining=None, rate_reset=None, retry_at=None) -> None:
-        from actors.x_api import next_poll_in
+        from actors.cortexes.mentions.x_api import next_poll_in
 
         delay = next_poll_in(
             time.time(),

@@ -16,10 +16,10 @@ from datetime import timedelta
 import numpy as np
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
 
-from actors.batching import Batcher
 from actors.messages import Infer, InferFailed, Inferred, LoadModels, ModelsFailed, ModelsLoaded
+from actors.models.batching import Batcher
+from actors.models.placement import runs_on
 from actors.models.recipes import RECIPES
-from actors.placement import runs_on
 
 __all__ = ["ModelHolder"]
 

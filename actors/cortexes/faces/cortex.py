@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from actors.face_store import EnrolError, FaceStore
+from actors.cortexes.faces.store import EnrolError, FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
 from actors.messages import Inferred, Stimulus
@@ -86,7 +86,7 @@ class Faces(FrameCortex, type_name="faces"):
         self.gate = {"frames": 0, "with_faces": 0, "comparisons": 0}
         self.deferred: list[tuple[str, dict]] = []  # commands waiting for the frame in flight
         if self.params.backend == "rekognition":
-            from actors.rekognition import RekognitionBackend
+            from actors.cortexes.faces.rekognition import RekognitionBackend
 
             self.cloud = RekognitionBackend(self.params, self)
         super().on_start()

@@ -35,7 +35,6 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from actors.host_beacon import HostBeacon
 from actors.messages import (
     Heartbeat,
     HolderLost,
@@ -54,8 +53,9 @@ from actors.messages import (
     StartDirectory,
     WhereIsModel,
 )
-from actors.model_holder import ModelHolder
-from actors.placement import HOST, OFFERS, offers, pinned_to
+from actors.models.holder import ModelHolder
+from actors.models.host_beacon import HostBeacon
+from actors.models.placement import HOST, OFFERS, offers, pinned_to
 from actors.specs import ModelSpec
 from actors.supervision import Restarts, never_give_up
 

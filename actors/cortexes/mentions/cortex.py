@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.cortex import Cortex
-from actors.mentions_poller import SUBSCRIPTION_TTL_S, MentionsPoller, poller_name
+from actors.cortexes.mentions.poller import SUBSCRIPTION_TTL_S, MentionsPoller, poller_name
 from actors.messages import NewMentions, Subscribe, Unsubscribe
 from actors.params import bounded
 from actors.specs import MentionsSettings

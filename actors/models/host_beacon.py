@@ -22,7 +22,7 @@ from pathlib import Path
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
 from actors.messages import Heartbeat, HostAlive, KillHolder
-from actors.placement import runs_on
+from actors.models.placement import runs_on
 from actors.processes import cpu_seconds, title
 
 __all__ = ["LEFT_BEHIND_ENV", "HostBeacon"]
