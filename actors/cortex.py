@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
-from actors.messages import CortexReady, EyeOutput, Output, StartCortex, Stimulus
+from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
 from actors.supervision import ErrorBudget, SupervisionPolicy
 
@@ -71,9 +71,9 @@ class Cortex(ActorTypeDispatcher):
 
     # -- tools for subclasses ----------------------------------------------------------
 
-    def emit(self, kind: str, text: str, data: dict[str, Any] | None = None) -> None:
-        """Send an output to this session's eye (solicited or not)."""
-        output = Output(cortex=self.name, kind=kind, text=text, data=data or {})
+    def emit(self, kind: str, text: str, data: dict[str, Any] | None = None, meter: Meter | None = None) -> None:
+        """Send an output to this session's eye (solicited or not); `meter` is for /metrics."""
+        output = Output(cortex=self.name, kind=kind, text=text, data=data or {}, meter=meter)
         self.send(self._eye, EyeOutput(self._session_id, output))
 
     def error(self, text: str, data: dict[str, Any] | None = None) -> None:

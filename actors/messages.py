@@ -66,6 +66,16 @@ class Stimulus:
 
 
 @dataclass(frozen=True)
+class Meter:
+    """What /metrics counts of an output (the eye never sees it; `data` is the eye's)."""
+
+    latency_ms: float | None = None  # from the stimulus to this output
+    batch: int | None = None  # size of the model holder's batch that served it
+    frames_dropped: int | None = None  # the cortex's latest-frame-wins count so far
+    restarted: str = ""  # the cortex that came back
+
+
+@dataclass(frozen=True)
 class Output:
     """One thing for the eye to show (and maybe speak)."""
 
@@ -74,6 +84,7 @@ class Output:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
     ts: float = field(default_factory=time.time)
+    meter: Meter | None = None
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,9 @@ class Gateway:
             asyncio.ensure_future(eye.websocket.close(1011, message.reason[:120]))
             return
         output = message.output
-        self.metrics.observe_output(output.cortex, output.kind, output.data)
-        dropped = output.data.get("dropped")
-        if isinstance(dropped, int):
+        self.metrics.observe_output(output)
+        dropped = output.meter.frames_dropped if output.meter else None
+        if dropped is not None:
             before = eye.frames_dropped.get(output.cortex, 0)
             if dropped > before:
                 self.metrics.dropped.labels("latest_frame_wins").inc(dropped - before)

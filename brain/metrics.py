@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from actors.messages import Output
+
 __all__ = ["Metrics"]
 
 
@@ -32,16 +34,18 @@ class Metrics:
         )
         self.restarts = Counter("cortical_restarts", "Actors restarted after a crash", ["what"], registry=r)
 
-    def observe_output(self, cortex: str, kind: str, data: dict) -> None:
-        self.outputs.labels(cortex, kind).inc()
-        latency = data.get("latency_ms")
-        if isinstance(latency, int | float):
-            self.latency.labels(cortex).observe(latency / 1000)
-        batch = data.get("batch")
-        if isinstance(batch, int) and batch > 0:
-            self.batch.observe(batch)
-        if kind == "status" and data.get("restarted"):
-            self.restarts.labels(str(data.get("restarted"))).inc()
+    def observe_output(self, output: Output) -> None:
+        """Count an output, reading its explicit meter (never what a cortex put in `data`)."""
+        self.outputs.labels(output.cortex, output.kind).inc()
+        meter = output.meter
+        if meter is None:
+            return
+        if meter.latency_ms is not None:
+            self.latency.labels(output.cortex).observe(meter.latency_ms / 1000)
+        if meter.batch:
+            self.batch.observe(meter.batch)
+        if meter.restarted:
+            self.restarts.labels(meter.restarted).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+import urllib.request
 
 import psutil
 import pytest
@@ -81,6 +82,11 @@ def test_latest_frame_wins_and_drops_are_counted(brain):
                 break
         assert len(labels) < 10, "older frames should have been dropped, not queued"
         assert labels[-1]["text"].startswith("cup ("), "the newest frame must be the one answered last"
+    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+    counted = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line[:1] != "#"}
+    assert counted['cortical_dropped_total{reason="latest_frame_wins"}'] >= labels[-1]["data"]["dropped"]
+    assert counted['cortical_cortex_latency_seconds_count{cortex="objects"}'] >= len(labels)
+    assert counted["cortical_holder_batch_size_count"] >= len(labels)
 
 
 def test_a_busy_model_never_delays_echo(brain):

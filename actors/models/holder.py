@@ -11,6 +11,7 @@ import logging
 import os
 import resource
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -24,6 +25,13 @@ from actors.models.recipes import RECIPES
 __all__ = ["ModelHolder"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchDue:
+    """Timer: the first request of a batch for this model has waited max_wait_ms."""
+
+    model: str
 
 
 class ModelHolder(ActorTypeDispatcher):
@@ -75,11 +83,12 @@ class ModelHolder(ActorTypeDispatcher):
         if action.run_now:
             self._run(message.model)
         elif action.wake_in_s is not None:
-            self.wakeupAfter(timedelta(seconds=action.wake_in_s), message.model)
+            self.wakeupAfter(timedelta(seconds=action.wake_in_s), BatchDue(message.model))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
-        if self.batcher and self.batcher.due(message.payload, time.monotonic()):
-            self._run(message.payload)
+        due = message.payload
+        if isinstance(due, BatchDue) and self.batcher and self.batcher.due(due.model, time.monotonic()):
+            self._run(due.model)
 
     def _run(self, model: str) -> None:
         while requests := self.batcher.take(model):

@@ -21,6 +21,7 @@ from actors.messages import (
     CloseSession,
     CortexReady,
     EyeOutput,
+    Meter,
     OpenSession,
     Output,
     SessionClosing,
@@ -96,7 +97,12 @@ class Session(ActorTypeDispatcher):
                 {"cortex": message.name},
             )
         elif message.name in self.restarts and self.told_ready:
-            self._tell_eye("status", f"The {message.name} cortex is back.", {"restarted": message.name})
+            self._tell_eye(
+                "status",
+                f"The {message.name} cortex is back.",
+                {"restarted": message.name},
+                Meter(restarted=message.name),
+            )
         self._maybe_ready()
 
     def _maybe_ready(self) -> None:
@@ -209,6 +215,6 @@ class Session(ActorTypeDispatcher):
     def _exit(self) -> None:
         self.send(self.myAddress, ActorExitRequest())
 
-    def _tell_eye(self, kind: str, text: str, data: dict) -> None:
-        output = Output(cortex="session", kind=kind, text=text, data=data)
+    def _tell_eye(self, kind: str, text: str, data: dict, meter: Meter | None = None) -> None:
+        output = Output(cortex="session", kind=kind, text=text, data=data, meter=meter)
         self.send(self.open.eye, EyeOutput(self.open.session_id, output))

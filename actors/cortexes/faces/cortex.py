@@ -21,7 +21,7 @@ from PIL import Image
 from actors.cortexes.faces.store import EnrolError, FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
-from actors.messages import Inferred, Stimulus
+from actors.messages import Inferred, Meter, Stimulus
 from actors.models.faces import crop_box
 from actors.params import bounded
 
@@ -257,4 +257,5 @@ class Faces(FrameCortex, type_name="faces"):
                 "gate": dict(self.gate),
                 "latency_ms": round((time.time() - frame.received) * 1000, 1),
             },
+            Meter(latency_ms=(time.time() - frame.received) * 1000, frames_dropped=self.dropped),
         )

@@ -16,6 +16,14 @@ from actors.params import bounded
 from actors.specs import MentionsSettings
 
 
+@dataclass(frozen=True)
+class Renew:
+    """Timer: renew the subscription to the account's poller before it lapses."""
+
+
+RENEW = Renew()
+
+
 class Mentions(Cortex, type_name="mentions"):
     @dataclass(frozen=True)
     class Params:
@@ -49,14 +57,14 @@ class Mentions(Cortex, type_name="mentions"):
         )
         self.poller = self.createActor(MentionsPoller, globalName=poller_name(p.user_id))
         self.send(self.poller, self.subscription)
-        self.after(SUBSCRIPTION_TTL_S / 3, "renew")
+        self.after(SUBSCRIPTION_TTL_S / 3, RENEW)
 
     def on_timer(self, payload: Any) -> None:
-        if payload == "renew":
+        if payload == RENEW:
             # Also re-finds the poller: if it exited (no subscribers for a moment), this makes a new one.
             self.poller = self.createActor(MentionsPoller, globalName=poller_name(self.params.user_id))
             self.send(self.poller, self.subscription)
-            self.after(SUBSCRIPTION_TTL_S / 3, "renew")
+            self.after(SUBSCRIPTION_TTL_S / 3, RENEW)
 
     def receiveMsg_NewMentions(self, message: NewMentions, sender) -> None:
         for mention in message.mentions:
