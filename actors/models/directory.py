@@ -55,7 +55,7 @@ from actors.messages import (
 )
 from actors.models.holder import ModelHolder
 from actors.models.host_beacon import HostBeacon
-from actors.models.placement import HOST, OFFERS, offers, pinned_to
+from actors.models.placement import HOST, OFFERS, HostState, best_host, making_progress, offers, pinned_to
 from actors.specs import ModelSpec
 from actors.supervision import Restarts, never_give_up
 
@@ -93,8 +93,7 @@ class _Host:
     beacon: Any
     joined: float
     last_heard: float = 0.0
-    alive: bool = False
-    lost: bool = False
+    state: HostState = HostState.JOINING
     beats: int = 0
     cpu: dict = field(default_factory=dict)  # pid → [(when, CPU seconds)], the last few seconds
     # Holders given up on while the host was unreachable (address, pid): they may still
@@ -149,18 +148,13 @@ class ModelDirectory(ActorTypeDispatcher):
         self.wakeupAfter(timedelta(seconds=message.settings.heartbeat_every_s), BEAT)
 
     def _best_host(self, requires: tuple[str, ...]) -> str:
-        if not requires:
-            return HERE
-        candidates = [
-            name for name, host in self.hosts.items() if host.alive and offers({OFFERS: host.offers}, requires)
-        ]
-        if not candidates:
-            return HERE
-
-        def load(name: str) -> int:
-            return sum(1 for g in self.groups for h in (g.current, g.incoming) if h and h.host == name)
-
-        return min(candidates, key=load)
+        up = {name: host.offers for name, host in self.hosts.items() if host.state is HostState.UP}
+        load: dict[str, int] = {}
+        for group in self.groups:
+            for holder in (group.current, group.incoming):
+                if holder is not None:
+                    load[holder.host] = load.get(holder.host, 0) + 1
+        return best_host(requires, up, load)
 
     def _new_holder(self, group: _Group, host: str) -> _Holder:
         address = (
@@ -298,7 +292,7 @@ class ModelDirectory(ActorTypeDispatcher):
             if host is not None and self._busy(host, pid):
                 log.info("holder pid %d on %s is late but busy; leaving it be", pid, holder.host)
                 return
-            if host is not None and host.alive:
+            if host is not None and host.state is HostState.UP:
                 self.send(host.beacon, KillHolder(pid))
         self._lose(group, f"the holder on {_where(holder.host)} (pid {pid}) stopped answering")
 
@@ -320,14 +314,7 @@ class ModelDirectory(ActorTypeDispatcher):
             self._place(group)
 
     def _busy(self, host: _Host, pid: int) -> bool:
-        """Did the holder use CPU over the last host_dead_after_s? (Too little history:
-        say busy; a hung one is caught at its next timeout, once there is.)"""
-        samples = host.cpu.get(pid)
-        if not samples:
-            return False  # the beacon found it gone, a zombie or stopped
-        window = time.monotonic() - self.start.settings.host_dead_after_s
-        old = [cpu for when, cpu in samples if when <= window]
-        return not old or samples[-1][1] > old[-1]
+        return making_progress(host.cpu.get(pid, []), time.monotonic(), self.start.settings.host_dead_after_s)
 
     def _lose(self, group: _Group, why: str) -> None:
         old, group.current = group.current, None
@@ -341,7 +328,7 @@ class ModelDirectory(ActorTypeDispatcher):
                 told.append(client)
                 self.send(client, HolderLost(old.address, reason))
         host = self.hosts.get(old.host)
-        if old.host == HERE or (host is not None and host.alive):
+        if old.host == HERE or (host is not None and host.state is HostState.UP):
             self.send(old.address, ActorExitRequest())
         elif host is not None:  # unreachable, maybe not dead: end it when its host is heard again
             host.orphans.append((old.address, old.loaded.pid if old.loaded else 0))
@@ -378,9 +365,9 @@ class ModelDirectory(ActorTypeDispatcher):
             pid: [s for s in host.cpu.get(pid, []) if s[0] >= keep_after] + [(now, cpu)]
             for pid, cpu in message.cpu_seconds.items()
         }
-        if host.alive:
+        if host.state is HostState.UP:
             return
-        host.alive, host.lost = True, False
+        host.state = HostState.UP
         log.info("host %s is up", message.host)
         for address, pid in host.orphans:
             log.warning(
@@ -397,7 +384,7 @@ class ModelDirectory(ActorTypeDispatcher):
 
     def _beacon_exited(self, address) -> None:
         for name, host in self.hosts.items():
-            if host.beacon == address and not host.lost:
+            if host.beacon == address and host.state is not HostState.LOST:
                 # Its host is still there (it would be lost otherwise): a new beacon, before
                 # the silence costs the host its holders.
                 log.warning("the beacon on host %s exited; starting another", name)
@@ -406,7 +393,7 @@ class ModelDirectory(ActorTypeDispatcher):
 
     def _host_lost(self, name: str, why: str) -> None:
         host = self.hosts[name]
-        host.alive, host.lost = False, True
+        host.state = HostState.LOST
         log.error("host %s is lost: %s", name, why)
         for group in self.groups:
             if group.current is not None and group.current.host == name:
@@ -423,9 +410,9 @@ class ModelDirectory(ActorTypeDispatcher):
         lost_every = max(1, int(settings.leader_lost_after_s / 2 / settings.heartbeat_every_s))
         for name, host in self.hosts.items():
             host.beats += 1
-            if not host.lost and now - (host.last_heard or host.joined) > settings.host_dead_after_s:
+            if host.state is not HostState.LOST and now - (host.last_heard or host.joined) > settings.host_dead_after_s:
                 self._host_lost(name, f"silent for {now - (host.last_heard or host.joined):.1f} s")
-            if host.lost and host.beats % lost_every:
+            if host.state is HostState.LOST and host.beats % lost_every:
                 continue
             pids = tuple(
                 h.loaded.pid

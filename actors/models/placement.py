@@ -8,7 +8,9 @@ actor class's `actorSystemCapabilityCheck`, which is `runs_on` below.
 
 from __future__ import annotations
 
-__all__ = ["HOST", "OFFERS", "offers", "pinned_to", "runs_on"]
+import enum
+
+__all__ = ["HOST", "OFFERS", "HostState", "best_host", "making_progress", "offers", "pinned_to", "runs_on"]
 
 HOST = "Cortical Host"  # capability: this actor system's name, "address:admin_port"
 OFFERS = "Cortical Offers"  # capability: list of what it offers, e.g. ["gpu"]
@@ -26,3 +28,32 @@ def runs_on(capabilities: dict, requirements: dict | None) -> bool:
 
 def offers(capabilities: dict, required: tuple[str, ...]) -> bool:
     return set(required) <= set(capabilities.get(OFFERS) or ())
+
+
+class HostState(enum.Enum):
+    """A joined host, as the leader's directory sees it."""
+
+    JOINING = "joining"  # joined the convention; its beacon has not answered yet
+    UP = "up"  # its beacon answers
+    LOST = "lost"  # silent too long (or it left): its holders were re-created elsewhere
+
+
+def best_host(requires: tuple[str, ...], up_hosts: dict[str, tuple[str, ...]], load: dict[str, int]) -> str:
+    """Where a holder that requires `requires` should run: the least loaded host that is
+    up and offers all of it (`up_hosts`: name → what it offers; `load`: name → holders
+    there), or "" (this machine) when it requires nothing or no host fits."""
+    if not requires:
+        return ""
+    candidates = [name for name, offered in up_hosts.items() if set(requires) <= set(offered)]
+    return min(candidates, key=lambda name: load.get(name, 0)) if candidates else ""
+
+
+def making_progress(samples: list[tuple[float, float]], now: float, window_s: float) -> bool:
+    """Whether a process whose CPU time was sampled as (when, seconds) used CPU over the
+    last `window_s`: a late holder that does is busy, not hung. With too little history,
+    say yes (a hung one is caught at its next timeout, once there is); with no samples at
+    all (gone, a zombie or stopped), no."""
+    if not samples:
+        return False
+    old = [cpu for when, cpu in samples if when <= now - window_s]
+    return not old or samples[-1][1] > old[-1]
