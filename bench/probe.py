@@ -15,7 +15,6 @@ to the default brain, and whether it lives on. Prints one table per part.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench.objects import photo
-from tests.helpers import process_title, running_brain, wait_until
+from tests.helpers import handshake_status, process_title, running_brain, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,26 +74,6 @@ def refused_quietly(port: int, payload: bytes = b"", source: str = "127.0.0.2") 
         return type(exc).__name__
 
 
-def handshake(brain, host: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
-    try:
-        conn.request(
-            "GET",
-            "/ws",
-            headers={
-                "Host": host,
-                "Origin": f"http://{host}",
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Version": "13",
-            },
-        )
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
 def network_part(brain) -> list[tuple[str, str, bool]]:
     rows = []
     for proc in sorted(brain.processes(), key=process_title):
@@ -116,7 +95,9 @@ def network_part(brain) -> list[tuple[str, str, bool]]:
     except OSError:
         pass
     rows.append(("announce a 2 GB actor message", f"closed after {sent} MB taken", answers(brain)))
-    rows.append(("Host: evil.example (DNS rebinding)", f"HTTP {handshake(brain, 'evil.example:80')}", answers(brain)))
+    rows.append(
+        ("Host: evil.example (DNS rebinding)", f"HTTP {handshake_status(brain, 'evil.example:80')}", answers(brain))
+    )
     with brain.eye() as flooder:
         try:
             for n in range(20_000):

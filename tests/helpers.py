@@ -3,6 +3,7 @@ that speaks the protocol, the configs and the pictures they send."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -460,3 +461,24 @@ def ready_eye(brain, models: int = 1):
         output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         ready.add(output["data"]["model"])
     return eye
+
+
+def handshake_status(brain, host: str, path: str = "/ws") -> int:
+    """The status of a websocket handshake (or page request) naming `host` as Host and Origin."""
+    conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
+    try:
+        conn.request(
+            "GET",
+            path,
+            headers={
+                "Host": host,
+                "Origin": f"http://{host}",
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+        return conn.getresponse().status
+    finally:
+        conn.close()

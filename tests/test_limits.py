@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from tests.helpers import JPEG, running_brain, wait_until
+from tests.helpers import JPEG, handshake_status, running_brain, wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image"]\n'
 
@@ -220,29 +220,6 @@ def test_an_eye_that_never_reads_is_disconnected_and_its_memory_given_back(tmp_p
         with brain.eye() as other:  # and the brain serves on
             other.wait_ready()
             assert other.ask("hello")["text"] == "hello"
-
-
-def handshake_status(brain, host: str, path: str = "/ws") -> int:
-    """The status of a websocket handshake (or page request) naming `host` as Host and Origin."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
-    try:
-        conn.request(
-            "GET",
-            path,
-            headers={
-                "Host": host,
-                "Origin": f"http://{host}",
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                "Sec-WebSocket-Version": "13",
-            },
-        )
-        return conn.getresponse().status
-    finally:
-        conn.close()
 
 
 def test_a_page_under_a_rebound_name_cannot_drive_the_brain(brain):
