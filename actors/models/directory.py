@@ -55,7 +55,16 @@ from actors.messages import (
 )
 from actors.models.holder import ModelHolder
 from actors.models.host_beacon import HostBeacon
-from actors.models.placement import HOST, OFFERS, HostState, best_host, making_progress, offers, pinned_to
+from actors.models.placement import (
+    HOST,
+    OFFERS,
+    HostState,
+    Liveness,
+    best_host,
+    making_progress,
+    offers,
+    pinned_to,
+)
 from actors.specs import ModelSpec
 from actors.supervision import Restarts, never_give_up
 
@@ -91,10 +100,7 @@ class _Group:
 class _Host:
     offers: tuple[str, ...]
     beacon: Any
-    joined: float
-    last_heard: float = 0.0
-    state: HostState = HostState.JOINING
-    beats: int = 0
+    liveness: Liveness
     cpu: dict = field(default_factory=dict)  # pid → [(when, CPU seconds)], the last few seconds
     # Holders given up on while the host was unreachable (address, pid): they may still
     # run there, and are ended when the host is heard again.
@@ -148,7 +154,7 @@ class ModelDirectory(ActorTypeDispatcher):
         self.wakeupAfter(timedelta(seconds=message.settings.heartbeat_every_s), BEAT)
 
     def _best_host(self, requires: tuple[str, ...]) -> str:
-        up = {name: host.offers for name, host in self.hosts.items() if host.state is HostState.UP}
+        up = {name: host.offers for name, host in self.hosts.items() if host.liveness.state is HostState.UP}
         load: dict[str, int] = {}
         for group in self.groups:
             for holder in (group.current, group.incoming):
@@ -292,7 +298,7 @@ class ModelDirectory(ActorTypeDispatcher):
             if host is not None and self._busy(host, pid):
                 log.info("holder pid %d on %s is late but busy; leaving it be", pid, holder.host)
                 return
-            if host is not None and host.state is HostState.UP:
+            if host is not None and host.liveness.state is HostState.UP:
                 self.send(host.beacon, KillHolder(pid))
         self._lose(group, f"the holder on {_where(holder.host)} (pid {pid}) stopped answering")
 
@@ -328,7 +334,7 @@ class ModelDirectory(ActorTypeDispatcher):
                 told.append(client)
                 self.send(client, HolderLost(old.address, reason))
         host = self.hosts.get(old.host)
-        if old.host == HERE or (host is not None and host.state is HostState.UP):
+        if old.host == HERE or (host is not None and host.liveness.state is HostState.UP):
             self.send(old.address, ActorExitRequest())
         elif host is not None:  # unreachable, maybe not dead: end it when its host is heard again
             host.orphans.append((old.address, old.loaded.pid if old.loaded else 0))
@@ -349,7 +355,13 @@ class ModelDirectory(ActorTypeDispatcher):
             offered = tuple(message.remoteCapabilities.get(OFFERS) or ())
             log.info("host %s joined, offering %s", name, ", ".join(offered) or "nothing")
             beacon = self.createActor(HostBeacon, targetActorRequirements=pinned_to(name))
-            self.hosts[name] = _Host(offered, beacon, time.monotonic())
+            settings = self.start.settings
+            # A lost host is still pinged, less often, in case it was a partition: often
+            # enough that its beacon does not give this leader up (leader_lost_after_s).
+            lost_every = max(1, int(settings.leader_lost_after_s / 2 / settings.heartbeat_every_s))
+            self.hosts[name] = _Host(
+                offered, beacon, Liveness(time.monotonic(), settings.host_dead_after_s, lost_every)
+            )
             self.send(beacon, Heartbeat(name, (), self.start.settings.leader_lost_after_s))
         elif name in self.hosts:
             self._host_lost(name, "it left")
@@ -359,15 +371,14 @@ class ModelDirectory(ActorTypeDispatcher):
         host = self.hosts.get(message.host)
         if host is None:
             return
-        now = host.last_heard = time.monotonic()
+        now = time.monotonic()
         keep_after = now - 2 * self.start.settings.host_dead_after_s
         host.cpu = {
             pid: [s for s in host.cpu.get(pid, []) if s[0] >= keep_after] + [(now, cpu)]
             for pid, cpu in message.cpu_seconds.items()
         }
-        if host.state is HostState.UP:
+        if not host.liveness.heard(now):
             return
-        host.state = HostState.UP
         log.info("host %s is up", message.host)
         for address, pid in host.orphans:
             log.warning(
@@ -384,7 +395,7 @@ class ModelDirectory(ActorTypeDispatcher):
 
     def _beacon_exited(self, address) -> None:
         for name, host in self.hosts.items():
-            if host.beacon == address and host.state is not HostState.LOST:
+            if host.beacon == address and host.liveness.state is not HostState.LOST:
                 # Its host is still there (it would be lost otherwise): a new beacon, before
                 # the silence costs the host its holders.
                 log.warning("the beacon on host %s exited; starting another", name)
@@ -393,7 +404,7 @@ class ModelDirectory(ActorTypeDispatcher):
 
     def _host_lost(self, name: str, why: str) -> None:
         host = self.hosts[name]
-        host.state = HostState.LOST
+        host.liveness.lose()
         log.error("host %s is lost: %s", name, why)
         for group in self.groups:
             if group.current is not None and group.current.host == name:
@@ -405,14 +416,11 @@ class ModelDirectory(ActorTypeDispatcher):
     def _heartbeat(self) -> None:
         settings = self.start.settings
         now = time.monotonic()
-        # A lost host is still pinged, less often, in case it was a partition: often
-        # enough that its beacon does not give this leader up (leader_lost_after_s).
-        lost_every = max(1, int(settings.leader_lost_after_s / 2 / settings.heartbeat_every_s))
-        for name, host in self.hosts.items():
-            host.beats += 1
-            if host.state is not HostState.LOST and now - (host.last_heard or host.joined) > settings.host_dead_after_s:
-                self._host_lost(name, f"silent for {now - (host.last_heard or host.joined):.1f} s")
-            if host.state is HostState.LOST and host.beats % lost_every:
+        for name, host in list(self.hosts.items()):
+            lost, ping = host.liveness.beat(now)
+            if lost:
+                self._host_lost(name, lost)
+            if not ping:
                 continue
             pids = tuple(
                 h.loaded.pid

@@ -9,8 +9,19 @@ actor class's `actorSystemCapabilityCheck`, which is `runs_on` below.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
-__all__ = ["HOST", "OFFERS", "HostState", "best_host", "making_progress", "offers", "pinned_to", "runs_on"]
+__all__ = [
+    "HOST",
+    "OFFERS",
+    "HostState",
+    "Liveness",
+    "best_host",
+    "making_progress",
+    "offers",
+    "pinned_to",
+    "runs_on",
+]
 
 HOST = "Cortical Host"  # capability: this actor system's name, "address:admin_port"
 OFFERS = "Cortical Offers"  # capability: list of what it offers, e.g. ["gpu"]
@@ -57,3 +68,41 @@ def making_progress(samples: list[tuple[float, float]], now: float, window_s: fl
         return False
     old = [cpu for when, cpu in samples if when <= now - window_s]
     return not old or samples[-1][1] > old[-1]
+
+
+@dataclass
+class Liveness:
+    """One joined host's heartbeat, as a state machine (the time is passed in).
+
+    `beat(now)` runs at every heartbeat tick and says whether the host is now lost
+    (silent for `dead_after_s`) and whether to ping it; `heard(now)` records an answer
+    and says whether the host has just come up (first answer, or back from a partition).
+    A lost host is still pinged, every `lost_ping_every` ticks: often enough that its
+    beacon does not give this leader up."""
+
+    joined: float
+    dead_after_s: float
+    lost_ping_every: int = 1
+    state: HostState = HostState.JOINING
+    last_heard: float | None = None
+    beats: int = 0
+
+    def beat(self, now: float) -> tuple[str, bool]:
+        """(why it is lost now, or ""; whether to ping it)."""
+        self.beats += 1
+        silent = now - (self.last_heard if self.last_heard is not None else self.joined)
+        lost = ""
+        if self.state is not HostState.LOST and silent > self.dead_after_s:
+            lost = f"silent for {silent:.1f} s"
+            self.state = HostState.LOST
+        ping = self.state is not HostState.LOST or self.beats % self.lost_ping_every == 0
+        return lost, ping
+
+    def heard(self, now: float) -> bool:
+        self.last_heard = now
+        came_up = self.state is not HostState.UP
+        self.state = HostState.UP
+        return came_up
+
+    def lose(self) -> None:
+        self.state = HostState.LOST
