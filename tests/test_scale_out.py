@@ -120,32 +120,6 @@ def test_a_restarted_leader_gets_its_members_back(tmp_path):
             gpu_host.stop()
 
 
-def test_the_holder_here_dying_while_one_loads_on_the_gpu_host_leaves_one_holder(leader, members):
-    import os
-    import signal
-
-    with leader.eye(max_size=None) as eye:
-        ready_on(eye, "")
-        (here,) = holders(leader)
-        gpu_host = members("127.0.0.2", "gpu")
-        assert wait_until(lambda: f"loading objects on host {gpu_host.name}" in leader.log, 10), leader.log
-        os.kill(here.pid, signal.SIGKILL)  # while the gpu host's holder is still loading
-        seen = []
-        for _ in range(15):
-            seen.append(len(holders(gpu_host)))
-            time.sleep(0.1)
-        assert max(seen) == 1, seen  # the loading one takes over; no second one is started
-        moving = eye.wait_for(
-            lambda o: o["kind"] in ("status", "error") and "holder on this machine exited" in o["text"]
-        )
-        assert f"re-created on host {gpu_host.name}" in moving["text"]
-        ready_on(eye, gpu_host.name)
-        assert label_of(eye, FRAME)["text"].startswith("cup (")
-    # The loading one took over: no second holder there, none here.
-    time.sleep(1)
-    assert len(holders(gpu_host)) == 1 and not holders(leader), leader.log
-
-
 def test_a_crashed_host_is_noticed_in_seconds_and_its_holder_recreated(leader, members):
     gpu_host = members("127.0.0.2", "gpu")
     with leader.eye(max_size=None) as eye:
