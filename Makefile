@@ -37,10 +37,14 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/brain serve --config config/default.toml
 
+# Two workers, a test file each at a time (a file's tests share its brains): the suite
+# mostly waits on brains and models, so two halves overlap even on two cores.
+TEST_WORKERS ?= 2
+
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python -m bench.echo
