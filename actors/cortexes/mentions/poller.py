@@ -158,7 +158,7 @@ class MentionsPoller(ActorTypeDispatcher):
         )
         if not self.timer_set:
             self.timer_set = True
-            self.wakeupAfter(timedelta(seconds=delay), "poll")
+            self.wakeupAfter(timedelta(seconds=delay))  # (its only timer: no payload to tell)
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender):
         self.timer_set = False
