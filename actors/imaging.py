@@ -49,8 +49,13 @@ def open_rgb(data: bytes, max_pixels: int, min_side: int = 0) -> Image.Image:
         raise ImageRejected(f"The image is truncated or corrupt ({exc}); send the whole file.") from None
 
 
-def decode_for_model(data: bytes, size: tuple[int, int], max_pixels: int) -> tuple[np.ndarray, int, int]:
+def decode_for_model(
+    data: bytes, size: tuple[int, int], max_pixels: int, padded: bool = False
+) -> tuple[np.ndarray, int, int]:
     """Encoded image → (uint8 RGB [H,W,3] stretched to `size` (height, width), original width, height).
+
+    `padded`: scaled to fit instead, at the top left, the rest black; a fraction f of the
+    model's input is then f × max(original width, height) pixels of the original.
 
     The pixel count is checked from the header before any pixel is decoded (a
     decompression bomb costs nothing), and JPEGs are decoded at a reduced scale
@@ -59,5 +64,13 @@ def decode_for_model(data: bytes, size: tuple[int, int], max_pixels: int) -> tup
     height, width = size
     image = open_rgb(data, max_pixels, min_side=max(height, width))
     original_width, original_height = image.info["original_size"]
+    if padded:
+        scale = min(width / image.width, height / image.height)
+        fitted = image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
+        )
+        square = Image.new("RGB", (width, height))
+        square.paste(fitted, (0, 0))
+        return np.asarray(square, dtype=np.uint8), original_width, original_height
     resized = image.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(resized, dtype=np.uint8), original_width, original_height

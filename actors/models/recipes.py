@@ -8,21 +8,31 @@ from typing import Any
 
 import numpy as np
 
-from actors.models import faces, nanodet
+from actors.models import faces, movenet, nanodet
 
 __all__ = ["Recipe", "RECIPES"]
 
 
 @dataclass(frozen=True)
 class Recipe:
-    input_size: tuple[int, int]  # (height, width) the image is stretched to
+    input_size: tuple[int, int]  # (height, width) the image is stretched (or padded) to
     preprocess: Callable[[np.ndarray], np.ndarray]  # uint8 RGB [N,H,W,3] → model input
     decode: Callable[[list[np.ndarray], float], Any]  # one image's outputs → detections, embedding…
     batchable: bool = True
+    padded: bool = False  # the frame is padded to a square, top left, instead of stretched
 
 
 RECIPES: dict[str, Recipe] = {
     "nanodet": Recipe((nanodet.INPUT_SIZE, nanodet.INPUT_SIZE), nanodet.preprocess, nanodet.decode),
     "blazeface": Recipe((faces.DETECT_SIZE, faces.DETECT_SIZE), faces.detect_preprocess, faces.detect_decode),
     "faceres": Recipe((faces.EMBED_SIZE, faces.EMBED_SIZE), faces.embed_preprocess, faces.embed_decode),
+    "movenet": Recipe(
+        (movenet.LIGHTNING_SIZE,) * 2, movenet.preprocess, movenet.decode_single, batchable=False, padded=True
+    ),
+    "movenet-thunder": Recipe(
+        (movenet.THUNDER_SIZE,) * 2, movenet.preprocess, movenet.decode_single, batchable=False, padded=True
+    ),
+    "movenet-multipose": Recipe(
+        (movenet.MULTIPOSE_SIZE,) * 2, movenet.preprocess, movenet.decode_multi, batchable=False, padded=True
+    ),
 }

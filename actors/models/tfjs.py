@@ -184,9 +184,12 @@ class TfjsGraphModel:
         signature = model.get("signature") or (model.get("userDefinedMetadata") or {}).get("signature") or {}
         inputs = list(signature.get("inputs", {}))
         self.input_name = (inputs[0] if inputs else "input_1:0").split(":")[0]
-        self.output_names = sorted(signature.get("outputs", {})) or None
+        # Outputs are keyed by tensor name, or by a signature name with the tensor under
+        # "name" (movenet-multipose: "output_0" → "Identity:0").
+        self.output_names = sorted((v or {}).get("name") or k for k, v in signature.get("outputs", {}).items()) or None
         if self.output_names is None:
             raise ValueError(f"{path}: no signature outputs")
+        self.batchable = batchable
         if batchable:
             self.rewrites["R5"] = make_batch_dynamic(graph, self.input_name, self._shapes_at_batch_one)
         self._graph, self._session = self._build(graph)
@@ -214,4 +217,8 @@ class TfjsGraphModel:
         return self._input.shape.as_list()
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        return self._session.run(self._outputs, {self._input: batch})
+        if self.batchable or len(batch) == 1:
+            return self._session.run(self._outputs, {self._input: batch})
+        # A graph that unpacks one image (MoveNet) runs a batch as a loop, in this one call.
+        each = [self._session.run(self._outputs, {self._input: batch[i : i + 1]}) for i in range(len(batch))]
+        return [np.concatenate(parts) for parts in zip(*each)]
