@@ -101,7 +101,10 @@ def from_dict(cls: type[T], data: Any, prefix: str = "") -> T:
                 if item not in meta["choices"]:
                     raise ParamError(key, f"{item!r} is not one of {', '.join(map(repr, meta['choices']))}")
         values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ParamError as exc:  # (a __post_init__ that checks more: name the key in full)
+        raise ParamError(f"{where}{exc.key}", exc.problem) from None
 
 
 def bounded(default: Any, minimum: Any = None, maximum: Any = None, choices: Any = None):
