@@ -1,6 +1,9 @@
 // The eye: camera preview, snapshots and speech to the brain; its replies shown and spoken.
 // Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
 
+import { Creature } from "./creature.js";
+import { drawSkeleton } from "./skeleton.js";
+
 const $ = (id) => document.getElementById(id);
 const ui = {
   status: $("status"), video: $("preview"), cameraMessage: $("camera-message"),
@@ -8,7 +11,7 @@ const ui = {
   frames: $("frames"), say: $("say"), sayText: $("say-text"), listen: $("listen"),
   speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"), overlay: $("overlay"),
   seeing: $("seeing"), modelState: $("model-state"), enroll: $("enroll"), enrollName: $("enroll-name"),
-  forget: $("forget"),
+  forget: $("forget"), creature: $("creature"), gesture: $("gesture"),
 };
 
 // Until the brain says otherwise (its "ready" status carries the configured values).
@@ -23,7 +26,10 @@ const state = {
   ws: null, brainReady: false, retryMs: 500, stream: null, facing: "user",
   snapshotTimer: null, framesSent: 0, framesSkipped: 0, recognition: null, listening: false,
   lastLabels: "", boxes: {}, boxesTimer: null, models: {},
+  pose: null, // { people, width, height, at } from the pose cortex
+  speakNextLabel: false, // "what do you see": say the next label even if it did not change
 };
+const creature = new Creature(ui.creature);
 
 function setStatus(text, tone = "") {
   ui.status.textContent = text;
@@ -91,6 +97,29 @@ function connect() {
 
 function onOutput(output) {
   const { cortex = "brain", kind = "", text = "", data = {} } = output;
+  if (kind === "pose") {
+    // Every frame with somebody in it: drawn and followed, never read aloud.
+    state.pose = { people: data.people || [], width: data.width, height: data.height, at: Date.now() };
+    creature.look((data.people || [])[0]?.head);
+    drawBoxes();
+    clearTimeout(state.boxesTimer);
+    state.boxesTimer = setTimeout(drawBoxes, BOXES_TTL_MS + 50);
+    return;
+  }
+  if (kind === "gesture") {
+    if (data.gesture === "arms_up") creature.jump();
+    creature.say(text);
+    ui.gesture.textContent = `last gesture: ${text}`;
+    addLine(cortex, text, "gesture");
+    say(text);
+    return;
+  }
+  if (kind === "eye") {
+    obey(data.action);
+    addLine(cortex, text);
+    say(text);
+    return;
+  }
   if (kind === "label") {
     onLabel(cortex, text, data);
     return;
@@ -138,6 +167,13 @@ function onLabel(cortex, text, data) {
   setBoxes(cortex, detections, data.width, data.height, "#ffd400");
   ui.seeing.textContent = detections.length ? `I see ${text}` : "I see nothing I know.";
   const names = [...new Set(detections.map((d) => d.label))].sort().join(", ");
+  if (state.speakNextLabel) {
+    state.speakNextLabel = false;
+    state.lastLabels = names;
+    addLine(cortex, ui.seeing.textContent);
+    say(ui.seeing.textContent);
+    return;
+  }
   if (names !== state.lastLabels) {
     state.lastLabels = names;
     if (names) {
@@ -189,6 +225,25 @@ function drawBoxes() {
       ctx.fillStyle = "#111";
       ctx.fillText(tag, x + 4, tagY + 2);
     }
+  }
+  const pose = state.pose;
+  if (pose && pose.width && pose.height && Date.now() - pose.at <= BOXES_TTL_MS) {
+    const scale = Math.min(rect.width / pose.width, rect.height / pose.height);
+    const offsetX = (rect.width - pose.width * scale) / 2;
+    const offsetY = (rect.height - pose.height * scale) / 2;
+    drawSkeleton(ctx, pose.people, (x, y) => [offsetX + x * scale, offsetY + y * scale]);
+  }
+}
+
+// What the voice cortex decided (a spoken "open your eyes", "qui vois-tu", …).
+function obey(action) {
+  if (action === "open_eyes") startCamera();
+  else if (action === "close_eyes") stopCamera();
+  else if (action === "switch_camera") flipCamera();
+  else if (action === "look") {
+    state.speakNextLabel = true;
+    if (state.stream) sendSnapshot();
+    else addLine("page", "My eyes are closed: say \"open your eyes\" or press Start camera first.", "error");
   }
 }
 
@@ -259,6 +314,8 @@ function stopCamera() {
   ui.video.srcObject = null;
   clearInterval(state.snapshotTimer);
   state.boxes = {};
+  state.pose = null;
+  creature.look(null);
   drawBoxes();
   ui.seeing.textContent = "";
   ui.cameraState.textContent = "camera off";
@@ -339,10 +396,11 @@ function toggleListening() {
 // ---- wiring ----------------------------------------------------------------------------------
 
 ui.cameraToggle.addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
-ui.cameraFlip.addEventListener("click", () => {
+function flipCamera() {
   state.facing = state.facing === "user" ? "environment" : "user";
   startCamera();
-});
+}
+ui.cameraFlip.addEventListener("click", flipCamera);
 ui.say.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.sayText.value.trim();

@@ -1,5 +1,5 @@
 """The eye page in a real browser: Debian's Chromium, headless, driven by Playwright,
-with a fake camera that films a photo of a cup."""
+with a fake camera that films a photo (a cup; a man at his camera)."""
 
 import asyncio
 import io
@@ -10,7 +10,7 @@ import skimage.data
 from PIL import Image
 from playwright.async_api import async_playwright
 
-from tests.helpers import ROOT, default_config, running_brain
+from tests.helpers import CAMERAMAN, ROOT, default_config, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -33,13 +33,21 @@ def brain(tmp_path_factory):
         yield running
 
 
-def fake_camera(tmp: Path) -> Path:
-    """An MJPEG file of the coffee-cup photo: Chromium plays it as the camera."""
+def fake_camera(tmp: Path, photo=None) -> Path:
+    """An MJPEG file of a photo (the coffee cup by default): Chromium plays it as the camera."""
     frame = io.BytesIO()
-    Image.fromarray(skimage.data.coffee()).resize((640, 480)).save(frame, "JPEG", quality=90)
-    path = tmp / "cup.mjpeg"
+    photo = photo if photo is not None else Image.fromarray(skimage.data.coffee())
+    photo.convert("RGB").resize((640, 480)).save(frame, "JPEG", quality=90)
+    path = tmp / "camera.mjpeg"
     path.write_bytes(frame.getvalue() * 30)
     return path
+
+
+PAINTED = """(selector) => {
+    const c = document.querySelector(selector);
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    return n; }"""
 
 
 async def open_page(url: str, flags: list[str], allow_camera: bool, action):
@@ -66,17 +74,13 @@ def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):
         camera = await page.inner_text("#camera-state")
         frames = await page.inner_text("#frames")
         # The overlay canvas has the box: count its painted pixels.
-        painted = await page.evaluate("""() => {
-            const c = document.querySelector('#overlay');
-            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let n = 0; for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
-            return n; }""")
+        painted = await page.evaluate(PAINTED, "#overlay")
         transcript = await page.inner_text("#transcript")
         await page.screenshot(path=str(ARTIFACTS / "eye-page.png"))
         return status, camera, frames, painted, transcript
 
     status, camera, frames, painted, transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
-    assert status.startswith("Brain ready: echo, objects, faces.")
+    assert status.startswith("Brain ready: echo, objects, faces, pose, voice.")
     assert camera == "camera on (front)"
     assert int(frames.split()[0]) >= 1
     assert painted > 1000, "no box drawn over the preview"
@@ -90,3 +94,35 @@ def test_a_denied_camera_says_what_to_do(brain):
 
     message = asyncio.run(open_page(brain.url + "/", FLAGS + ["--deny-permission-prompts"], False, check))
     assert message.startswith("The camera is blocked. Allow camera access for this site")
+
+
+def test_the_page_draws_the_skeleton_the_creature_follows_and_the_voice_commands(brain, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    camera = fake_camera(tmp_path, CAMERAMAN)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+
+    async def check(page):
+        # He looks down toward the image's right: a gesture event, the creature looks too.
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('looking left')", timeout=60_000
+        )
+        await page.wait_for_timeout(400)  # (the creature eases toward where he looks)
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-pose.png"))
+        skeleton = await page.evaluate(PAINTED, "#overlay")
+        creature = await page.evaluate(PAINTED, "#creature")
+        gesture = await page.inner_text("#gesture")
+        # "ferme les yeux" closes the camera; "open your eyes" opens it again.
+        await page.fill("#say-text", "Ferme les yeux")
+        await page.press("#say-text", "Enter")
+        await page.wait_for_function("document.querySelector('#camera-state').textContent === 'camera off'")
+        closed = await page.inner_text("#transcript")
+        await page.fill("#say-text", "open your eyes")
+        await page.press("#say-text", "Enter")
+        await page.wait_for_function("document.querySelector('#camera-state').textContent.startsWith('camera on')")
+        return skeleton, creature, gesture, closed
+
+    skeleton, creature, gesture, closed = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    assert skeleton > 500, "no skeleton drawn over the preview"
+    assert creature > 10_000, "no creature drawn"
+    assert gesture.startswith("last gesture: ")
+    assert "Je ferme les yeux." in closed
