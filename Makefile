@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python -m bench.objects
 	$(BIN)/python -m bench.faces
 	$(BIN)/python -m bench.scale_out
+	$(BIN)/python -m bench.pose
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup

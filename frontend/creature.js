@@ -47,7 +47,7 @@ export class Creature {
     // Ground and shadow; a jump is a parabola with a squash at take-off and landing.
     const t = (now - this.jumpedAt) / JUMP_MS;
     const jumping = t >= 0 && t < 1;
-    const lift = jumping ? Math.sin(Math.PI * t) * height * 0.28 : 0;
+    const lift = jumping ? Math.sin(Math.PI * t) * height * 0.24 : 0;
     const squash = jumping ? 1 + 0.18 * Math.cos(2 * Math.PI * t) * (t < 0.15 || t > 0.85 ? 1 : 0.2) : 1;
     const size = Math.min(width * 0.42, height * 0.5);
     const cx = width / 2, ground = height * 0.9;
