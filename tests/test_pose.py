@@ -9,9 +9,8 @@ import pytest
 import skimage.data
 from PIL import Image, ImageOps
 
-from actors.cortexes.pose.body import INDEX, head
+from actors.cortexes.pose.body import INDEX, KEYPOINTS, head
 from actors.imaging import decode_for_model
-from actors.models import movenet
 from actors.models.recipes import RECIPES
 from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, frame, jpeg, running_brain
 
@@ -137,7 +136,7 @@ def test_the_pose_cortex_says_nothing_of_nobody_then_names_a_pose_and_its_gestur
         first = next(o for o in eye.seen if o["kind"] == "pose")
         assert first["data"]["width"] == 512  # the cameraman's, not the coffee's: nobody, no output
         (person,) = pose["data"]["people"]
-        assert list(person["keypoints"]) == list(movenet.KEYPOINTS)
+        assert list(person["keypoints"]) == list(KEYPOINTS)
         x, y, score = person["keypoints"]["nose"]
         assert 230 < x < 330 and 120 < y < 200 and 0 <= score <= 1
         assert person["head"]["yaw"] > 0.35 and person["head"]["pitch"] > 0.35

@@ -2,8 +2,8 @@
 
 Single-pose (lightning 192², thunder 256²): input [1,S,S,3] int32 RGB 0..255, the frame
 padded to a square (never stretched: a stretched body has other proportions); output
-[1,1,17,3] = (y, x, score) as fractions of the padded input, in COCO order, left before
-right (the subject's own left). Its graph starts by unpacking one image, so it does not
+[1,1,17,3] = (y, x, score) as fractions of the padded input, in COCO order
+(actors/cortexes/pose/body.py names them), left before right (the subject's own left). Its graph starts by unpacking one image, so it does not
 batch: a batch is run as a loop (see TfjsGraphModel, batchable=False).
 
 Multipose (256² here): output [1,6,56]: six people, each 17 × (y, x, score), then a box
@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "KEYPOINTS",
     "LIGHTNING_SIZE",
     "THUNDER_SIZE",
     "MULTIPOSE_SIZE",
@@ -25,25 +24,6 @@ __all__ = [
     "decode_multi",
 ]
 
-KEYPOINTS = (
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
 
 LIGHTNING_SIZE = 192
 THUNDER_SIZE = 256

@@ -1,7 +1,6 @@
 """A body's keypoints, made independent of where the person stands and how big they are.
 
-A person is a float array [17,3]: (x, y, score) per COCO keypoint (actors/models/movenet.py
-names them), x and y in any unit with y growing downward, as in an image. Everything
+A person is a float array [17,3]: (x, y, score) per COCO keypoint (KEYPOINTS), x and y in any unit with y growing downward, as in an image. Everything
 here is pure numpy: the gesture rules and the "Teach it" features are built on it.
 """
 
@@ -11,10 +10,14 @@ import math
 
 import numpy as np
 
-from actors.models.movenet import KEYPOINTS
-
 __all__ = ["KEYPOINTS", "INDEX", "visible", "normalise", "upright", "head"]
 
+# COCO's order, as MoveNet gives them; left and right are the subject's own.
+KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
 INDEX = {name: i for i, name in enumerate(KEYPOINTS)}
 _L_SHOULDER, _R_SHOULDER = INDEX["left_shoulder"], INDEX["right_shoulder"]
 _L_HIP, _R_HIP = INDEX["left_hip"], INDEX["right_hip"]

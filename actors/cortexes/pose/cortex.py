@@ -100,8 +100,9 @@ class Pose(FrameCortex, type_name="pose"):
             del self.people[gone]  # whoever stood there left: their gestures start afresh
         latency_ms = (now - received) * 1000
         if people:
-            words = ", ".join(rule.text for rule in gestures_in_first(people, self.rules)) or "standing"
-            text = f"{len(people)} {'person' if len(people) == 1 else 'people'}: {words}"
+            shown = {name for person in people for name in person["gestures"]}
+            words = ", ".join(rule.text for rule in self.rules if rule.name in shown)
+            text = f"{len(people)} {'person' if len(people) == 1 else 'people'}" + (f": {words}" if words else "")
             self.emit(
                 "pose",
                 text,
@@ -111,8 +112,3 @@ class Pose(FrameCortex, type_name="pose"):
         for index, rule in events:
             self.emit("gesture", rule.text, {"gesture": rule.name, "person": index})
         self.frame_done()
-
-
-def gestures_in_first(people: list[dict], rules) -> list:
-    shown = set(people[0]["gestures"])
-    return [rule for rule in rules if rule.name in shown]
