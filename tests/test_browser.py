@@ -119,6 +119,15 @@ def test_the_page_draws_the_skeleton_the_creature_follows_and_the_voice_commands
         await page.fill("#say-text", "open your eyes")
         await page.press("#say-text", "Enter")
         await page.wait_for_function("document.querySelector('#camera-state').textContent.startsWith('camera on')")
+        # "what do you see": a snapshot now, and what is seen is said even if unchanged.
+        await page.wait_for_function("document.querySelector('#seeing').textContent.includes('person')")
+        before = await page.locator("#transcript li").count()
+        await page.fill("#say-text", "What do you see?")
+        await page.press("#say-text", "Enter")
+        await page.wait_for_function(
+            f"[...document.querySelectorAll('#transcript li')].slice(0, -{before})"
+            ".some(li => li.textContent.includes('I see person'))"
+        )
         return skeleton, creature, gesture, closed
 
     skeleton, creature, gesture, closed = asyncio.run(open_page(brain.url + "/", flags, True, check))
