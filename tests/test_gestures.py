@@ -10,22 +10,7 @@ from hypothesis import strategies as st
 from actors.cortexes.pose.body import INDEX, head, normalise, upright
 from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
-
-# A person standing facing the camera, in pixels (y down), every point seen: their own
-# left is on the image's right.
-STANDING = {
-    "nose": (320, 100), "left_eye": (332, 90), "right_eye": (308, 90), "left_ear": (345, 95),
-    "right_ear": (295, 95), "left_shoulder": (370, 160), "right_shoulder": (270, 160),
-    "left_elbow": (385, 230), "right_elbow": (255, 230), "left_wrist": (390, 295),
-    "right_wrist": (250, 295), "left_hip": (350, 300), "right_hip": (290, 300),
-    "left_knee": (350, 400), "right_knee": (290, 400), "left_ankle": (350, 490), "right_ankle": (290, 490),
-}  # fmt: skip
-
-
-def person(**moved) -> np.ndarray:
-    points = {**STANDING, **moved}
-    return np.array([[*points[name], 0.9] for name in INDEX], np.float64)
-
+from tests.helpers import STANDING, person
 
 ARMS_UP = {"left_elbow": (385, 110), "right_elbow": (255, 110), "left_wrist": (390, 50), "right_wrist": (250, 50)}
 

@@ -1,0 +1,235 @@
+"""What a teach project keeps on disk, and its limits: samples, labels, trained versions.
+
+    <root>/<project>/samples/<label>/<id>.jpg     one JPEG per sample (at most 512 px a side)
+    <root>/<project>/versions/<n>/model.keras      a trained head
+    <root>/<project>/versions/<n>/meta.json        its labels, features and report
+    <root>/<project>/training.lock                 a training under way (its pid)
+
+Every refusal is a TeachError whose text is a sentence for the person.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.files import write_json_atomically
+
+__all__ = ["TeachError", "TeachLimits", "TeachStore"]
+
+NAME = re.compile(r"^\w[\w .'-]{0,39}$")
+
+
+class TeachError(ValueError):
+    """A teach command that cannot be done; str() says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TeachLimits:
+    max_projects: int = 20
+    max_classes: int = 10
+    max_samples_per_class: int = 500
+    max_bytes: int = 200_000_000  # all projects' samples and versions together
+    min_samples_per_class: int = 5  # to train
+
+
+def _check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str) or not NAME.match(name) or name.strip() != name:
+        raise TeachError(
+            f"A {kind} name is 1 to 40 letters, digits, spaces, dots, dashes or apostrophes "
+            f"(not starting with one of the last four); {name!r} is not one."
+        )
+    return name
+
+
+class TeachStore:
+    def __init__(self, root: str | Path, limits: TeachLimits = TeachLimits()):
+        self.root = Path(root)
+        self.limits = limits
+
+    def project(self, name: object) -> Path:
+        return self.root / _check_name("project", name)
+
+    def projects(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
+    def counts(self, project: str) -> dict[str, int]:
+        samples = self.project(project) / "samples"
+        if not samples.is_dir():
+            return {}
+        return {d.name: len(list(d.glob("*.jpg"))) for d in sorted(samples.iterdir()) if d.is_dir()}
+
+    def used_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file()) if self.root.is_dir() else 0
+
+    def add(self, project: str, label: object, jpeg: bytes) -> tuple[str, dict[str, int]]:
+        """Keep one sample; its id and the counts after."""
+        directory = self.project(project)
+        label = _check_name("class", label)
+        limits = self.limits
+        if not directory.exists() and len(self.projects()) >= limits.max_projects:
+            raise TeachError(
+                f"There are already {limits.max_projects} projects (the limit); delete one to start {project!r}."
+            )
+        counts = self.counts(project)
+        if label not in counts and len(counts) >= limits.max_classes:
+            raise TeachError(f"Project {project!r} has {limits.max_classes} classes already (the limit).")
+        if counts.get(label, 0) >= limits.max_samples_per_class:
+            raise TeachError(
+                f"Class {label!r} has {limits.max_samples_per_class} samples already (the limit); "
+                "delete some before adding more."
+            )
+        if self.used_bytes() + len(jpeg) > limits.max_bytes:
+            raise TeachError(
+                f"The teach store is full ({limits.max_bytes // 1_000_000} MB, the limit); "
+                "delete samples or projects first."
+            )
+        sample = f"{int(time.time() * 1000):x}-{secrets.token_hex(3)}"
+        (directory / "samples" / label).mkdir(parents=True, exist_ok=True)
+        (directory / "samples" / label / f"{sample}.jpg").write_bytes(jpeg)
+        counts[label] = counts.get(label, 0) + 1
+        return sample, counts
+
+    def forget(self, project: str, label: object, sample: object) -> dict[str, int]:
+        label = _check_name("class", label)
+        if not isinstance(sample, str) or not re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", sample):
+            raise TeachError(f"{sample!r} is not a sample id (teach.sample answers with one).")
+        path = self.project(project) / "samples" / label / f"{sample}.jpg"
+        if not path.exists():
+            raise TeachError(f"Project {project!r} has no sample {sample} in class {label!r}.")
+        path.unlink()
+        if not any(path.parent.iterdir()):
+            path.parent.rmdir()
+        return self.counts(project)
+
+    def samples(self, project: str) -> list[tuple[str, Path]]:
+        samples = self.project(project) / "samples"
+        return [(d.name, f) for d in sorted(samples.iterdir()) if d.is_dir() for f in sorted(d.glob("*.jpg"))]
+
+    def check_trainable(self, project: str) -> dict[str, int]:
+        counts = self.counts(project)
+        if not counts:
+            raise TeachError(f"Project {project!r} has no samples; record some with teach.sample first.")
+        if len(counts) < 2:
+            raise TeachError(f"Project {project!r} has one class ({next(iter(counts))!r}); teach at least two.")
+        few = {label: n for label, n in counts.items() if n < self.limits.min_samples_per_class}
+        if few:
+            listed = ", ".join(f"{label!r} ({n})" for label, n in few.items())
+            raise TeachError(
+                f"Each class needs at least {self.limits.min_samples_per_class} samples to train; "
+                f"record more of {listed}."
+            )
+        return counts
+
+    # -- trained versions -----------------------------------------------------------------
+
+    def new_version(self, project: str) -> Path:
+        versions = self.project(project) / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        numbers = [int(p.name) for p in versions.iterdir() if p.name.isdigit()]
+        path = versions / str(max(numbers, default=0) + 1)
+        path.mkdir()
+        return path
+
+    def latest(self, project: str) -> Path | None:
+        versions = self.project(project) / "versions"
+        done = [p for p in versions.iterdir() if (p / "meta.json").exists()] if versions.is_dir() else []
+        return max(done, key=lambda p: int(p.name), default=None)
+
+    @staticmethod
+    def save_meta(version: Path, meta: dict) -> None:
+        write_json_atomically(version / "meta.json", meta)
+
+    @staticmethod
+    def meta(version: Path) -> dict:
+        return json.loads((version / "meta.json").read_text())
+
+    @contextmanager
+    def training(self, project: str):
+        """Held while a project trains: a second training of it is refused."""
+        directory = self.project(project)
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = directory / "training.lock"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                break
+            except FileExistsError:
+                try:
+                    pid = int(lock.read_text() or 0)
+                    os.kill(pid, 0)
+                except (ValueError, ProcessLookupError, FileNotFoundError):
+                    lock.unlink(missing_ok=True)  # left by a training that died
+                    continue
+                except PermissionError:
+                    pass
+                raise TeachError(f"Project {project!r} is training already; wait for it to finish.") from None
+        else:
+            raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        try:
+            yield directory
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def is_training(self, project: str) -> bool:
+        lock = self.project(project) / "training.lock"
+        try:
+            os.kill(int(lock.read_text() or 0), 0)
+            return True
+        except (ValueError, ProcessLookupError, FileNotFoundError):
+            return False
+        except PermissionError:
+            return True
+
+    # -- portable ---------------------------------------------------------------------------
+
+    def export(self, project: str, destination: Path, model: bool = False) -> Path:
+        """A zip of the samples (by label); with `model`, the latest trained head and its meta."""
+        directory = self.project(project)
+        if not directory.is_dir():
+            raise TeachError(f"There is no project {project!r}.")
+        with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as archive:
+            for label, path in self.samples(project):
+                archive.write(path, f"samples/{label}/{path.name}")
+            latest = self.latest(project)
+            if model and latest is not None:
+                archive.write(latest / "model.keras", "model.keras")
+                archive.write(latest / "meta.json", "meta.json")
+        return destination
+
+    def import_project(self, archive_path: Path, project: str) -> dict[str, int]:
+        """A project from an export (its samples; a model is retrained here)."""
+        directory = self.project(project)
+        if directory.exists():
+            raise TeachError(f"A project named {project!r} exists already; import it under another name.")
+        with zipfile.ZipFile(archive_path) as archive:
+            entries = [n for n in archive.namelist() if n.startswith("samples/") and n.endswith(".jpg")]
+            total = sum(archive.getinfo(n).file_size for n in entries)
+            if self.used_bytes() + total > self.limits.max_bytes:
+                raise TeachError("That project does not fit in the teach store's limit; delete something first.")
+            for name in entries:
+                parts = name.split("/")
+                if len(parts) != 3:
+                    continue
+                label = _check_name("class", parts[1])
+                sample = Path(parts[2]).stem
+                if not re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", sample):
+                    continue
+                target = directory / "samples" / label / f"{sample}.jpg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(name))
+        counts = self.counts(project)
+        if len(counts) > self.limits.max_classes or any(n > self.limits.max_samples_per_class for n in counts.values()):
+            shutil.rmtree(directory)
+            raise TeachError("That project has more classes or samples than this brain's limits allow.")
+        return counts
