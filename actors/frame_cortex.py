@@ -76,12 +76,14 @@ class FrameCortex(Cortex):
     def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
         """The holder's answer to infer(..., tag)."""
 
-    def infer(self, model: str, image, threshold: float, tag: Any) -> None:
+    def infer(self, model: str, image, threshold: float, tag: Any, via: str = "") -> None:
+        """Ask for `model` on an image (or features); `via`: the configured model whose
+        holder also holds this one (a head hot-loaded there)."""
         request_id = next(_request_ids)
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
-        at = self._at[model]
+        at = self._at[via or model]
         holder, pid = at.holder, 0 if at.host else at.pid  # (another machine's pid means nothing here)
-        self._pending[request_id] = _Request(model, tag, holder, pid, cpu_seconds(pid))
+        self._pending[request_id] = _Request(via or model, tag, holder, pid, cpu_seconds(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))

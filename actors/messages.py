@@ -358,3 +358,23 @@ class Ping:
 @dataclass(frozen=True)
 class Pong:
     pid: int
+
+
+@dataclass(frozen=True)
+class LoadHead:
+    """learned cortex → the holder of its feature model: load this trained head (a Keras
+    file's bytes: the holder may be on another machine) as model `name`."""
+
+    name: str
+    keras: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class HeadLoaded:
+    name: str
+
+
+@dataclass(frozen=True)
+class HeadFailed:
+    name: str
+    error: str

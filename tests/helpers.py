@@ -328,19 +328,23 @@ TEST_INFER_TIMEOUT_MS = 60_000
 
 def default_config(faces_store: Path | None = None, objects_timeout_ms: int = TEST_INFER_TIMEOUT_MS) -> str:
     """config/default.toml for a test: generous model timeouts (the objects cortex's may be
-    set shorter, to test timeouts), and the faces store in `faces_store` (not data/)."""
+    set shorter, to test timeouts), and the faces and teach stores beside `faces_store`
+    (`<dir>/faces`, `<dir>/teach`), never under data/."""
     text = (ROOT / "config" / "default.toml").read_text()
-    timeouts = {"objects": objects_timeout_ms, "local": TEST_INFER_TIMEOUT_MS, "pose": TEST_INFER_TIMEOUT_MS}
+    timeouts = {"objects": objects_timeout_ms}  # (the others: TEST_INFER_TIMEOUT_MS)
 
     def with_timeout(params: re.Match) -> str:
-        kind = re.search(r'model = "(\w+)"|backend = "(\w+)"', params.group(1))
-        return f"{params.group(1)}, infer_timeout_ms = {timeouts[kind.group(1) or kind.group(2)]} }}"
+        kind = re.search(r'model = "(\w+)"', params.group(1))
+        timeout = timeouts.get(kind.group(1) if kind else "", TEST_INFER_TIMEOUT_MS)
+        return f"{params.group(1)}, infer_timeout_ms = {timeout} }}"
 
     text, cortexes = re.subn(r"^(params = \{.*?) \}$", with_timeout, text, flags=re.M)
-    assert cortexes == 3, "objects, faces (its backend: local) and pose take params in config/default.toml"
+    assert cortexes == 4, "objects, faces, pose and learned take params in config/default.toml"
     if faces_store is not None:
-        assert '"data/faces"' in text
-        text = text.replace('"data/faces"', f'"{faces_store}"')
+        assert '"data/faces"' in text and '"data/teach"' in text
+        text = text.replace('"data/faces"', f'"{faces_store}"').replace(
+            '"data/teach"', f'"{faces_store.parent / "teach"}"'
+        )
     return text
 
 

@@ -80,7 +80,7 @@ def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):
         return status, camera, frames, painted, transcript
 
     status, camera, frames, painted, transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
-    assert status.startswith("Brain ready: echo, objects, faces, pose, voice.")
+    assert status.startswith("Brain ready: echo, objects, faces, pose, learned, voice.")
     assert camera == "camera on (front)"
     assert int(frames.split()[0]) >= 1
     assert painted > 1000, "no box drawn over the preview"

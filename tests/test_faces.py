@@ -32,7 +32,7 @@ def config(store, announce_every_s=0.0) -> str:
 
 
 def ready(brain):
-    return ready_eye(brain, models=4)  # objects, faces, face embeddings and pose
+    return ready_eye(brain, models=5)  # objects, faces, face embeddings, pose and image features
 
 
 def faces_of(eye, image: Image.Image) -> dict:

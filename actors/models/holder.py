@@ -10,17 +10,29 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
 
-from actors.messages import Infer, InferFailed, Inferred, LoadModels, ModelsFailed, ModelsLoaded
+from actors.messages import (
+    HeadFailed,
+    HeadLoaded,
+    Infer,
+    InferFailed,
+    Inferred,
+    LoadHead,
+    LoadModels,
+    ModelsFailed,
+    ModelsLoaded,
+)
 from actors.models.batching import Batcher
 from actors.models.placement import runs_on
-from actors.models.recipes import RECIPES
+from actors.models.recipes import HEAD, RECIPES
 
 __all__ = ["ModelHolder"]
 
@@ -53,7 +65,7 @@ class ModelHolder(ActorTypeDispatcher):
 
             for spec in message.models:
                 recipe = RECIPES[spec.kind]
-                self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable)
+                self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable, recipe.tap)
                 self.recipes[spec.name] = recipe
                 # The first call builds kernels; do it now rather than on an eye's first frame.
                 height, width = recipe.input_size
@@ -74,6 +86,26 @@ class ModelHolder(ActorTypeDispatcher):
         )
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
         self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs))
+
+    def receiveMsg_LoadHead(self, message: LoadHead, sender) -> None:
+        """A trained teach head, loaded while the holder serves (no restart)."""
+        if message.name in self.models:
+            self.send(sender, HeadLoaded(message.name))
+            return
+        try:
+            from actors.models import runtime
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "head.keras"
+                path.write_bytes(message.keras)
+                self.models[message.name] = runtime.load(path, "keras")
+            self.recipes[message.name] = HEAD
+        except Exception as exc:
+            log.exception("could not load the head %s", message.name)
+            self.send(sender, HeadFailed(message.name, f"{type(exc).__name__}: {exc}"))
+            return
+        log.info("loaded the trained head %s (%d bytes)", message.name, len(message.keras))
+        self.send(sender, HeadLoaded(message.name))
 
     def receiveMsg_Infer(self, message: Infer, sender) -> None:
         if message.model not in self.models:

@@ -20,6 +20,7 @@ class Recipe:
     decode: Callable[[list[np.ndarray], float], Any]  # one image's outputs → detections, embedding…
     batchable: bool = True
     padded: bool = False  # the frame is padded to a square, top left, instead of stretched
+    tap: str = ""  # an inner tensor to average into an embedding, instead of the outputs
 
 
 RECIPES: dict[str, Recipe] = {
@@ -32,7 +33,21 @@ RECIPES: dict[str, Recipe] = {
     "movenet-thunder": Recipe(
         (movenet.THUNDER_SIZE,) * 2, movenet.preprocess, movenet.decode_single, batchable=False, padded=True
     ),
+    # The image features of teach projects: centernet's COCO-trained MobileNetV3, its last
+    # block averaged (120 numbers). Chosen over MoveNet's MobileNetV2 by measurement
+    # (README, "Teach it").
+    "centernet-embedding": Recipe(
+        (512, 512),
+        lambda images: images.astype(np.float32),
+        lambda outputs, threshold: np.asarray(outputs[0], np.float32),
+        batchable=False,
+        tap="tower_0/MobilenetV3/expanded_conv_14/add",
+    ),
     "movenet-multipose": Recipe(
         (movenet.MULTIPOSE_SIZE,) * 2, movenet.preprocess, movenet.decode_multi, batchable=False, padded=True
     ),
 }
+
+
+#: A trained teach head (hot-loaded, not configured): features [N,F] → probabilities [N,C].
+HEAD = Recipe((0, 0), lambda features: np.asarray(features, np.float32), lambda outputs, threshold: outputs[0].tolist())

@@ -20,14 +20,14 @@ __all__ = ["load"]
 Run = Callable[[np.ndarray], list[np.ndarray]]
 
 
-def load(path: str | Path, fmt: str, batchable: bool = True) -> Run:
+def load(path: str | Path, fmt: str, batchable: bool = True, tap: str = "") -> Run:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist; run `make models` to fetch it")
     if fmt == "tfjs":
         from actors.models.tfjs import TfjsGraphModel
 
-        return TfjsGraphModel(path, batchable=batchable)
+        return TfjsGraphModel(path, batchable=batchable, tap=tap)
     if fmt == "savedmodel":
         return _savedmodel(path)
     if fmt == "keras":

@@ -175,7 +175,7 @@ def make_batch_dynamic(graph: graph_pb2.GraphDef, input_name: str, run_batch_of_
 class TfjsGraphModel:
     """A TF.js graph model ready to run on a batch: `model(batch) -> list of outputs`."""
 
-    def __init__(self, path: Path, batchable: bool = True):
+    def __init__(self, path: Path, batchable: bool = True, tap: str = ""):
         path = Path(path)
         model, graph = read_model(path)
         attach_weights(graph, read_weights(model, path.parent))
@@ -195,6 +195,10 @@ class TfjsGraphModel:
         self._graph, self._session = self._build(graph)
         self._input = self._graph.get_tensor_by_name(f"{self.input_name}:0")
         self._outputs = [self._graph.get_tensor_by_name(n if ":" in n else f"{n}:0") for n in self.output_names]
+        if tap:
+            # An embedding: an inner feature map [N,H,W,C], averaged over H and W.
+            with self._graph.as_default():
+                self._outputs = [tf.reduce_mean(self._graph.get_tensor_by_name(f"{tap}:0"), axis=[1, 2])]
 
     @staticmethod
     def _build(graph_def: graph_pb2.GraphDef):

@@ -1,0 +1,149 @@
+"""Teach it, for real: samples from the eye, a real head trained on real features from
+photos (and variants of them made here), hot-loaded while another eye is served, kept
+across a restart, and every refusal a sentence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image, ImageEnhance
+
+from tests.helpers import ASTRONAUT, CAMERAMAN, frame, running_brain
+
+TEACH = """
+[server]
+max_frames_per_s = 200.0
+max_messages_per_s = 400.0
+
+[[model]]
+name = "pose"
+kind = "movenet"
+path = "models/movenet-lightning.json"
+
+[[model]]
+name = "image-features"
+kind = "centernet-embedding"
+path = "models/centernet.json"
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "learned"
+type = "learned"
+subscribes = ["image", "command"]
+params = {{ store_dir = "{store}", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 60 }}
+"""
+
+PHOTOS = {
+    "cup": Image.fromarray(skimage.data.coffee()),
+    "cat": Image.fromarray(skimage.data.chelsea()),
+    "rocket": Image.fromarray(skimage.data.rocket()),
+}
+
+
+def variant(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Another take: cropped, turned a little, lit differently."""
+    width, height = image.size
+    scale = rng.uniform(0.7, 0.95)
+    w, h = int(width * scale), int(height * scale)
+    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+    out = image.crop((x, y, x + w, y + h)).rotate(float(rng.uniform(-10, 10)))
+    return ImageEnhance.Brightness(out).enhance(float(rng.uniform(0.75, 1.25)))
+
+
+def ready(brain):
+    eye = brain.eye(max_size=None)
+    eye.wait_for(lambda o: o["kind"] == "status" and o["data"].get("ready"), 60)
+    models = set()
+    while len(models) < 2:
+        models.add(eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)["data"]["model"])
+    return eye
+
+
+def command(eye, kinds=("teach", "error"), timeout=30, **fields) -> dict:
+    eye.send(json.dumps(fields))
+    return eye.wait_for(lambda o: o["cortex"] == "learned" and o["kind"] in kinds, timeout)
+
+
+def sample(eye, project: str, label: str, image: Image.Image) -> dict:
+    eye.send(frame(image))
+    return command(eye, command="teach.sample", project=project, label=label)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return tmp_path_factory.mktemp("teach-store")
+
+
+def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tmp_path):
+    rng = np.random.default_rng(7)
+    with running_brain(TEACH.format(store=store), tmp_path) as brain, ready(brain) as eye, ready(brain) as other:
+        # Refusals first: each is a sentence, and the session goes on.
+        assert "have not seen a frame" in command(eye, command="teach.sample", project="things", label="cup")["text"]
+        assert "name is 1 to 40" in sample(eye, "../up", "cup", PHOTOS["cup"])["text"]
+        assert "no samples" in command(eye, command="teach.train", project="things", features="image")["text"]
+        for label, photo in PHOTOS.items():
+            for _ in range(12):
+                answer = sample(eye, "things", label, variant(photo, rng))
+                assert answer["kind"] == "teach", answer
+        assert answer["data"]["counts"] == {"cat": 12, "cup": 12, "rocket": 12}
+        bad = command(eye, command="teach.train", project="things", features="smell")
+        assert 'features must be "pose" or "image"' in bad["text"]
+
+        command(eye, kinds=("training",), command="teach.train", project="things", features="image")
+        again = command(eye, kinds=("error",), command="teach.train", project="things", features="image")
+        assert "training already" in again["text"]
+        # Another eye is served while the trainer works.
+        assert other.ask("still here")["text"] == "still here"
+        progress = eye.wait_for(lambda o: o["kind"] == "training" and o["data"].get("epoch", 0) >= 1, 120)
+        assert 0 <= progress["data"]["val_accuracy"] <= 1 and progress["data"]["epochs"] == 60
+        trained = eye.wait_for(lambda o: o["kind"] in ("trained", "error") and o["cortex"] == "learned", 300)
+        assert trained["kind"] == "trained", trained
+        data = trained["data"]
+        assert data["labels"] == ["cat", "cup", "rocket"]
+        assert len(data["confusion"]) == 3 and all(len(row) == 3 for row in data["confusion"])
+        assert sum(map(sum, data["confusion"])) == 6  # 15 % of 12, of each class, held out
+        assert data["val_accuracy"] >= 0.8, data
+
+        using = command(eye, command="teach.use", project="things")
+        assert using["text"].startswith("Using things (version 1): cat, cup, rocket")
+        for label, photo in PHOTOS.items():  # held-out variants, never seen in training
+            eye.send(frame(variant(photo, rng)))
+            output = eye.wait_for(lambda o: o["kind"] == "class", 60)
+            assert output["data"]["label"] == label, output
+            assert output["text"].startswith(f"{label} (") and output["data"]["project"] == "things"
+        assert other.ask("and now")["text"] == "and now"
+
+    # A restart keeps the project and its trained version.
+    (tmp_path / "again").mkdir()
+    with running_brain(TEACH.format(store=store), tmp_path / "again") as brain, ready(brain) as eye:
+        listed = command(eye, command="teach.projects")
+        assert listed["data"]["projects"] == {"things": {"cat": 12, "cup": 12, "rocket": 12}}
+        assert command(eye, command="teach.use", project="things")["text"].startswith("Using things (version 1)")
+        eye.send(frame(variant(PHOTOS["cat"], rng)))
+        assert eye.wait_for(lambda o: o["kind"] == "class", 60)["data"]["label"] == "cat"
+        forgotten = sample(eye, "things", "cat", PHOTOS["cat"])
+        after = command(eye, command="teach.forget", project="things", label="cat", sample=forgotten["data"]["sample"])
+        assert after["data"]["counts"]["cat"] == 12
+
+
+def test_pose_classes_from_a_person(store, tmp_path):
+    rng = np.random.default_rng(3)
+    with running_brain(TEACH.format(store=store), tmp_path) as brain, ready(brain) as eye:
+        people = {"portrait": ASTRONAUT, "at the camera": CAMERAMAN}
+        for label, photo in people.items():
+            for _ in range(8):
+                assert sample(eye, "poses", label, variant(photo, rng))["kind"] == "teach"
+        command(eye, kinds=("training",), command="teach.train", project="poses", features="pose")
+        trained = eye.wait_for(lambda o: o["kind"] in ("trained", "error") and o["cortex"] == "learned", 300)
+        assert trained["kind"] == "trained", trained
+        assert trained["data"]["labels"] == ["at the camera", "portrait"]
+        command(eye, command="teach.use", project="poses")
+        eye.send(frame(variant(CAMERAMAN, rng)))
+        assert eye.wait_for(lambda o: o["kind"] == "class", 60)["data"]["label"] == "at the camera"
