@@ -3,6 +3,7 @@
 
 import { Creature } from "./creature.js";
 import { drawSkeleton } from "./skeleton.js";
+import { TeachPanel } from "./teach.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -30,6 +31,7 @@ const state = {
   speakNextLabel: false, // "what do you see": say the next label even if it did not change
 };
 const creature = new Creature(ui.creature);
+const teach = new TeachPanel({ root: $("teach"), send: (value) => sendJson(value), video: ui.video, say: (t) => say(t) });
 
 function setStatus(text, tone = "") {
   ui.status.textContent = text;
@@ -97,6 +99,7 @@ function connect() {
 
 function onOutput(output) {
   const { cortex = "brain", kind = "", text = "", data = {} } = output;
+  if (teach.onOutput(output)) return;
   if (kind === "pose") {
     // Every frame with somebody in it: drawn and followed, never read aloud.
     state.pose = { people: data.people || [], width: data.width, height: data.height, at: Date.now() };
@@ -149,6 +152,7 @@ function onOutput(output) {
       state.brainReady = true;
       Object.assign(settings, data.eye || {});
       setStatus(`Brain ready: ${(data.cortexes || []).join(", ") || "no cortexes"}.`, "ok");
+      $("teach").hidden = !(data.cortexes || []).includes("learned");
       restartSnapshots();
     } else {
       setStatus(text, "warn");

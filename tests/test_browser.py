@@ -135,3 +135,42 @@ def test_the_page_draws_the_skeleton_the_creature_follows_and_the_voice_commands
     assert creature > 10_000, "no creature drawn"
     assert gesture.startswith("last gesture: ")
     assert "Je ferme les yeux." in closed
+
+
+def test_the_teach_panel_records_trains_shows_its_mistakes_and_predicts(brain, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera(tmp_path)}"]
+
+    async def check(page):
+        await page.wait_for_function("document.querySelector('#seeing').textContent.includes('cup')", timeout=60_000)
+        await page.fill("#teach-project", "desk")
+        hold = page.locator("#teach-hold")
+        for label in ("cup", "mug"):
+            await page.fill("#teach-label", label)
+            await hold.dispatch_event("pointerdown")
+            await page.wait_for_function(
+                f"document.querySelector('#teach-classes').textContent.includes('{label} · 6')", timeout=30_000
+            )
+            await hold.dispatch_event("pointerup")
+        thumbs = await page.locator("#teach-classes img").count()
+        await page.select_option("#teach-features", "image")
+        await page.click("#teach-train")
+        await page.wait_for_function("document.querySelector('#teach-progress').value >= 1", timeout=120_000)
+        await page.wait_for_selector("#teach-confusion:not([hidden])", timeout=300_000)
+        await page.click("#teach-use")
+        await page.wait_for_selector("#teach-live:not([hidden])", timeout=60_000)
+        await page.locator("#teach").scroll_into_view_if_needed()
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-teach.png"), full_page=True)
+        matrix = await page.evaluate(PAINTED, "#teach-confusion")
+        live = await page.inner_text("#teach-live")
+        message = await page.inner_text("#teach-message")
+        # A thumbnail clicked is a sample deleted.
+        await page.locator("#teach-classes img").first.click()
+        await page.wait_for_function("document.querySelector('#teach-message').textContent.includes('Forgot')")
+        return thumbs, matrix, live, message
+
+    thumbs, matrix, live, message = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    assert thumbs >= 12
+    assert matrix > 2000, "no confusion matrix drawn"
+    assert live.startswith("Now: ") and ("cup" in live or "mug" in live)
+    assert message.startswith("Using desk (version 1)")
