@@ -55,6 +55,7 @@ class Learned(FrameCortex, type_name="learned"):
         sample_max_age_s: float = bounded(3.0, minimum=0.1, maximum=60.0)  # teach.sample takes a frame this recent
         sample_max_side: int = bounded(512, minimum=64, maximum=2048)
         max_epochs: int = bounded(100, minimum=1, maximum=1000)
+        mirror_poses: bool = True  # pose samples also teach their mirror image (not for left/right classes)
         min_keypoints: int = bounded(8, minimum=0, maximum=17)
         min_p: float = bounded(0.94, minimum=0.0, maximum=1.0)
         max_pixels: int = bounded(40_000_000, minimum=1024)
@@ -137,7 +138,13 @@ class Learned(FrameCortex, type_name="learned"):
         path = self.params.pose_model_path if features == "pose" else self.params.image_model_path
         self.send(
             trainer,
-            Train(str(self.store.project(project)), features, path, max_epochs=self.params.max_epochs),
+            Train(
+                str(self.store.project(project)),
+                features,
+                path,
+                max_epochs=self.params.max_epochs,
+                mirror_poses=self.params.mirror_poses,
+            ),
         )
         total = sum(counts.values())
         self.emit("training", f"Training {project} on {total} samples ({features})…", {"project": project, "epoch": 0})
