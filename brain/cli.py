@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from brain import teach_files
 from brain.actor_network import NetworkGuard, is_loopback
 from brain.actor_system import AdminPortBusy, start_actor_system
 from brain.config import CAPABILITY, ActorsConfig, Config, ConfigError, load_config, parse_config
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "([actors] allowed_peers); the leader is always allowed",
     )
     join.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    teach_files.add_parser(commands)
     return parser
 
 
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         print(f"{args.config}: OK ({len(config.cortexes)} cortexes)")
         return 0
+    if args.command == "teach":
+        return teach_files.run(args, config)
     config = _with_overrides(config, args)
     try:
         guard = _network_guard(config.actors)

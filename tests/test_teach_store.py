@@ -115,3 +115,38 @@ def test_image_augmentation_is_seeded():
     a = augment_image(image, np.random.default_rng(3))
     b = augment_image(image, np.random.default_rng(3))
     assert a.tobytes() == b.tobytes()
+
+
+def test_brain_teach_exports_imports_and_lists_from_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    config = tmp_path / "brain.toml"
+    config.write_text(
+        f'[[cortex]]\nname = "learned"\ntype = "learned"\nsubscribes = ["image", "command"]\n'
+        f'params = {{ store_dir = "{tmp_path / "teach"}" }}\n'
+        '[[model]]\nname = "pose"\nkind = "movenet"\npath = "models/movenet-lightning.json"\n'
+        '[[model]]\nname = "image-features"\nkind = "centernet-embedding"\npath = "models/centernet.json"\n'
+    )
+    store = TeachStore(tmp_path / "teach")
+    for label in ("up", "down"):
+        store.add("dance", label, JPEG)
+
+    def brain(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "brain.cli", "teach", "--config", str(config), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    exported = brain("export", "dance", str(tmp_path / "dance.zip"))
+    assert exported.returncode == 0 and "exported dance (samples and labels)" in exported.stdout
+    imported = brain("import", str(tmp_path / "dance.zip"), "dance again")
+    assert imported.returncode == 0 and imported.stdout.strip() == "imported dance again: down (1), up (1)"
+    assert brain("list").stdout.splitlines() == ["dance: down (1), up (1)", "dance again: down (1), up (1)"]
+    refused = brain("import", str(tmp_path / "dance.zip"), "dance")
+    assert refused.returncode == 2 and "exists already; import it under another name" in refused.stderr
