@@ -16,6 +16,14 @@ b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
 # (name, message, words the error must contain). Gateway errors come from "brain",
 # image errors from the cortexes that decode images (objects, faces).
 CORPUS = [
+    # (first: no image has been sent yet)
+    (
+        "teach with no frame",
+        json.dumps({"command": "teach.sample", "project": "p", "label": "l"}),
+        "I have not seen a frame in the last few seconds",
+    ),
+    ("teach a bad project name", json.dumps({"command": "teach.sample", "project": "../x"}), "name is 1 to 40"),
+    ("use an untrained project", json.dumps({"command": "teach.use", "project": "nothing"}), "no trained version"),
     ("malformed JSON", '{"text": "hi"', "not valid JSON"),
     ("truncated JSON", '{"dataURI": {"contentType": "image/jpeg", "content": "/9j/', "not valid JSON"),
     ("JSON array", "[1, 2, 3]", "must be an object"),
@@ -64,7 +72,8 @@ CORPUS = [
     (
         "unknown command",
         '{"command": "dance"}',
-        "No cortex of this brain knows the command 'dance' (known commands: enroll, faces, forget)",
+        "No cortex of this brain knows the command 'dance' (known commands: enroll, faces, forget, "
+        "teach.forget, teach.projects, teach.sample, teach.train, teach.use)",
     ),
     (
         "arguments nested deep",
