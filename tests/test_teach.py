@@ -37,7 +37,7 @@ subscribes = ["text"]
 name = "learned"
 type = "learned"
 subscribes = ["image", "command"]
-params = {{ store_dir = "{store}", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 60 }}
+params = {{ store_dir = "{store}", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 60, min_p = 0.6 }}
 """
 
 PHOTOS = {
@@ -145,5 +145,11 @@ def test_pose_classes_from_a_person(store, tmp_path):
         assert trained["kind"] == "trained", trained
         assert trained["data"]["labels"] == ["at the camera", "portrait"]
         command(eye, command="teach.use", project="poses")
+        for _ in range(3):  # three agreeing frames: the class starts, debounced as a gesture
+            eye.send(frame(variant(CAMERAMAN, rng)))
+            assert eye.wait_for(lambda o: o["kind"] == "class", 60)["data"]["label"] == "at the camera"
+        event = eye.seen_or_wait(lambda o: o["kind"] == "gesture", 10)
+        assert event["data"] == {"gesture": "at the camera", "person": 0, "project": "poses"}
         eye.send(frame(variant(CAMERAMAN, rng)))
-        assert eye.wait_for(lambda o: o["kind"] == "class", 60)["data"]["label"] == "at the camera"
+        eye.wait_for(lambda o: o["kind"] == "class", 60)
+        assert len([o for o in eye.seen if o["kind"] == "gesture"]) == 1  # not again while it lasts
