@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python -m bench.faces
 	$(BIN)/python -m bench.scale_out
 	$(BIN)/python -m bench.pose
+	$(BIN)/python -m bench.features
 	$(BIN)/python -m bench.teach
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
