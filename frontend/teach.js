@@ -31,6 +31,13 @@ export class TeachPanel {
     hold.addEventListener("pointerdown", start);
     for (const name of ["pointerup", "pointerleave", "pointercancel"]) hold.addEventListener(name, stop);
     this.$("#teach-timer").addEventListener("click", () => this.timer());
+    // A project recorded before (another session, a restart): show its classes and counts.
+    this.$("#teach-project").addEventListener("change", () => {
+      this.counts = {};
+      this.thumbs = {};
+      this.drawClasses();
+      if (this.project) this.send({ command: "teach.projects" });
+    });
     this.$("#teach-train").addEventListener("click", () => {
       if (!this.project) return this.say("Name the project first.", true);
       this.send({ command: "teach.train", project: this.project, features: this.$("#teach-features").value });
@@ -124,8 +131,11 @@ export class TeachPanel {
         const url = this.pending.shift();
         (this.thumbs[data.label] ||= []).push({ id: data.sample, url });
       }
-      if (data.projects && this.project && data.projects[this.project]) this.counts = data.projects[this.project];
-      if (!data.sample) this.say(text);
+      if (data.projects) {
+        this.counts = data.projects[this.project] || {};
+        const names = Object.keys(data.projects);
+        this.say(names.length ? `Projects here: ${names.join(", ")}.` : "No projects yet: name one and record.");
+      } else if (!data.sample) this.say(text);
       this.drawClasses();
       return true;
     }
