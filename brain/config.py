@@ -116,6 +116,13 @@ class EyeConfig:
     snapshot_every_ms: int = bounded(1000, minimum=50)
     snapshot_max_width: int = bounded(640, minimum=32, maximum=4096)
     jpeg_quality: float = bounded(0.8, minimum=0.1, maximum=1.0)
+    #: The edge gate: "change" sends a snapshot only when the scene moved (or to keep
+    #: alive); "off" sends every one. README, "The edge gate".
+    gate: str = bounded("off", choices=("off", "change"))
+    change_threshold: float = bounded(0.03, minimum=0.001, maximum=1.0)  # mean pixel change, 0–1
+    hold_s: float = bounded(1.0, minimum=0.0, maximum=30.0)  # keep sending this long after a change
+    keep_alive_s: float = bounded(5.0, minimum=0.5, maximum=3600.0)  # at least one snapshot this often
+    gate_width: int = bounded(32, minimum=8, maximum=256)  # the change test's downscaled width
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 // Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
 
 import { Creature } from "./creature.js";
+import { changeOf, createGate, decide, greyOf } from "./gate.js";
 import { drawSkeleton } from "./skeleton.js";
 import { TeachPanel } from "./teach.js";
 
@@ -13,10 +14,16 @@ const ui = {
   speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"), overlay: $("overlay"),
   seeing: $("seeing"), modelState: $("model-state"), enroll: $("enroll"), enrollName: $("enroll-name"),
   forget: $("forget"), creature: $("creature"), gesture: $("gesture"),
+  gateSwitch: $("gate-switch"), gateState: $("gate-state"),
 };
 
 // Until the brain says otherwise (its "ready" status carries the configured values).
-const settings = { snapshot_every_ms: 1000, snapshot_max_width: 640, jpeg_quality: 0.8 };
+const settings = {
+  snapshot_every_ms: 1000, snapshot_max_width: 640, jpeg_quality: 0.8,
+  gate: "off", change_threshold: 0.03, hold_s: 1.0, keep_alive_s: 5.0, gate_width: 32,
+};
+const gate = createGate();
+const gateCanvas = document.createElement("canvas");
 const MAX_TRANSCRIPT = 200;
 // Skip a snapshot while this much is still unsent: a slow link must not queue old frames.
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -31,7 +38,10 @@ const state = {
   speakNextLabel: false, // "what do you see": say the next label even if it did not change
 };
 const creature = new Creature(ui.creature);
-const teach = new TeachPanel({ root: $("teach"), send: (value) => sendJson(value), video: ui.video, say: (t) => say(t) });
+const teach = new TeachPanel({
+  root: $("teach"), send: (value) => sendJson(value), video: ui.video, say: (t) => say(t),
+  snapshot: () => sendSnapshot(true), // a sample is this very frame, gate or not
+});
 
 function setStatus(text, tone = "") {
   ui.status.textContent = text;
@@ -151,6 +161,8 @@ function onOutput(output) {
     if (data.ready) {
       state.brainReady = true;
       Object.assign(settings, data.eye || {});
+      ui.gateSwitch.parentElement.hidden = settings.gate === "off";
+      showGate();
       setStatus(`Brain ready: ${(data.cortexes || []).join(", ") || "no cortexes"}.`, "ok");
       $("teach").hidden = !(data.cortexes || []).includes("learned");
       restartSnapshots();
@@ -246,7 +258,7 @@ function obey(action) {
   else if (action === "switch_camera") flipCamera();
   else if (action === "look") {
     state.speakNextLabel = true;
-    if (state.stream) sendSnapshot();
+    if (state.stream) sendSnapshot(true);
     else addLine("page", "My eyes are closed: say \"open your eyes\" or press Start camera first.", "error");
   }
 }
@@ -328,29 +340,49 @@ function stopCamera() {
 
 function restartSnapshots() {
   clearInterval(state.snapshotTimer);
-  if (state.stream) state.snapshotTimer = setInterval(sendSnapshot, settings.snapshot_every_ms);
+  if (state.stream) state.snapshotTimer = setInterval(() => sendSnapshot(), settings.snapshot_every_ms);
 }
 
-function sendSnapshot() {
+// Resolves true once a snapshot is on its way. `force`: past the gate (asked for: "what do
+// you see", a teach sample).
+function sendSnapshot(force = false) {
   const ws = state.ws;
   const video = ui.video;
-  if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
+  if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return Promise.resolve(false);
   if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
     state.framesSkipped += 1;
-    return;
+    return Promise.resolve(false);
   }
+  const gateOn = settings.gate !== "off" && ui.gateSwitch.checked && !force;
+  const change = gateOn ? changeOf(gate, greyOf(video, settings.gate_width, gateCanvas)) : 1;
+  const worth = decide(gate, { ...settings, gate: gateOn ? settings.gate : "off" }, performance.now(), change);
+  showGate();
+  if (!worth) return Promise.resolve(false);
   // Scale down in the browser: a smaller JPEG is cheaper to send and to decode.
   const scale = Math.min(1, settings.snapshot_max_width / video.videoWidth);
   ui.canvas.width = Math.round(video.videoWidth * scale);
   ui.canvas.height = Math.round(video.videoHeight * scale);
   ui.canvas.getContext("2d").drawImage(video, 0, 0, ui.canvas.width, ui.canvas.height);
-  ui.canvas.toBlob((blob) => {
-    if (!blob || ws.readyState !== WebSocket.OPEN) return;
+  return new Promise((resolve) => ui.canvas.toBlob((blob) => {
+    if (!blob || ws.readyState !== WebSocket.OPEN) return resolve(false);
     ws.send(blob);
     state.framesSent += 1;
     const skipped = state.framesSkipped ? `, ${state.framesSkipped} skipped (slow link)` : "";
     ui.frames.textContent = `${state.framesSent} frame${state.framesSent === 1 ? "" : "s"} sent${skipped}`;
-  }, "image/jpeg", settings.jpeg_quality);
+    resolve(true);
+  }, "image/jpeg", settings.jpeg_quality));
+}
+
+// What the gate does: how many snapshots it looked at, and how many it let through.
+function showGate() {
+  if (settings.gate === "off") {
+    ui.gateState.textContent = "gate off: every snapshot is sent";
+    return;
+  }
+  const share = gate.looked ? Math.round((100 * gate.sent) / gate.looked) : 100;
+  ui.gateState.textContent = ui.gateSwitch.checked
+    ? `gate: ${gate.sent} of ${gate.looked} snapshots sent (${share}%)`
+    : "gate switched off: every snapshot is sent";
 }
 
 // ---- voice ---------------------------------------------------------------------------------
@@ -432,6 +464,7 @@ ui.forget.addEventListener("click", () => {
   if (sendJson({ command: "forget", name })) addLine("you", `Forget ${name}.`, "me");
 });
 ui.speak.addEventListener("change", () => { if (!ui.speak.checked) window.speechSynthesis?.cancel(); });
+ui.gateSwitch.addEventListener("change", showGate);
 
 setupListening();
 connect();

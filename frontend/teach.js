@@ -9,11 +9,12 @@ const TIMER_SAMPLES = 10;
 const THUMB = 72;
 
 export class TeachPanel {
-  constructor({ root, send, video, say }) {
+  constructor({ root, send, video, say, snapshot }) {
     this.$ = (selector) => root.querySelector(selector);
     this.send = send;
     this.video = video;
     this.speak = say;
+    this.snapshot = snapshot;
     this.counts = {};
     this.thumbs = {}; // label → [{ id, url }]
     this.pending = []; // thumbnails waiting for the brain's answer, in order
@@ -75,10 +76,12 @@ export class TeachPanel {
     return canvas.toDataURL("image/jpeg", 0.7);
   }
 
-  takeSample() {
+  async takeSample() {
     if (!this.ready()) return this.stopRecording();
+    const thumbnail = this.thumbnail();
+    await this.snapshot(); // (the brain keeps the frame it got last: send this one first)
     if (this.send({ command: "teach.sample", project: this.project, label: this.label })) {
-      this.pending.push(this.thumbnail());
+      this.pending.push(thumbnail);
     }
   }
 

@@ -3,6 +3,9 @@ with a fake camera that films a photo (a cup; a man at his camera)."""
 
 import asyncio
 import io
+import json
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import skimage.data
 from PIL import Image
 from playwright.async_api import async_playwright
 
-from tests.helpers import CAMERAMAN, ROOT, default_config, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, default_config, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -174,3 +177,75 @@ def test_the_teach_panel_records_trains_shows_its_mistakes_and_predicts(brain, t
     assert matrix > 2000, "no confusion matrix drawn"
     assert live.startswith("Now: ") and ("cup" in live or "mug" in live)
     assert message.startswith("Using desk (version 1)")
+
+
+def frames_received(brain) -> int:
+    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+    line = next((x for x in metrics.splitlines() if x.startswith('cortical_messages_in_total{kind="image"}')), "")
+    return int(float(line.split()[-1])) if line else 0
+
+
+def test_the_edge_gate_sends_a_still_scene_rarely_and_says_so(brain, tmp_path):
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera(tmp_path)}"]
+
+    async def check(page):
+        await page.wait_for_function("document.querySelector('#seeing').textContent.includes('cup')", timeout=60_000)
+        await page.wait_for_timeout(1500)  # (past the hold after the first frame)
+        before = frames_received(brain)
+        await page.wait_for_timeout(6000)
+        gated = frames_received(brain) - before
+        shown = await page.inner_text("#gate-state")
+        await page.uncheck("#gate-switch")
+        before = frames_received(brain)
+        await page.wait_for_timeout(3000)
+        ungated = frames_received(brain) - before
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-gate.png"))
+        return gated, ungated, shown
+
+    gated, ungated, shown = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    # Still: one keep-alive snapshot in 6 s (every 5 s), against five a second.
+    assert 1 <= gated <= 2, gated
+    assert ungated >= 10, ungated
+    assert shown.startswith("gate: ") and "snapshots sent" in shown
+
+
+def changing_camera(tmp: Path) -> Path:
+    """A clip at 30 frames a second: a person for 1.5 s, then an empty field for 1.5 s, again."""
+
+    def jpeg_of(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.convert("RGB").resize((640, 480)).save(buffer, "JPEG", quality=85)
+        return buffer.getvalue()
+
+    empty = CAMERAMAN.crop((330, 0, 512, 140))  # sky and field, nobody
+    path = tmp / "changing.mjpeg"
+    path.write_bytes((jpeg_of(ASTRONAUT) * 45 + jpeg_of(empty) * 45) * 8)
+    return path
+
+
+def test_the_edge_gate_misses_no_one_who_comes_into_view(brain, tmp_path):
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={changing_camera(tmp_path)}"]
+    faces: list[tuple[float, int]] = []
+
+    def watch(ws) -> None:
+        def received(payload) -> None:
+            output = json.loads(payload)
+            if output.get("kind") == "faces":
+                faces.append((time.monotonic(), len(output["data"]["faces"])))
+
+        ws.on("framereceived", received)
+
+    async def check(page):
+        page.on("websocket", watch)
+        await page.reload()
+        await page.wait_for_function("document.querySelector('#seeing').textContent.length > 0", timeout=60_000)
+        started, before = time.monotonic(), frames_received(brain)
+        await page.wait_for_timeout(9000)
+        return frames_received(brain) - before, [n for at, n in faces if at >= started]
+
+    sent, counts = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    appearances = sum(1 for a, b in zip([0, *counts], counts) if a == 0 and b > 0)
+    assert appearances >= 3, counts  # a person came into view every 3 s: each was seen
+    # Against 45 in 9 s without the gate: here the scene changes every 1.5 s, and each
+    # change is followed for hold_s (a gesture ends still), so most frames still go.
+    assert sent <= 40, sent
