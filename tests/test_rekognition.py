@@ -119,7 +119,7 @@ def test_cloud_failures_are_explained_and_the_next_frame_works(eye, fake, scenar
 
 
 def test_the_face_gate_saves_cloud_calls(eye, fake):
-    stream = [ASTRONAUT, COFFEE, COFFEE, CAMERAMAN, COFFEE, ASTRONAUT, COFFEE, COFFEE]
+    stream = [COFFEE, ASTRONAUT, COFFEE, COFFEE, CAMERAMAN, COFFEE, ASTRONAUT, COFFEE, COFFEE]
     before = fake.compare_calls()
     for image in stream:
         # One frame at a time, so latest-frame-wins drops none (the faces cortex says
@@ -129,7 +129,27 @@ def test_the_face_gate_saves_cloud_calls(eye, fake):
     eye.send(frame(ASTRONAUT))  # a last face, whose answer carries the gate's counts
     gate = eye.wait_for(lambda o: o["kind"] == "faces" and o["data"]["gate"]["frames"] >= len(stream), 30)
     assert gate["data"]["dropped"] == 0
-    assert fake.compare_calls() - before == 3 + 1  # one per frame with a face, one reference
+    # One per appearance (each face here comes after a frame with nobody), and the last one.
+    assert fake.compare_calls() - before == 3 + 1
+
+
+def test_a_person_who_stays_in_view_costs_one_comparison(eye, fake):
+    def seen(image) -> dict:
+        eye.send(frame(image))
+        return eye.wait_for(lambda o: o["kind"] == "faces" and o["data"]["faces"], 30)
+
+    def nobody() -> None:
+        eye.send(frame(COFFEE))  # nobody in view: every appearance is over
+        time.sleep(1.0)  # (no answer to wait for when nobody was in view before)
+
+    nobody()
+    before = fake.compare_calls()
+    named = [seen(ASTRONAUT)["data"]["faces"][0]["name"] for _ in range(6)]  # she stays for 6 frames
+    assert named == ["Eileen"] * 6  # named all along …
+    assert fake.compare_calls() - before == 1  # … compared once, when she appeared
+    nobody()
+    seen(ASTRONAUT)
+    assert fake.compare_calls() - before == 2  # she left and came back: a new appearance
 
 
 def test_enrolment_is_refused_with_rekognition(eye):

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from actors.cortexes.faces.appearances import Appearances
 from actors.cortexes.faces.store import EnrolError, FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
@@ -70,6 +71,11 @@ class Faces(FrameCortex, type_name="faces"):
         endpoint_url: str = ""
         max_concurrency: int = bounded(4, minimum=1, maximum=64)
         timeout_s: float = bounded(5.0, minimum=0.1, maximum=60.0)
+        #: "appearance": a person who stays in view is compared once, when they appear
+        #: (a cloud call each); "frame": every frame with a face is compared.
+        compare: str = bounded("appearance", choices=("appearance", "frame"))
+        gone_after_s: float = bounded(2.0, minimum=0.1, maximum=3600.0)  # unseen this long: they left
+        recheck_every_s: float = bounded(0.0, minimum=0.0, maximum=86_400.0)  # compare a staying face again (0: never)
 
     def model_names(self) -> tuple[str, ...]:
         if self.params.backend == "local":
@@ -89,6 +95,7 @@ class Faces(FrameCortex, type_name="faces"):
             from actors.cortexes.faces.rekognition import RekognitionBackend
 
             self.cloud = RekognitionBackend(self.params, self)
+            self.appearances = Appearances(self.params.gone_after_s, self.params.recheck_every_s)
         super().on_start()
 
     # -- commands ------------------------------------------------------------------------
@@ -177,10 +184,17 @@ class Faces(FrameCortex, type_name="faces"):
         if tag == "detect":
             frame.faces = list(result[: self.params.max_faces])
             if not frame.faces:
+                if self.params.backend == "rekognition":
+                    self.appearances.known([], time.monotonic())  # nobody: every appearance is over
                 self._publish(frame, [])  # the gate: nothing to compare
                 return
             self.gate["with_faces"] += 1
             if self.params.backend == "rekognition":
+                boxes = [face.box for face in frame.faces]
+                known = self.appearances.known(boxes, time.monotonic()) if self.params.compare == "appearance" else None
+                if known is not None:  # everyone here was compared when they appeared
+                    self._publish(frame, [(name, score, face) for (name, score), face in zip(known, frame.faces)])
+                    return
                 self.cloud.compare(frame)
                 return
             side = self.input_size(self.params.embedder)
@@ -214,6 +228,9 @@ class Faces(FrameCortex, type_name="faces"):
         if error:
             self.error(error, {"backend": "rekognition"})
             named = [(None, 0.0, face) for face in frame.faces]
+        else:  # (a failed comparison is tried again on the next frame)
+            boxes = [face.box for _, _, face in named]
+            self.appearances.compared(boxes, [(name, score) for name, score, _ in named], time.monotonic())
         self.gate["comparisons"] += 1
         self._publish(frame, named)
 
