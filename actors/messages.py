@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
-STIMULUS_KINDS = ("text", "image", "command")
+STIMULUS_KINDS = ("text", "image", "command", "pose")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Stimulus:
     # thespian formats every message it sends with repr(): keep megabytes out of it.
     image: bytes = field(default=b"", repr=False)  # kind "image": encoded JPEG/PNG/WebP bytes
     content_type: str = ""  # kind "image": e.g. "image/jpeg"
-    args: dict[str, Any] = field(default_factory=dict)  # kind "command": its other fields
+    args: dict[str, Any] = field(default_factory=dict)  # kind "command": its other fields; "pose": the people
     received: float = field(default_factory=time.time)
 
 

@@ -123,6 +123,8 @@ class EyeConfig:
     hold_s: float = bounded(1.0, minimum=0.0, maximum=30.0)  # keep sending this long after a change
     keep_alive_s: float = bounded(5.0, minimum=0.5, maximum=3600.0)  # at least one snapshot this often
     gate_width: int = bounded(32, minimum=8, maximum=256)  # the change test's downscaled width
+    #: Privacy mode: the page runs the pose model itself and sends keypoints, never a picture.
+    privacy: bool = False
 
 
 @dataclass(frozen=True)

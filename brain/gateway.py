@@ -43,6 +43,9 @@ __all__ = ["Gateway", "FRONTEND_DIR", "host_allowed", "tls_context"]
 log = logging.getLogger(__name__)
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+MODELS_DIR = FRONTEND_DIR.parent / "models"
+#: The model files the page may fetch (/models/…): the same the holder runs, for the edge.
+PAGE_MODELS = frozenset({"movenet-lightning.json", "movenet-lightning.bin", "blazeface.json", "blazeface.bin"})
 WS_PATH = "/ws"
 
 
@@ -340,6 +343,12 @@ class Gateway:
             )
         if path == "/metrics":
             return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4")
+        if path.startswith("/models/") and path[len("/models/") :] in PAGE_MODELS:
+            file = MODELS_DIR / path[len("/models/") :]
+            if file.is_file():
+                return _response(
+                    HTTPStatus.OK, file.read_bytes(), mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+                )
         name = "index.html" if path == "/" else path.lstrip("/")
         file = (FRONTEND_DIR / name).resolve()
         # Only files directly in frontend/: no "..", no hidden files, no directories.

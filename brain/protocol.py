@@ -25,7 +25,8 @@ IMAGE_TYPES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/webp": (b"RIFF",),  # plus "WEBP" at offset 8, checked below
 }
-_KINDS = ("dataURI", "text", "command")
+_KINDS = ("dataURI", "text", "command", "pose")
+MAX_PEOPLE = 6
 
 
 class ProtocolError(ValueError):
@@ -117,18 +118,22 @@ def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stim
             f"The JSON is nested more than {max_depth} levels deep (server.max_json_depth); send a flatter object."
         )
     if not isinstance(value, dict):
-        raise ProtocolError('A JSON message must be an object with one of the keys "dataURI", "text" or "command".')
+        raise ProtocolError(
+            'A JSON message must be an object with one of the keys "dataURI", "text", "command" or "pose".'
+        )
     kinds = [k for k in _KINDS if k in value]
     if len(kinds) != 1:
         found = ", ".join(sorted(map(str, value))) or "none"
         raise ProtocolError(
-            f'A JSON message needs exactly one of "dataURI", "text" or "command" (it had keys: {found}).'
+            f'A JSON message needs exactly one of "dataURI", "text", "command" or "pose" (it had keys: {found}).'
         )
     kind = kinds[0]
     if kind == "dataURI":
         return _data_uri(value["dataURI"])
     if kind == "text":
         return _text(value["text"])
+    if kind == "pose":
+        return _pose(value["pose"])
     name = value["command"]
     if not isinstance(name, str) or not name.strip():
         raise ProtocolError('"command" must be a non-empty string, such as "enroll".')
@@ -138,6 +143,37 @@ def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stim
         raise ProtocolError(f"No cortex of this brain knows the command {name[:40]!r} (known commands: {known}).")
     args = {k: v for k, v in value.items() if k != "command"}
     return Stimulus(kind="command", text=name, args=args)
+
+
+def _pose(pose: object) -> Stimulus:
+    """Privacy mode: the page's own pose estimate instead of the picture.
+    {"width": W, "height": H, "people": [{"keypoints": [[x, y, score] × 17]}, …]}"""
+    if not isinstance(pose, dict):
+        raise ProtocolError('"pose" must be an object with "width", "height" and "people".')
+    width, height, people = pose.get("width"), pose.get("height"), pose.get("people")
+    for key, size in (("width", width), ("height", height)):
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 100_000:
+            raise ProtocolError(f'"pose.{key}" must be the frame\'s {key} in pixels, a whole number.')
+    if not isinstance(people, list) or len(people) > MAX_PEOPLE:
+        raise ProtocolError(f'"pose.people" must be a list of at most {MAX_PEOPLE} people.')
+    checked = []
+    for i, person in enumerate(people):
+        points = person.get("keypoints") if isinstance(person, dict) else None
+        if (
+            not isinstance(points, list)
+            or len(points) != 17
+            or not all(
+                isinstance(p, list)
+                and len(p) == 3
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+                for p in points
+            )
+        ):
+            raise ProtocolError(
+                f'"pose.people[{i}].keypoints" must be 17 [x, y, score] in COCO order (nose first, ankles last).'
+            )
+        checked.append([[float(v) for v in p] for p in points])
+    return Stimulus(kind="pose", args={"width": width, "height": height, "people": checked})
 
 
 def _text(text: object) -> Stimulus:

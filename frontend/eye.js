@@ -2,6 +2,7 @@
 // Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
 
 import { Creature } from "./creature.js";
+import { EdgePose } from "./edge.js";
 import { changeOf, createGate, decide, greyOf } from "./gate.js";
 import { drawSkeleton } from "./skeleton.js";
 import { TeachPanel } from "./teach.js";
@@ -23,6 +24,7 @@ const settings = {
   gate: "off", change_threshold: 0.03, hold_s: 1.0, keep_alive_s: 5.0, gate_width: 32,
 };
 const gate = createGate();
+let edge = null; // privacy mode: the pose model in this page (EdgePose), once loaded
 const gateCanvas = document.createElement("canvas");
 const MAX_TRANSCRIPT = 200;
 // Skip a snapshot while this much is still unsent: a slow link must not queue old frames.
@@ -161,8 +163,9 @@ function onOutput(output) {
     if (data.ready) {
       state.brainReady = true;
       Object.assign(settings, data.eye || {});
-      ui.gateSwitch.parentElement.hidden = settings.gate === "off";
+      ui.gateSwitch.parentElement.hidden = settings.gate === "off" || settings.privacy;
       showGate();
+      if (settings.privacy) startEdge();
       setStatus(`Brain ready: ${(data.cortexes || []).join(", ") || "no cortexes"}.`, "ok");
       $("teach").hidden = !(data.cortexes || []).includes("learned");
       restartSnapshots();
@@ -349,6 +352,11 @@ function sendSnapshot(force = false) {
   const ws = state.ws;
   const video = ui.video;
   if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return Promise.resolve(false);
+  if (settings.privacy) {
+    if (force) addLine("page", "Privacy mode: no picture leaves this page, only your pose.", "error");
+    else sendPose();
+    return Promise.resolve(false);
+  }
   if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
     state.framesSkipped += 1;
     return Promise.resolve(false);
@@ -373,8 +381,39 @@ function sendSnapshot(force = false) {
   }, "image/jpeg", settings.jpeg_quality));
 }
 
+// Privacy mode: the page's own pose estimate goes to the brain, never the picture.
+async function sendPose() {
+  if (!edge || edge.busy || !edge.model) return;
+  edge.busy = true;
+  try {
+    const pose = await edge.estimate(ui.video);
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+      state.ws.send(JSON.stringify({ pose }));
+      state.framesSent += 1;
+      ui.frames.textContent = `${state.framesSent} poses sent (no pictures), ${Math.round(edge.lastMs)} ms each`;
+    }
+  } finally {
+    edge.busy = false;
+  }
+}
+
+async function startEdge() {
+  if (edge) return;
+  edge = new EdgePose();
+  ui.gateState.textContent = "privacy mode: loading the pose model in this page…";
+  try {
+    await edge.load();
+    ui.gateState.textContent = `privacy mode: only your pose leaves this page (${edge.backend})`;
+  } catch (error) {
+    edge = null;
+    ui.gateState.textContent = "privacy mode: the pose model could not load here";
+    addLine("page", `Privacy mode needs the pose model in this page, and it did not load (${error.message}). Reload to try again.`, "error");
+  }
+}
+
 // What the gate does: how many snapshots it looked at, and how many it let through.
 function showGate() {
+  if (settings.privacy) return; // (startEdge says what happens)
   if (settings.gate === "off") {
     ui.gateState.textContent = "gate off: every snapshot is sent";
     return;

@@ -249,3 +249,29 @@ def test_the_edge_gate_misses_no_one_who_comes_into_view(brain, tmp_path):
     # Against 45 in 9 s without the gate: here the scene changes every 1.5 s, and each
     # change is followed for hold_s (a gesture ends still), so most frames still go.
     assert sent <= 40, sent
+
+
+def test_privacy_mode_sends_keypoints_and_never_a_picture(tmp_path):
+    camera = fake_camera(tmp_path, CAMERAMAN)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+    private = (ROOT / "config" / "private.toml").read_text().replace("port = 8080", "port = 0")
+    sent: list = []
+
+    def watch(ws) -> None:
+        ws.on("framesent", lambda payload: sent.append(payload))
+
+    async def check(page):
+        page.on("websocket", watch)
+        await page.reload()
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('looking left')", timeout=90_000
+        )
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-private.png"))
+        return await page.evaluate(PAINTED, "#overlay"), await page.inner_text("#gate-state")
+
+    with running_brain(private, tmp_path) as brain:
+        skeleton, shown = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    poses = [json.loads(p) for p in sent if isinstance(p, str) and p.startswith('{"pose"')]
+    assert poses and all(len(p["pose"]["people"][0]["keypoints"]) == 17 for p in poses if p["pose"]["people"])
+    assert not [p for p in sent if isinstance(p, bytes)], "a picture left the page"
+    assert skeleton > 500 and shown.startswith("privacy mode: only your pose leaves this page")

@@ -27,7 +27,7 @@ CORPUS = [
     ("malformed JSON", '{"text": "hi"', "not valid JSON"),
     ("truncated JSON", '{"dataURI": {"contentType": "image/jpeg", "content": "/9j/', "not valid JSON"),
     ("JSON array", "[1, 2, 3]", "must be an object"),
-    ("empty object", "{}", 'exactly one of "dataURI", "text" or "command"'),
+    ("empty object", "{}", 'exactly one of "dataURI", "text", "command" or "pose"'),
     ("unknown kind", '{"smell": "roses"}', "exactly one of"),
     ("two kinds", '{"text": "a", "command": "b"}', "exactly one of"),
     ("text is a number", '{"text": 42}', '"text" must be a string, not int'),

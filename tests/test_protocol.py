@@ -55,7 +55,7 @@ def test_command_keeps_its_arguments():
     [
         ('{"text": "hi"', "not valid JSON"),
         ("[1, 2]", "must be an object"),
-        ('{"colour": "red"}', 'exactly one of "dataURI", "text" or "command"'),
+        ('{"colour": "red"}', 'exactly one of "dataURI", "text", "command" or "pose"'),
         ('{"text": "a", "command": "b"}', "exactly one of"),
         ('{"text": 42}', '"text" must be a string'),
         ('{"text": "   "}', "empty"),
@@ -144,3 +144,19 @@ def test_an_unknown_command_is_refused_with_the_known_ones():
     assert str(caught.value) == "No cortex of this brain knows the command 'dance' (known commands: enroll, forget)."
     assert parse_message('{"command": " enroll "}', LIMIT, commands=known).text == "enroll"
     assert parse_message('{"command": "dance"}', LIMIT).text == "dance"  # None: any command
+
+
+def test_a_pose_from_the_page_is_a_stimulus_and_a_bad_one_a_sentence():
+    person = {"keypoints": [[10.0, 20.0, 0.9]] * 17}
+    stimulus = parse_message(json.dumps({"pose": {"width": 640, "height": 480, "people": [person]}}), 10**6)
+    assert stimulus.kind == "pose" and stimulus.args["width"] == 640 and len(stimulus.args["people"][0]) == 17
+    for pose, words in [
+        ("x", '"pose" must be an object'),
+        ({"width": 0, "height": 480, "people": []}, '"pose.width" must be'),
+        ({"width": 640, "height": True, "people": []}, '"pose.height" must be'),
+        ({"width": 640, "height": 480, "people": [person] * 7}, "at most 6 people"),
+        ({"width": 640, "height": 480, "people": [{"keypoints": [[1, 2]] * 17}]}, "17 [x, y, score]"),
+        ({"width": 640, "height": 480, "people": [{"keypoints": [[1, 2, "a"]] * 17}]}, "17 [x, y, score]"),
+    ]:
+        with pytest.raises(ProtocolError, match=re.escape(words)):
+            parse_message(json.dumps({"pose": pose}), 10**6)

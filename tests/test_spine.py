@@ -72,7 +72,7 @@ def test_commands_reach_the_cortex_with_their_args(brain):
 
 BAD_INPUTS = [
     ('{"text": "unterminated', "not valid JSON"),
-    ('{"smell": "roses"}', 'exactly one of "dataURI", "text" or "command"'),
+    ('{"smell": "roses"}', 'exactly one of "dataURI", "text", "command" or "pose"'),
     ('{"dataURI": {"contentType": "image/jpeg", "content": "%%%"}}', "not valid base64"),
     (b"\x00\x01\x02 not an image", "not a JPEG, PNG or WebP"),
     ('{"text": ["a", "list"]}', '"text" must be a string'),

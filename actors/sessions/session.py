@@ -134,8 +134,8 @@ class Session(ActorTypeDispatcher):
                 routed = True
         if routed or any(message.kind in spec.subscribes for spec in self.open.cortexes):
             return  # (a subscribed cortex being restarted misses this one)
-        # A snapshot stream with no image cortex would flood the eye: say it once.
-        if message.kind == "image" and "image" in self.unrouted_kinds_told:
+        # A snapshot (or pose) stream with no cortex for it would flood the eye: say it once.
+        if message.kind in ("image", "pose") and message.kind in self.unrouted_kinds_told:
             return
         self.unrouted_kinds_told.add(message.kind)
         what = f"command {message.text!r}" if message.kind == "command" else f"{message.kind}"

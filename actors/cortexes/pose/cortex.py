@@ -72,13 +72,28 @@ class Pose(FrameCortex, type_name="pose"):
         self.frame = (width, height, stimulus.received)
         self.infer(self.params.model, pixels, self.params.threshold, tag=None)
 
+    def on_stimulus(self, stimulus: Stimulus) -> None:
+        if stimulus.kind != "pose":
+            super().on_stimulus(stimulus)
+            return
+        # Privacy mode: the page estimated the pose itself; no picture came, no model runs.
+        people = [np.array(p, np.float64) for p in stimulus.args["people"]]
+        self._publish(people, stimulus.args["width"], stimulus.args["height"], stimulus.received, None)
+
     def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
         width, height, received = self.frame
-        now = time.time()
-        people, events = [], []
-        for index, person in enumerate(result[: self.params.max_people]):
+        people = []
+        for person in result:
             points = np.array(person, np.float64)
             points[:, :2] *= max(width, height)  # fractions of the padded square → pixels
+            people.append(points)
+        self._publish(people, width, height, received, message.batch_size)
+        self.frame_done()
+
+    def _publish(self, found: list, width: int, height: int, received: float, batch: int | None) -> None:
+        now = time.time()
+        people, events = [], []
+        for index, points in enumerate(found[: self.params.max_people]):
             direction = head(points, self.params.min_score)
             shown = gestures_in(points, direction, self.rules, self.params.min_score)
             seen = visible(points, self.params.min_score)
@@ -107,8 +122,7 @@ class Pose(FrameCortex, type_name="pose"):
                 "pose",
                 text,
                 {"people": people, "width": width, "height": height, "latency_ms": round(latency_ms, 1)},
-                Meter(latency_ms=latency_ms, batch=message.batch_size, frames_dropped=self.dropped),
+                Meter(latency_ms=latency_ms, batch=batch, frames_dropped=self.dropped),
             )
         for index, rule in events:
             self.emit("gesture", rule.text, {"gesture": rule.name, "person": index})
-        self.frame_done()
