@@ -125,6 +125,8 @@ class EyeConfig:
     gate_width: int = bounded(32, minimum=8, maximum=256)  # the change test's downscaled width
     #: Privacy mode: the page runs the pose model itself and sends keypoints, never a picture.
     privacy: bool = False
+    #: … and, for face recognition, a JPEG of each face found in the page (nothing else).
+    privacy_face_crops: bool = False
 
 
 @dataclass(frozen=True)

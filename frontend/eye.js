@@ -2,7 +2,7 @@
 // Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
 
 import { Creature } from "./creature.js";
-import { EdgePose } from "./edge.js";
+import { EdgeFaces, EdgePose } from "./edge.js";
 import { changeOf, createGate, decide, greyOf } from "./gate.js";
 import { drawSkeleton } from "./skeleton.js";
 import { TeachPanel } from "./teach.js";
@@ -25,6 +25,7 @@ const settings = {
 };
 const gate = createGate();
 let edge = null; // privacy mode: the pose model in this page (EdgePose), once loaded
+let edgeFaces = null; // … and BlazeFace, when face crops may leave the page
 const gateCanvas = document.createElement("canvas");
 const MAX_TRANSCRIPT = 200;
 // Skip a snapshot while this much is still unsent: a slow link must not queue old frames.
@@ -140,7 +141,8 @@ function onOutput(output) {
     return;
   }
   if (kind === "faces") {
-    setBoxes(cortex, data.faces || [], data.width, data.height, "#3ddc97");
+    // (in privacy mode a face box is in its crop, not in the preview: not drawn)
+    if (!settings.privacy) setBoxes(cortex, data.faces || [], data.width, data.height, "#3ddc97");
     if (text) {
       addLine(cortex, text);
       say(text);
@@ -387,10 +389,13 @@ async function sendPose() {
   edge.busy = true;
   try {
     const pose = await edge.estimate(ui.video);
+    const crops = edgeFaces ? await edgeFaces.crops(ui.video) : [];
     if (state.ws && state.ws.readyState === WebSocket.OPEN) {
       state.ws.send(JSON.stringify({ pose }));
+      for (const crop of crops) state.ws.send(crop);
       state.framesSent += 1;
-      ui.frames.textContent = `${state.framesSent} poses sent (no pictures), ${Math.round(edge.lastMs)} ms each`;
+      const what = edgeFaces ? "poses and face crops" : "poses";
+      ui.frames.textContent = `${state.framesSent} ${what} sent (no pictures), ${Math.round(edge.lastMs)} ms each`;
     }
   } finally {
     edge.busy = false;
@@ -403,7 +408,12 @@ async function startEdge() {
   ui.gateState.textContent = "privacy mode: loading the pose model in this page…";
   try {
     await edge.load();
-    ui.gateState.textContent = `privacy mode: only your pose leaves this page (${edge.backend})`;
+    if (settings.privacy_face_crops) {
+      edgeFaces = new EdgeFaces();
+      await edgeFaces.load();
+    }
+    const what = edgeFaces ? "your pose and your face leave" : "your pose leaves";
+    ui.gateState.textContent = `privacy mode: only ${what} this page (${edge.backend})`;
   } catch (error) {
     edge = null;
     ui.gateState.textContent = "privacy mode: the pose model could not load here";

@@ -271,7 +271,68 @@ def test_privacy_mode_sends_keypoints_and_never_a_picture(tmp_path):
 
     with running_brain(private, tmp_path) as brain:
         skeleton, shown = asyncio.run(open_page(brain.url + "/", flags, True, check))
+        pictures = frames_received(brain)  # (what reached the brain: Playwright does not report Blobs sent)
     poses = [json.loads(p) for p in sent if isinstance(p, str) and p.startswith('{"pose"')]
     assert poses and all(len(p["pose"]["people"][0]["keypoints"]) == 17 for p in poses if p["pose"]["people"])
-    assert not [p for p in sent if isinstance(p, bytes)], "a picture left the page"
+    assert pictures == 0, "a picture left the page"
     assert skeleton > 500 and shown.startswith("privacy mode: only your pose leaves this page")
+
+
+def test_privacy_mode_with_face_crops_sends_only_faces_and_knows_who_it_is(tmp_path):
+    camera = fake_camera(tmp_path, ASTRONAUT)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+    private = (ROOT / "config" / "private.toml").read_text().replace("port = 8080", "port = 0")
+    private = (
+        private.replace("privacy = true", "privacy = true\nprivacy_face_crops = true")
+        + f"""
+[[model]]
+name = "faces"
+kind = "blazeface"
+path = "models/blazeface.json"
+
+[[model]]
+name = "face-embeddings"
+kind = "faceres"
+path = "models/faceres.json"
+
+[[cortex]]
+name = "faces"
+type = "faces"
+subscribes = ["image", "command"]
+params = {{ store_dir = "{tmp_path / "faces"}", infer_timeout_ms = 60000 }}
+"""
+    )
+    faces: list = []
+
+    def watch(ws) -> None:
+        def received(payload) -> None:
+            output = json.loads(payload)
+            if output.get("kind") == "faces":
+                faces.append(output["data"])
+
+        ws.on("framereceived", received)
+
+    async def check(page):
+        page.on("websocket", watch)
+        await page.reload()
+        await page.wait_for_function(
+            "document.querySelector('#frames').textContent.includes('face crops sent')", timeout=90_000
+        )
+        await page.fill("#enroll-name", "Eileen")
+        await page.click("#enroll button[type=submit]")
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('I will remember Eileen')", timeout=60_000
+        )
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('Hello, Eileen')", timeout=60_000
+        )
+        return await page.inner_text("#gate-state")
+
+    with running_brain(private, tmp_path) as brain:
+        shown = asyncio.run(open_page(brain.url + "/", flags, True, check))
+        pictures = frames_received(brain)
+    assert pictures > 0, "no face crop reached the brain"
+    # Only faces left the page: every picture the faces cortex saw is a square crop, much
+    # smaller than the 640×480 frame.
+    assert faces and all(f["width"] == f["height"] < 400 for f in faces), [(f["width"], f["height"]) for f in faces]
+    assert shown.startswith("privacy mode: only your pose and your face leave")
