@@ -1,9 +1,10 @@
 """Edge benchmark (issue "Think at the edge"), in one run: headless Chromium with fake
 cameras against a real brain, and the Rekognition path against a local fake.
 
-1. Snapshots the brain receives per minute, a still scene and a changing one (a person
-   for 1.5 s, an empty field for 1.5 s, again), gate on against off; on the changing
-   scene, how many of the person's appearances the faces cortex saw.
+1. Snapshots the brain receives per minute, a still scene and changing ones (a person for
+   1.5 s, an empty field for 1.5 s, again: a portrait, or the cameraman looking left and
+   down), gate on against off; how many of the portrait's appearances the faces cortex
+   saw, and how many of the cameraman's the pose cortex turned into a gesture event.
 2. The page's cost of the gate per snapshot (grey thumbnail + change), and of the pose
    model in the page (privacy mode), in ms.
 3. Rekognition CompareFaces calls per 100 frames of a mixed stream (10 appearances of 5
@@ -44,9 +45,11 @@ def cameras(tmp: Path) -> dict[str, Path]:
     changing = tmp / "changing.mjpeg"
     empty = CAMERAMAN.crop((330, 0, 512, 140))
     changing.write_bytes((jpeg_of(ASTRONAUT) * 45 + jpeg_of(empty) * 45) * 20)
+    moving = tmp / "moving.mjpeg"  # the cameraman (looking left, down) comes and goes
+    moving.write_bytes((jpeg_of(CAMERAMAN) * 45 + jpeg_of(empty) * 45) * 20)
     person = tmp / "person.mjpeg"
     person.write_bytes(jpeg_of(CAMERAMAN) * 30)
-    return {"still": still, "changing": changing, "person": person}
+    return {"still": still, "changing": changing, "moving": moving, "person": person}
 
 
 def frames_received(brain) -> int:
@@ -55,15 +58,19 @@ def frames_received(brain) -> int:
     return int(float(line.split()[-1])) if line else 0
 
 
-async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, int]:
-    """Snapshots per minute, and appearances seen (faces outputs going from none to some)."""
+async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, int, int]:
+    """Snapshots per minute, appearances seen (faces outputs going from none to some), and
+    gesture events (look_left)."""
     counts: list[int] = []
+    gestures: list[str] = []
 
     def on_ws(ws):
         def received(payload):
             output = json.loads(payload)
             if output.get("kind") == "faces":
                 counts.append(len(output["data"]["faces"]))
+            elif output.get("kind") == "gesture" and output["data"]["gesture"] == "look_left":
+                gestures.append(output["data"]["gesture"])
 
         ws.on("framereceived", received)
 
@@ -79,12 +86,13 @@ async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, 
             await page.uncheck("#gate-switch")
         await page.wait_for_timeout(1500)
         counts.clear()
+        gestures.clear()
         before = frames_received(brain)
         await page.wait_for_timeout(SECONDS * 1000)
         sent = frames_received(brain) - before
         await browser.close()
     appearances = sum(1 for a, b in zip([0, *counts], counts) if a == 0 and b > 0)
-    return sent * 60 / SECONDS, appearances
+    return sent * 60 / SECONDS, appearances, len(gestures)
 
 
 async def page_costs(url: str, camera: Path, private_url: str) -> tuple[float, float]:
@@ -180,19 +188,19 @@ def main() -> None:
         private = (ROOT / "config" / "private.toml").read_text().replace("port = 8080", "port = 0")
         with running_brain(default_config(tmp / "brain" / "faces"), tmp / "brain") as brain:
             rows = {}
-            for scene in ("still", "changing"):
+            for scene in ("still", "changing", "moving"):
                 for gate in (False, True):
                     rows[scene, gate] = asyncio.run(watch_page(brain.url + "/", fakes[scene], gate, brain))
             (tmp / "private").mkdir()
             with running_brain(private, tmp / "private") as private_brain:
                 gate_ms, pose_ms = asyncio.run(page_costs(brain.url + "/", fakes["person"], private_brain.url + "/"))
-        print(
-            f"| scene ({SECONDS:.0f} s each, 5 snapshots/s) | gate off | gate on | fewer | appearances seen (off / on) |"
-        )
-        print("|---|---:|---:|---:|---:|")
-        for scene in ("still", "changing"):
-            (off, seen_off), (on, seen_on) = rows[scene, False], rows[scene, True]
-            print(f"| {scene} | {off:.0f}/min | {on:.0f}/min | {1 - on / off:.0%} | {seen_off} / {seen_on} |")
+        print(f"| scene ({SECONDS:.0f} s each, 5 snapshots/s) | gate off | gate on | fewer |", end="")
+        print(" faces seen (off / on) | look_left events (off / on) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for scene in ("still", "changing", "moving"):
+            (off, seen_off, g_off), (on, seen_on, g_on) = rows[scene, False], rows[scene, True]
+            print(f"| {scene} | {off:.0f}/min | {on:.0f}/min | {1 - on / off:.0%} |", end="")
+            print(f" {seen_off} / {seen_on} | {g_off} / {g_on} |")
         print(f"\nThe page's gate: {gate_ms:.2f} ms per snapshot (a 32-px grey thumbnail and its change).")
         print(f"Privacy mode, the pose model in the page (headless, no GPU): {pose_ms:.0f} ms per estimate.")
         calls = cloud_calls(tmp)
