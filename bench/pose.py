@@ -26,24 +26,23 @@ from websockets.asyncio.client import connect
 
 from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, models, running_brain
 
 DEFAULT = (ROOT / "config" / "default.toml").read_text()
-POSE = """
+POSE = (
+    """
 [server]
 max_frames_per_s = 1000.0
-
-[[model]]
-name = "pose"
-kind = "movenet"
-path = "models/movenet-lightning.json"
-
+"""
+    + models("pose")
+    + """
 [[cortex]]
 name = "pose"
 type = "pose"
 subscribes = ["image"]
 params = { model = "pose", min_keypoints = 5 }
 """
+)
 WITHOUT_POSE = DEFAULT[: DEFAULT.index('[[model]]\nname = "pose"')] + DEFAULT[DEFAULT.index("[[cortex]]") :]
 WITHOUT_POSE = WITHOUT_POSE[: WITHOUT_POSE.index("\n# Keypoints, head direction")]
 

@@ -17,25 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import skimage.data
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageOps
 from websockets.asyncio.client import connect
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, models, running_brain
+from tests.helpers import variant as another_take
 
 TEACH = """
 [server]
 max_frames_per_s = 500.0
 max_messages_per_s = 1000.0
 
-[[model]]
-name = "pose"
-kind = "movenet"
-path = "models/movenet-lightning.json"
-
-[[model]]
-name = "image-features"
-kind = "centernet-embedding"
-path = "models/centernet.json"
+{models}
 
 [[cortex]]
 name = "learned"
@@ -53,14 +46,8 @@ POSES = {"portrait": ASTRONAUT, "camera right": CAMERAMAN, "camera left": ImageO
 
 
 def variant(image: Image.Image, rng) -> bytes:
-    width, height = image.size
-    scale = rng.uniform(0.7, 0.95)
-    w, h = int(width * scale), int(height * scale)
-    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-    out = image.crop((x, y, x + w, y + h)).rotate(float(rng.uniform(-10, 10)))
-    out = ImageEnhance.Brightness(out).enhance(float(rng.uniform(0.75, 1.25)))
     buffer = io.BytesIO()
-    out.convert("RGB").save(buffer, "JPEG", quality=85)
+    another_take(image, rng).convert("RGB").save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
 
@@ -150,7 +137,7 @@ def main() -> None:
     print("| features | training | held-out accuracy | validation accuracy |\n|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        with running_brain(TEACH.format(store=tmp / "store"), tmp) as brain:
+        with running_brain(TEACH.format(store=tmp / "store", models=models("pose", "image-features")), tmp) as brain:
             for features, classes in (("image", IMAGES), ("pose", POSES)):
                 seconds, accuracy, data = asyncio.run(teach(brain.ws_url, features, classes, features, rng))
                 print(f"| {features} | {seconds:.1f} s | {accuracy:.0%} (30 variants) | {data['val_accuracy']:.0%} |")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import skimage.data
-from PIL import Image
+from PIL import Image, ImageEnhance
 from websockets.sync.client import ClientConnection, connect
 
 from actors.cortexes.pose.body import KEYPOINTS
@@ -505,3 +505,28 @@ def person(**moved) -> np.ndarray:
     """Keypoints [17,3] of STANDING, some moved: {"left_wrist": (x, y)}."""
     points = {**STANDING, **moved}
     return np.array([[*points[name], 0.9] for name in KEYPOINTS], np.float64)
+
+
+# The [[model]] stanzas of config/default.toml, for topologies written by tests and
+# benchmarks: `models("faces", "face-embeddings")`.
+MODELS = {
+    "objects": ("nanodet", "models/nanodet.json"),
+    "faces": ("blazeface", "models/blazeface.json"),
+    "face-embeddings": ("faceres", "models/faceres.json"),
+    "pose": ("movenet", "models/movenet-lightning.json"),
+    "image-features": ("centernet-embedding", "models/centernet.json"),
+}
+
+
+def models(*names: str) -> str:
+    return "".join(f'\n[[model]]\nname = "{n}"\nkind = "{MODELS[n][0]}"\npath = "{MODELS[n][1]}"\n' for n in names)
+
+
+def variant(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Another take of a photo: cropped, turned a little, lit differently."""
+    width, height = image.size
+    scale = rng.uniform(0.7, 0.95)
+    w, h = int(width * scale), int(height * scale)
+    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+    out = image.crop((x, y, x + w, y + h)).rotate(float(rng.uniform(-10, 10)))
+    return ImageEnhance.Brightness(out).enhance(float(rng.uniform(0.75, 1.25)))

@@ -13,7 +13,7 @@ import skimage.data
 from PIL import Image
 from playwright.async_api import async_playwright
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, default_config, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, default_config, models, running_brain
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -284,17 +284,8 @@ def test_privacy_mode_with_face_crops_sends_only_faces_and_knows_who_it_is(tmp_p
     private = (ROOT / "config" / "private.toml").read_text().replace("port = 8080", "port = 0")
     private = (
         private.replace("privacy = true", "privacy = true\nprivacy_face_crops = true")
+        + models("faces", "face-embeddings")
         + f"""
-[[model]]
-name = "faces"
-kind = "blazeface"
-path = "models/blazeface.json"
-
-[[model]]
-name = "face-embeddings"
-kind = "faceres"
-path = "models/faceres.json"
-
 [[cortex]]
 name = "faces"
 type = "faces"

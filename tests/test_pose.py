@@ -13,6 +13,7 @@ from actors.cortexes.pose.body import INDEX, KEYPOINTS, head
 from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
 from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, frame, jpeg, running_brain
+from tests.helpers import models as model_stanzas
 
 COFFEE = Image.fromarray(skimage.data.coffee())
 MIRRORED_CAMERAMAN = ImageOps.mirror(CAMERAMAN)
@@ -94,14 +95,11 @@ def test_a_batch_runs_as_a_loop_and_equals_one_by_one(models):
     assert np.allclose(batch[0], np.stack(one), atol=1e-5)
 
 
-POSE = """
+POSE = f"""
 [eye]
 snapshot_every_ms = 200
 
-[[model]]
-name = "pose"
-kind = "movenet"
-path = "models/movenet-lightning.json"
+{model_stanzas("pose")}
 
 [[cortex]]
 name = "pose"

@@ -14,7 +14,7 @@ import skimage.data
 
 from actors.cortexes.sentry import archive
 from actors.cortexes.sentry.watch import Watch
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, jpeg, running_brain, wait_until
+from tests.helpers import ASTRONAUT, CAMERAMAN, frame, jpeg, models, running_brain, wait_until
 
 COFFEE = jpeg(skimage.data.coffee())
 
@@ -83,20 +83,7 @@ def topology(tmp, url: str) -> str:
 [server]
 max_frames_per_s = 100.0
 
-[[model]]
-name = "objects"
-kind = "nanodet"
-path = "models/nanodet.json"
-
-[[model]]
-name = "faces"
-kind = "blazeface"
-path = "models/blazeface.json"
-
-[[model]]
-name = "face-embeddings"
-kind = "faceres"
-path = "models/faceres.json"
+{models("objects", "faces", "face-embeddings")}
 
 [[cortex]]
 name = "echo"

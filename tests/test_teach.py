@@ -9,24 +9,16 @@ import json
 import numpy as np
 import pytest
 import skimage.data
-from PIL import Image, ImageEnhance
+from PIL import Image
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, frame, models, running_brain, variant
 
 TEACH = """
 [server]
 max_frames_per_s = 200.0
 max_messages_per_s = 400.0
 
-[[model]]
-name = "pose"
-kind = "movenet"
-path = "models/movenet-lightning.json"
-
-[[model]]
-name = "image-features"
-kind = "centernet-embedding"
-path = "models/centernet.json"
+{models}
 
 [[cortex]]
 name = "echo"
@@ -45,16 +37,6 @@ PHOTOS = {
     "cat": Image.fromarray(skimage.data.chelsea()),
     "rocket": Image.fromarray(skimage.data.rocket()),
 }
-
-
-def variant(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Another take: cropped, turned a little, lit differently."""
-    width, height = image.size
-    scale = rng.uniform(0.7, 0.95)
-    w, h = int(width * scale), int(height * scale)
-    x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
-    out = image.crop((x, y, x + w, y + h)).rotate(float(rng.uniform(-10, 10)))
-    return ImageEnhance.Brightness(out).enhance(float(rng.uniform(0.75, 1.25)))
 
 
 def ready(brain):
@@ -83,7 +65,11 @@ def store(tmp_path_factory):
 
 def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tmp_path):
     rng = np.random.default_rng(7)
-    with running_brain(TEACH.format(store=store), tmp_path) as brain, ready(brain) as eye, ready(brain) as other:
+    with (
+        running_brain(TEACH.format(store=store, models=models("pose", "image-features")), tmp_path) as brain,
+        ready(brain) as eye,
+        ready(brain) as other,
+    ):
         # Refusals first: each is a sentence, and the session goes on.
         assert "have not seen a frame" in command(eye, command="teach.sample", project="things", label="cup")["text"]
         assert "name is 1 to 40" in sample(eye, "../up", "cup", PHOTOS["cup"])["text"]
@@ -122,7 +108,10 @@ def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tm
 
     # A restart keeps the project and its trained version.
     (tmp_path / "again").mkdir()
-    with running_brain(TEACH.format(store=store), tmp_path / "again") as brain, ready(brain) as eye:
+    with (
+        running_brain(TEACH.format(store=store, models=models("pose", "image-features")), tmp_path / "again") as brain,
+        ready(brain) as eye,
+    ):
         listed = command(eye, command="teach.projects")
         assert listed["data"]["projects"] == {"things": {"cat": 12, "cup": 12, "rocket": 12}}
         assert command(eye, command="teach.use", project="things")["text"].startswith("Using things (version 1)")
@@ -135,7 +124,10 @@ def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tm
 
 def test_pose_classes_from_a_person(store, tmp_path):
     rng = np.random.default_rng(3)
-    with running_brain(TEACH.format(store=store), tmp_path) as brain, ready(brain) as eye:
+    with (
+        running_brain(TEACH.format(store=store, models=models("pose", "image-features")), tmp_path) as brain,
+        ready(brain) as eye,
+    ):
         people = {"portrait": ASTRONAUT, "at the camera": CAMERAMAN}
         for label, photo in people.items():
             for _ in range(8):
