@@ -120,7 +120,7 @@ class FrameCortex(Cortex):
         self.emit(
             "status",
             f"The {message.model} model is ready{where}.",
-            {"model": message.model, "state": "ready", "host": message.host},
+            {"model": message.model, "state": "ready", "host": message.host, "pid": message.pid},
         )
         self._next()
 

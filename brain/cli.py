@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     join.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     teach_files.add_parser(commands)
+    top = commands.add_parser("top", help="the live view of a running brain, in this terminal")
+    top.add_argument("--url", default="http://127.0.0.1:8080", help="the brain's eye page")
+    top.add_argument("--token", default=os.environ.get("CORTICAL_EYE_TOKEN", ""), help="the eye token, if one is set")
+    top.add_argument("--once", action="store_true", help="print once and exit")
     return parser
 
 
@@ -155,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     if args.command == "join":
         return _join(args)
+    if args.command == "top":
+        from brain import top
+
+        return top.run(args.url, args.token, args.once)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

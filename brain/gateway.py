@@ -8,6 +8,7 @@ sizes, idleness) are enforced here, before anything reaches an actor.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import json
 import logging
@@ -22,6 +23,7 @@ from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import psutil
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -30,6 +32,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from actors.messages import CloseSession, OpenSession, Output, SessionEnded, SessionStarted, StartSession
+from brain.brain_view import BrainView
 from brain.bridge import Bridge
 from brain.config import Config
 from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Reply
@@ -159,6 +162,7 @@ class Gateway:
         self.started = time.time()
         self.actor_system_alive = True
         self.commands = config.commands
+        self.view = BrainView()  # what GET /brain/state and `brain top` show
 
     # -- actor side ----------------------------------------------------------------------
 
@@ -183,6 +187,7 @@ class Gateway:
             return
         output = message.output
         self.metrics.observe_output(output)
+        self.view.output(message.session_id, output, time.monotonic())
         dropped = output.meter.frames_dropped if output.meter else None
         if dropped is not None:
             before = eye.frames_dropped.get(output.cortex, 0)
@@ -218,6 +223,7 @@ class Gateway:
         self.metrics.connections.inc()
         eye = EyeConnection(websocket, session_id, protocol, self.connections_total, self)
         self.eyes[session_id] = eye
+        self.view.opened(session_id, _remote(websocket), time.monotonic())
         self.metrics.eyes.set(len(self.eyes))
         writer = asyncio.create_task(eye.write_forever())
         eye.put(
@@ -250,6 +256,7 @@ class Gateway:
             pass
         finally:
             del self.eyes[session_id]
+            self.view.closed(session_id)
             self.metrics.eyes.set(len(self.eyes))
             writer.cancel()
             give_back_memory()
@@ -341,6 +348,8 @@ class Gateway:
                 json.dumps(body).encode(),
                 "application/json",
             )
+        if path == "/brain/state":
+            return self._brain_state(request)
         if path == "/metrics":
             return _response(HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4")
         if path.startswith("/models/") and path[len("/models/") :] in PAGE_MODELS:
@@ -358,6 +367,21 @@ class Gateway:
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             content_type += "; charset=utf-8"
         return _response(HTTPStatus.OK, file.read_bytes(), content_type)
+
+    def _brain_state(self, request: Request) -> Response:
+        """The live view (README, "Look inside"): the eye's guards, and its token when one is set."""
+        token = os.environ.get(self.config.server.token_env, "")
+        offered = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        if token and not hmac.compare_digest(offered.encode(), token.encode()):
+            return _response(HTTPStatus.FORBIDDEN, b"Add ?token=... (the eye token) to see the brain.\n", "text/plain")
+        origin = request.headers.get("Origin")
+        if origin is not None and not self._origin_allowed(request):
+            return _response(
+                HTTPStatus.FORBIDDEN, b"This page's origin may not read the brain's state.\n", "text/plain"
+            )
+        state = self.view.snapshot(time.monotonic(), _local_pss_mb([h[1] for h in self.view.holders if not h[0]]))
+        state["uptime_s"] = round(time.time() - self.started)
+        return _response(HTTPStatus.OK, json.dumps(state).encode(), "application/json")
 
     async def serve(self, bridge: Bridge, stop: asyncio.Future) -> None:
         """Serve until `stop` is done; then close every connection (and so every session)."""
@@ -429,3 +453,19 @@ def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
         }
     )
     return Response(status.value, status.phrase, headers, body)
+
+
+def _remote(websocket) -> str:
+    address = websocket.remote_address
+    return f"{address[0]}:{address[1]}" if address else ""
+
+
+def _local_pss_mb(pids: list[int]) -> dict[int, float]:
+    """The proportional memory of this machine's holders (read when asked, not per frame)."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = round(psutil.Process(pid).memory_full_info().pss / 2**20, 1)
+        except (psutil.Error, AttributeError):
+            pass
+    return found

@@ -135,3 +135,52 @@ def test_a_killed_logger_is_restarted_and_the_brain_lives_on(brain):
         (flaky,) = brain.named("Flaky")
         os.kill(flaky.pid, signal.SIGKILL)
         assert wait_until(lambda: "the flaky cortex ended unexpectedly" in brain.log, 10), brain.log
+
+
+def brain_state(brain) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(brain.url + "/brain/state", timeout=5) as response:
+        return json.load(response)
+
+
+def cortex_state(brain, name: str) -> dict | None:
+    sessions = brain_state(brain)["sessions"]
+    return next((c for s in sessions for c in s["cortexes"] if c["name"] == name), None)
+
+
+def test_the_live_view_shows_a_killed_cortex_restarting_then_running_and_brain_top_says_so(brain):
+    import pty
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    with brain.eye() as eye:
+        eye.wait_ready()
+        echo(eye, "hello")
+        assert cortex_state(brain, "flaky")["state"] == "running"
+        (flaky,) = brain.named("Flaky")
+        os.kill(flaky.pid, signal.SIGKILL)
+        # (its 0.2 s backoff is the window: look often)
+        assert wait_until(lambda: cortex_state(brain, "flaky")["state"] == "restarting", 10, interval=0.01)
+        assert wait_until(lambda: cortex_state(brain, "flaky")["state"] == "running", 10)
+        state = cortex_state(brain, "flaky")
+        assert state["restarts"] == 1 and state["last_error"].startswith("The flaky cortex crashed")
+        assert cortex_state(brain, "echo")["outputs_per_s"] > 0
+        # The same, in a terminal (a pseudo-terminal, as a person's).
+        leader, follower = pty.openpty()
+        done = subprocess.run(
+            [sys.executable, "-m", "brain.cli", "top", "--url", brain.url, "--once"],
+            cwd=ROOT,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=30,
+        )
+        os.close(follower)
+        screen = os.read(leader, 65536).decode()
+        os.close(leader)
+        assert done.returncode == 0, done.stderr
+        assert "flaky" in screen and "running" in screen and "EYE " in screen
+    assert wait_until(lambda: brain_state(brain)["sessions"] == [], 10)  # the eye left

@@ -94,13 +94,13 @@ class Session(ActorTypeDispatcher):
                 "error",
                 f"The {message.name} cortex could not start: {message.error}. "
                 "Check its [[cortex]] stanza in the config.",
-                {"cortex": message.name},
+                {"cortex": message.name, "state": "failed"},
             )
         elif message.name in self.restarts and self.told_ready:
             self._tell_eye(
                 "status",
                 f"The {message.name} cortex is back.",
-                {"restarted": message.name},
+                {"restarted": message.name, "cortex": message.name, "state": "running"},
                 Meter(restarted=message.name),
             )
         self._maybe_ready()
@@ -180,7 +180,7 @@ class Session(ActorTypeDispatcher):
                 f"The {name} cortex keeps crashing ({verdict.count} times in "
                 f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
                 "try again.",
-                {"cortex": name},
+                {"cortex": name, "state": "off"},
             )
             return
         # (killed, or out of memory: a process that dies leaves no traceback of its own)
@@ -194,7 +194,7 @@ class Session(ActorTypeDispatcher):
             "error",
             f"The {name} cortex crashed; restarting it in {verdict.after_s:g} s (restart "
             f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
-            {"cortex": name, "restarting": name},
+            {"cortex": name, "restarting": name, "state": "restarting"},
         )
         self.wakeupAfter(timedelta(seconds=verdict.after_s), RestartCortex(name))
 
