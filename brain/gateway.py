@@ -358,7 +358,7 @@ class Gateway:
                 return _response(
                     HTTPStatus.OK, file.read_bytes(), mimetypes.guess_type(file.name)[0] or "application/octet-stream"
                 )
-        name = "index.html" if path == "/" else path.lstrip("/")
+        name = {"/": "index.html", "/brain": "brain.html"}.get(path, path.lstrip("/"))
         file = (FRONTEND_DIR / name).resolve()
         # Only files directly in frontend/: no "..", no hidden files, no directories.
         if file.parent != FRONTEND_DIR or name.startswith(".") or not file.is_file():

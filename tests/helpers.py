@@ -24,6 +24,7 @@ import numpy as np
 import psutil
 import skimage.data
 from PIL import Image, ImageEnhance
+from playwright.async_api import async_playwright
 from websockets.sync.client import ClientConnection, connect
 
 from actors.cortexes.pose.body import KEYPOINTS
@@ -530,3 +531,33 @@ def variant(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
     out = image.crop((x, y, x + w, y + h)).rotate(float(rng.uniform(-10, 10)))
     return ImageEnhance.Brightness(out).enhance(float(rng.uniform(0.75, 1.25)))
+
+
+# -- headless Chromium (Debian's, driven by Playwright: it never downloads a browser) --
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots, to look at
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+]
+
+
+async def open_page(url: str, flags: list[str], allow_camera: bool, action):
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+        try:
+            context = await browser.new_context(
+                viewport={"width": 1200, "height": 820}, permissions=["camera"] if allow_camera else []
+            )
+            page = await context.new_page()
+            await page.goto(url)
+            return await action(page)
+        finally:
+            await browser.close()

@@ -11,22 +11,8 @@ from pathlib import Path
 import pytest
 import skimage.data
 from PIL import Image
-from playwright.async_api import async_playwright
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, default_config, models, running_brain
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-]
+from tests.helpers import ARTIFACTS, ASTRONAUT, CAMERAMAN, FLAGS, ROOT, default_config, models, open_page, running_brain
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +37,6 @@ PAINTED = """(selector) => {
     const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0; for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
     return n; }"""
-
-
-async def open_page(url: str, flags: list[str], allow_camera: bool, action):
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1200, "height": 820}, permissions=["camera"] if allow_camera else []
-            )
-            page = await context.new_page()
-            await page.goto(url)
-            return await action(page)
-        finally:
-            await browser.close()
 
 
 def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):

@@ -184,3 +184,34 @@ def test_the_live_view_shows_a_killed_cortex_restarting_then_running_and_brain_t
         assert done.returncode == 0, done.stderr
         assert "flaky" in screen and "running" in screen and "EYE " in screen
     assert wait_until(lambda: brain_state(brain)["sessions"] == [], 10)  # the eye left
+
+
+def test_the_brain_page_draws_every_session_and_shows_a_restart(brain):
+    import asyncio
+
+    from tests.helpers import ARTIFACTS, FLAGS, open_page
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with brain.eye() as first, brain.eye() as second:
+        first.wait_ready()
+        second.wait_ready()
+        echo(first, "hello")
+
+        async def check(page):
+            await page.wait_for_function(
+                "document.querySelectorAll('#tree .node.running').length >= 4", timeout=20_000
+            )  # (no model holder here): 2 sessions × (echo, flaky), running
+            text = await page.evaluate("document.querySelector('#tree').textContent")
+            victim = brain.named("Flaky")[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            await page.wait_for_function(
+                "document.querySelector('#tree').textContent.includes('1 restart')", timeout=20_000
+            )
+            await page.wait_for_function("!document.querySelector('#tree .node.restarting')", timeout=20_000)
+            await page.screenshot(path=str(ARTIFACTS / "brain-page.png"), full_page=True)
+            return text, await page.inner_text("#warnings"), await page.inner_text("#status")
+
+        text, warnings, status = asyncio.run(open_page(brain.url + "/brain", FLAGS, False, check))
+    assert text.count("session ") == 2 and text.count("flaky · running") == 2 and text.count("echo · running") == 2
+    assert "The flaky cortex crashed" in warnings
+    assert status.startswith("Live: 2 eyes")

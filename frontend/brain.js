@@ -1,0 +1,97 @@
+// The live actor tree, from GET /brain/state once a second: the machines and their model
+// holders, then each eye's session and its cortexes, coloured by state.
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+const ROW = 54, BOX_W = 230, BOX_H = 44, INDENT = 40;
+
+function el(name, attrs, parent) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  parent.append(node);
+  return node;
+}
+
+function box(svg, x, y, kind, title, detail) {
+  const g = el("g", { class: `node ${kind}`, transform: `translate(${x},${y})` }, svg);
+  el("rect", { width: BOX_W, height: BOX_H }, g);
+  el("text", { x: 10, y: 18 }, g).textContent = title;
+  el("text", { x: 10, y: 35, class: "small" }, g).textContent = detail;
+  return g;
+}
+
+function ms(value) { return value === null ? "–" : `${Math.round(value)}`; }
+
+function draw(state) {
+  const svg = $("tree");
+  svg.replaceChildren();
+  let y = 4;
+  const rows = [];
+  const line = (x1, y1, x2, y2) => el("path", { class: "edge", d: `M${x1},${y1} V${y2} H${x2}` }, svg);
+  box(svg, 0, y, "plain", "brain", `up ${state.uptime_s} s · ${state.sessions.length} eyes`);
+  const root = y;
+  y += ROW;
+  for (const host of state.hosts) {
+    line(20, root + BOX_H, INDENT, y + BOX_H / 2);
+    box(svg, INDENT, y, "plain", host, "host");
+    const hostY = y;
+    y += ROW;
+    for (const holder of state.holders.filter((h) => h.host === host)) {
+      line(INDENT + 20, hostY + BOX_H, 2 * INDENT, y + BOX_H / 2);
+      const pss = holder.pss_mb === null ? "" : ` · ${Math.round(holder.pss_mb)} MB`;
+      box(svg, 2 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "));
+      y += ROW;
+    }
+  }
+  for (const session of state.sessions) {
+    line(20, root + BOX_H, INDENT, y + BOX_H / 2);
+    box(svg, INDENT, y, "plain", `session ${session.id}`, `${session.remote} · up ${session.uptime_s} s`);
+    const sessionY = y;
+    let x = 2 * INDENT;
+    let column = 0;
+    y += ROW;
+    for (const cortex of session.cortexes) {
+      const cy = y;
+      line(INDENT + 20, sessionY + BOX_H, x, cy + BOX_H / 2);
+      const restarts = cortex.restarts ? ` · ${cortex.restarts} restart${cortex.restarts === 1 ? "" : "s"}` : "";
+      const g = box(svg, x, cy, cortex.state, `${cortex.name} · ${cortex.state}${restarts}`,
+        `${cortex.outputs_per_s}/s · ${ms(cortex.p50_ms)} / ${ms(cortex.p95_ms)} ms · ${cortex.frames_dropped} dropped`);
+      if (cortex.last_error) el("title", {}, g).textContent = cortex.last_error;
+      y += ROW;
+      column += 1;
+    }
+    rows.push(column);
+  }
+  svg.setAttribute("viewBox", `0 0 ${2 * INDENT + BOX_W + 10} ${y}`);
+  svg.style.height = `${y}px`;
+  svg.style.maxWidth = `${2 * INDENT + BOX_W + 10}px`;
+  const list = $("warnings");
+  list.replaceChildren();
+  for (const warning of state.warnings.slice().reverse()) {
+    const li = document.createElement("li");
+    li.className = "error";
+    li.innerHTML = '<span class="who"></span><span class="what"></span>';
+    li.querySelector(".who").textContent = warning.cortex;
+    li.querySelector(".what").textContent = warning.text;
+    list.append(li);
+  }
+  if (!state.warnings.length) list.innerHTML = '<li class="status"><span class="what">No warnings.</span></li>';
+}
+
+async function refresh() {
+  try {
+    const response = await fetch(`brain/state${location.search}`);
+    if (!response.ok) throw new Error((await response.text()).trim() || `HTTP ${response.status}`);
+    const state = await response.json();
+    draw(state);
+    const eyes = state.sessions.length;
+    $("status").textContent = `Live: ${eyes} eye${eyes === 1 ? "" : "s"}, ${state.holders.length} model holder${state.holders.length === 1 ? "" : "s"}; updated every second.`;
+    $("status").dataset.tone = "ok";
+  } catch (error) {
+    $("status").textContent = `Cannot read the brain's state (${error.message}); retrying every second.`;
+    $("status").dataset.tone = "error";
+  }
+}
+
+refresh();
+setInterval(refresh, 1000);
