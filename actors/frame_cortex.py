@@ -88,6 +88,11 @@ class FrameCortex(Cortex):
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
 
+    def where(self, model: str) -> str:
+        """The host of the holder serving `model` ("" for this machine), for meters."""
+        at = self._at.get(model)
+        return at.host if at is not None else ""
+
     def input_size(self, model: str) -> tuple[int, int]:
         return tuple(self._at[model].input_size)
 

@@ -73,6 +73,8 @@ class Meter:
     batch: int | None = None  # size of the model holder's batch that served it
     frames_dropped: int | None = None  # the cortex's latest-frame-wins count so far
     restarted: str = ""  # the cortex that came back
+    model: str = ""  # the model that served it (its time at the holder is in latency_ms)
+    host: str = ""  # where that model's holder runs ("" for this machine)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,13 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
+        self.model_latency = Histogram(
+            "cortical_model_latency_seconds",
+            "Stimulus to output, per model and the host of its holder",
+            ["model", "host"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         self.batch = Histogram(
             "cortical_holder_batch_size",
             "Images per model holder batch",
@@ -42,6 +49,8 @@ class Metrics:
             return
         if meter.latency_ms is not None:
             self.latency.labels(output.cortex).observe(meter.latency_ms / 1000)
+            if meter.model:
+                self.model_latency.labels(meter.model, meter.host or "local").observe(meter.latency_ms / 1000)
         if meter.batch:
             self.batch.observe(meter.batch)
         if meter.restarted:

@@ -64,6 +64,12 @@ class Objects(FrameCortex, type_name="objects"):
                     "holder": round((now - sent) * 1000, 1),
                 },
             },
-            Meter(latency_ms=(now - received) * 1000, batch=message.batch_size, frames_dropped=self.dropped),
+            Meter(
+                latency_ms=(now - received) * 1000,
+                batch=message.batch_size,
+                frames_dropped=self.dropped,
+                model=self.params.model,
+                host=self.where(self.params.model),
+            ),
         )
         self.frame_done()

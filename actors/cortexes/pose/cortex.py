@@ -122,7 +122,13 @@ class Pose(FrameCortex, type_name="pose"):
                 "pose",
                 text,
                 {"people": people, "width": width, "height": height, "latency_ms": round(latency_ms, 1)},
-                Meter(latency_ms=latency_ms, batch=batch, frames_dropped=self.dropped),
+                Meter(
+                    latency_ms=latency_ms,
+                    batch=batch,
+                    frames_dropped=self.dropped,
+                    model=self.params.model if batch is not None else "",  # (none ran in privacy mode)
+                    host=self.where(self.params.model),
+                ),
             )
         for index, rule in events:
             self.emit("gesture", rule.text, {"gesture": rule.name, "person": index})
