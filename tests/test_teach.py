@@ -5,6 +5,7 @@ across a restart, and every refusal a sentence."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -40,11 +41,17 @@ PHOTOS = {
 
 
 def ready(brain):
+    """An eye once its session is ready and the learned cortex has both models, in either
+    order (with the models loaded already, their statuses may come first)."""
     eye = brain.eye(max_size=None)
-    eye.wait_for(lambda o: o["kind"] == "status" and o["data"].get("ready"), 60)
-    models = set()
-    while len(models) < 2:
-        models.add(eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)["data"]["model"])
+
+    def done() -> bool:
+        models = {o["data"]["model"] for o in eye.seen if o["data"].get("state") == "ready"}
+        return len(models) >= 2 and any(o["kind"] == "status" and o["data"].get("ready") for o in eye.seen)
+
+    deadline = time.monotonic() + 120
+    while not done():
+        eye.recv(max(0.1, deadline - time.monotonic()))
     return eye
 
 
