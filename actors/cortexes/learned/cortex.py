@@ -129,10 +129,10 @@ class Learned(FrameCortex, type_name="learned"):
         if features not in ("pose", "image"):
             raise TeachError(f'features must be "pose" or "image", not {features!r}.')
         counts = self.store.check_trainable(project)
-        if self.trainer is not None or self.store.is_training(project):
+        if self.trainer is not None:
             raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
         # The lock file says "training" to every session until the trainer is done.
-        (self.store.project(project) / "training.lock").write_text(str(os.getpid()))  # (this process lives as long)
+        self.store.begin_training(project, os.getpid())  # (this cortex's process lives as long as its trainer)
         trainer = self.createActor(Trainer)
         self.trainer = (trainer, project)
         path = self.params.pose_model_path if features == "pose" else self.params.image_model_path
@@ -199,7 +199,7 @@ class Learned(FrameCortex, type_name="learned"):
         project = self.trainer[1] if self.trainer else ""
         self.trainer = None
         if project:
-            (self.store.project(project) / "training.lock").unlink(missing_ok=True)
+            self.store.end_training(project)
         return project
 
     # -- predictions ----------------------------------------------------------------------

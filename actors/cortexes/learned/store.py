@@ -152,34 +152,36 @@ class TeachStore:
     def meta(version: Path) -> dict:
         return json.loads((version / "meta.json").read_text())
 
-    @contextmanager
-    def training(self, project: str):
-        """Held while a project trains: a second training of it is refused."""
+    def begin_training(self, project: str, pid: int) -> None:
+        """Take the project's training lock for process `pid` (it is held as long as that
+        process lives), or refuse: one training of a project at a time, across sessions."""
         directory = self.project(project)
         directory.mkdir(parents=True, exist_ok=True)
         lock = directory / "training.lock"
         for _ in range(2):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                break
             except FileExistsError:
-                try:
-                    pid = int(lock.read_text() or 0)
-                    os.kill(pid, 0)
-                except (ValueError, ProcessLookupError, FileNotFoundError):
-                    lock.unlink(missing_ok=True)  # left by a training that died
-                    continue
-                except PermissionError:
-                    pass
-                raise TeachError(f"Project {project!r} is training already; wait for it to finish.") from None
-        else:
-            raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+                if self.is_training(project):
+                    break
+                lock.unlink(missing_ok=True)  # left by a training that died
+                continue
+            os.write(fd, str(pid).encode())
+            os.close(fd)
+            return
+        raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
+
+    def end_training(self, project: str) -> None:
+        (self.project(project) / "training.lock").unlink(missing_ok=True)
+
+    @contextmanager
+    def training(self, project: str):
+        """Held while a project trains in this process: a second training of it is refused."""
+        self.begin_training(project, os.getpid())
         try:
-            yield directory
+            yield self.project(project)
         finally:
-            lock.unlink(missing_ok=True)
+            self.end_training(project)
 
     def is_training(self, project: str) -> bool:
         lock = self.project(project) / "training.lock"
