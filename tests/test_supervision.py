@@ -168,6 +168,7 @@ def test_the_live_view_shows_a_killed_cortex_restarting_then_running_and_brain_t
         assert wait_until(lambda: cortex_state(brain, "flaky")["state"] == "running", 10)
         state = cortex_state(brain, "flaky")
         assert state["restarts"] == 1 and state["last_error"].startswith("The flaky cortex crashed")
+        assert echo(eye, "still here")["text"] == "still here"  # the brain answers after the kill
         assert cortex_state(brain, "echo")["outputs_per_s"] > 0
         # The same, in a terminal (a pseudo-terminal, as a person's).
         leader, follower = pty.openpty()
@@ -212,6 +213,7 @@ def test_the_brain_page_draws_every_session_and_shows_a_restart(brain):
             return text, await page.inner_text("#warnings"), await page.inner_text("#status")
 
         text, warnings, status = asyncio.run(open_page(brain.url + "/brain", FLAGS, False, check))
+        assert echo(first, "still here")["text"] == "still here"  # the brain answers after the kill
     assert text.count("session ") == 2 and text.count("flaky · running") == 2 and text.count("echo · running") == 2
     assert "The flaky cortex crashed" in warnings
     assert status.startswith("Live: 2 eyes")
