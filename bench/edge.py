@@ -18,7 +18,6 @@ import io
 import json
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import skimage.data
@@ -26,10 +25,9 @@ from PIL import Image
 from playwright.async_api import async_playwright
 from websockets.asyncio.client import connect
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, default_config, frame, running_brain
+from tests.helpers import ASTRONAUT, CAMERAMAN, FLAGS, ROOT, default_config, frame, frames_received, running_brain
 from tests.rekognition_server import FakeRekognition
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 SECONDS = 20.0
 
 
@@ -52,12 +50,6 @@ def cameras(tmp: Path) -> dict[str, Path]:
     return {"still": still, "changing": changing, "moving": moving, "person": person}
 
 
-def frames_received(brain) -> int:
-    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
-    line = next((x for x in metrics.splitlines() if x.startswith('cortical_messages_in_total{kind="image"}')), "")
-    return int(float(line.split()[-1])) if line else 0
-
-
 async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, int, int]:
     """Snapshots per minute, appearances seen (faces outputs going from none to some), and
     gesture events (look_left)."""
@@ -76,7 +68,8 @@ async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, 
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=[*FLAGS, f"--use-file-for-fake-video-capture={camera}"]
+            executable_path="/usr/bin/chromium",
+            args=[*FLAGS, "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"],
         )
         page = await (await browser.new_context(permissions=["camera"])).new_page()
         page.on("websocket", on_ws)
@@ -98,7 +91,8 @@ async def watch_page(url: str, camera: Path, gate: bool, brain) -> tuple[float, 
 async def page_costs(url: str, camera: Path, private_url: str) -> tuple[float, float]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=[*FLAGS, f"--use-file-for-fake-video-capture={camera}"]
+            executable_path="/usr/bin/chromium",
+            args=[*FLAGS, "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"],
         )
         page = await (await browser.new_context(permissions=["camera"])).new_page()
         await page.goto(url)

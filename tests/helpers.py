@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -561,3 +562,10 @@ async def open_page(url: str, flags: list[str], allow_camera: bool, action):
             return await action(page)
         finally:
             await browser.close()
+
+
+def frames_received(brain) -> int:
+    """Snapshots the brain has received so far (its /metrics): what reached it on the wire."""
+    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
+    line = next((x for x in metrics.splitlines() if x.startswith('cortical_messages_in_total{kind="image"}')), "")
+    return int(float(line.split()[-1])) if line else 0

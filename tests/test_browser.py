@@ -5,14 +5,24 @@ import asyncio
 import io
 import json
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import skimage.data
 from PIL import Image
 
-from tests.helpers import ARTIFACTS, ASTRONAUT, CAMERAMAN, FLAGS, ROOT, default_config, models, open_page, running_brain
+from tests.helpers import (
+    ARTIFACTS,
+    ASTRONAUT,
+    CAMERAMAN,
+    FLAGS,
+    ROOT,
+    default_config,
+    frames_received,
+    models,
+    open_page,
+    running_brain,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +159,6 @@ def test_the_teach_panel_records_trains_shows_its_mistakes_and_predicts(brain, t
     assert matrix > 2000, "no confusion matrix drawn"
     assert live.startswith("Now: ") and ("cup" in live or "mug" in live)
     assert message.startswith("Using desk (version 1)")
-
-
-def frames_received(brain) -> int:
-    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
-    line = next((x for x in metrics.splitlines() if x.startswith('cortical_messages_in_total{kind="image"}')), "")
-    return int(float(line.split()[-1])) if line else 0
 
 
 def test_the_edge_gate_sends_a_still_scene_rarely_and_says_so(brain, tmp_path):
