@@ -27,6 +27,7 @@ from actors.messages import (
     Infer,
     InferFailed,
     Inferred,
+    Meter,
     ModelAt,
     ModelLoading,
     ModelsNotNeeded,
@@ -93,6 +94,18 @@ class FrameCortex(Cortex):
         at = self._at.get(model)
         return at.host if at is not None else ""
 
+    def meter(self, received: float, model: str = "", served: Inferred | None = None) -> Meter:
+        """What /metrics and the live view count of an output: its latency from `received`,
+        and the holder's batch and queue when `model` answered it (`served`)."""
+        return Meter(
+            latency_ms=(time.time() - received) * 1000,
+            batch=served.batch_size if served else None,
+            queued=served.queued if served else None,
+            frames_dropped=self.dropped,
+            model=model if served else "",
+            host=self.where(model) if served else "",
+        )
+
     def input_size(self, model: str) -> tuple[int, int]:
         return tuple(self._at[model].input_size)
 
@@ -125,7 +138,13 @@ class FrameCortex(Cortex):
         self.emit(
             "status",
             f"The {message.model} model is ready{where}.",
-            {"model": message.model, "state": "ready", "host": message.host, "pid": message.pid},
+            {
+                "model": message.model,
+                "state": "ready",
+                "host": message.host,
+                "pid": message.pid,
+                "device": message.device,
+            },
         )
         self._next()
 

@@ -71,6 +71,7 @@ class Meter:
 
     latency_ms: float | None = None  # from the stimulus to this output
     batch: int | None = None  # size of the model holder's batch that served it
+    queued: int | None = None  # requests left waiting at that holder for the model after the batch
     frames_dropped: int | None = None  # the cortex's latest-frame-wins count so far
     restarted: str = ""  # the cortex that came back
     model: str = ""  # the model that served it (its time at the holder is in latency_ms)
@@ -173,6 +174,7 @@ class ModelsLoaded:
     seconds: float
     peak_rss_mb: float
     inputs: dict[str, tuple[int, int]]  # model name → (height, width) the holder wants
+    devices: dict[str, str] = field(default_factory=dict)  # model name → "CPU" or "GPU:0 (its name)"
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ class ModelAt:
     input_size: tuple[int, int]  # (height, width) of the images Infer must carry
     pid: int = 0  # the holder's process, to tell a busy holder from a dead one
     host: str = ""  # the joined host it runs on; "" for this machine (then pid is local)
+    device: str = "CPU"
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,7 @@ class Inferred:
     result: Any = field(repr=False)  # what the recipe decodes: detections, an embedding…
     batch_size: int
     infer_ms: float
+    queued: int = 0  # requests for this model still waiting at the holder after this batch
 
 
 @dataclass(frozen=True)

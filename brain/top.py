@@ -20,14 +20,38 @@ def _ms(value) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def bars(counts: list[int]) -> str:
+    """A histogram in one line of block characters, scaled to its tallest bin."""
+    top = max(counts, default=0) or 1
+    return "".join(BARS[round(c / top * (len(BARS) - 1))] for c in counts)
+
+
 def render(state: dict) -> str:
-    """The state as text: holders, then each session's cortexes, then the last warnings."""
-    lines = [f"Cortical brain · up {state.get('uptime_s', 0)} s · {len(state['sessions'])} eyes"]
+    """The state as text: holders, models, then each session's cortexes, then the last warnings."""
+    eyes = len(state["sessions"])
+    lines = [f"Cortical brain · up {state.get('uptime_s', 0)} s · {eyes} eye{'' if eyes == 1 else 's'}"]
     lines.append("")
-    lines.append("HOLDER                      PID      PSS MB   MODELS")
+    lines.append("HOLDER                      PID      PSS MB  BATCH MEAN/MAX  QUEUED  DEVICE  MODELS")
     for holder in state["holders"]:
         pss = "–" if holder["pss_mb"] is None else f"{holder['pss_mb']:.0f}"
-        lines.append(f"{holder['host'][:26]:<27} {holder['pid']:<8} {pss:>6}   {', '.join(holder['models'])}")
+        batch = "–" if holder["batch_mean"] is None else f"{holder['batch_mean']}/{holder['batch_max']}"
+        devices = ",".join(sorted(set(holder["devices"].values())))
+        lines.append(
+            f"{holder['host'][:26]:<27} {holder['pid']:<8} {pss:>6}  {batch:>14}  {holder['queued']:>6}  "
+            f"{devices:<6}  {', '.join(holder['models'])}"
+        )
+    if state["models"]:
+        edges = "  ".join(f"≤{e}" for e in state["histogram_ms"])
+        lines.append("")
+        lines.append(f"MODEL            P50 MS  P95 MS  LATENCY ({edges}  more ms)")
+        for model in state["models"]:
+            lines.append(
+                f"{model['name'][:16]:<16} {_ms(model['p50_ms']):>6}  {_ms(model['p95_ms']):>6}  "
+                f"[{bars(model['histogram'])}]  {' '.join(map(str, model['histogram']))}"
+            )
     for session in state["sessions"]:
         lines.append("")
         lines.append(f"EYE {session['id']}  from {session['remote']}  up {session['uptime_s']} s")

@@ -1,5 +1,6 @@
 // The live actor tree, from GET /brain/state once a second: the machines and their model
-// holders, then each eye's session and its cortexes, coloured by state.
+// holders, then each eye's session and its cortexes, coloured by state; and a small latency
+// histogram per model.
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -12,11 +13,11 @@ function el(name, attrs, parent) {
   return node;
 }
 
-function box(svg, x, y, kind, title, detail) {
+function box(svg, x, y, kind, title, ...details) {
   const g = el("g", { class: `node ${kind}`, transform: `translate(${x},${y})` }, svg);
-  el("rect", { width: BOX_W, height: BOX_H }, g);
+  el("rect", { width: BOX_W, height: BOX_H + 14 * (details.length - 1) }, g);
   el("text", { x: 10, y: 18 }, g).textContent = title;
-  el("text", { x: 10, y: 35, class: "small" }, g).textContent = detail;
+  details.forEach((detail, i) => { el("text", { x: 10, y: 35 + 14 * i, class: "small" }, g).textContent = detail; });
   return g;
 }
 
@@ -28,7 +29,7 @@ function draw(state) {
   let y = 4;
   const rows = [];
   const line = (x1, y1, x2, y2) => el("path", { class: "edge", d: `M${x1},${y1} V${y2} H${x2}` }, svg);
-  box(svg, 0, y, "plain", "brain", `up ${state.uptime_s} s · ${state.sessions.length} eyes`);
+  box(svg, 0, y, "plain", "brain", `up ${state.uptime_s} s · ${state.sessions.length} eye${state.sessions.length === 1 ? "" : "s"}`);
   const root = y;
   y += ROW;
   for (const host of state.hosts) {
@@ -39,8 +40,12 @@ function draw(state) {
     for (const holder of state.holders.filter((h) => h.host === host)) {
       line(INDENT + 20, hostY + BOX_H, 2 * INDENT, y + BOX_H / 2);
       const pss = holder.pss_mb === null ? "" : ` · ${Math.round(holder.pss_mb)} MB`;
-      box(svg, 2 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "));
-      y += ROW;
+      const devices = [...new Set(Object.values(holder.devices))].join(", ");
+      const batches = holder.batch_mean === null ? "no batch yet"
+        : `batch ${holder.batch_mean} (max ${holder.batch_max}) · ${holder.queued} queued`;
+      box(svg, 2 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "),
+        `${devices} · ${batches}`);
+      y += ROW + 14;
     }
   }
   for (const session of state.sessions) {
@@ -65,6 +70,7 @@ function draw(state) {
   svg.setAttribute("viewBox", `0 0 ${2 * INDENT + BOX_W + 10} ${y}`);
   svg.style.height = `${y}px`;
   svg.style.maxWidth = `${2 * INDENT + BOX_W + 10}px`;
+  drawLatencies(state);
   const list = $("warnings");
   list.replaceChildren();
   for (const warning of state.warnings.slice().reverse()) {
@@ -76,6 +82,31 @@ function draw(state) {
     list.append(li);
   }
   if (!state.warnings.length) list.innerHTML = '<li class="status"><span class="what">No warnings.</span></li>';
+}
+
+// One bar chart per model: how many of its last answers took ≤10 ms, ≤25 ms, … and more.
+function drawLatencies(state) {
+  const list = $("latencies");
+  list.replaceChildren();
+  const W = 240, H = 70, BASE = 52;
+  const labels = [...state.histogram_ms.map((edge) => (edge >= 1000 ? `${edge / 1000}s` : `${edge}`)), "more"];
+  for (const model of state.models) {
+    const figure = document.createElement("figure");
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${model.name} · p50 ${ms(model.p50_ms)} / p95 ${ms(model.p95_ms)} ms · ${model.host}`;
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" }, figure);
+    svg.setAttribute("aria-label", `Latency of ${model.name}: ${model.histogram.join(", ")} answers per bin`);
+    const top = Math.max(1, ...model.histogram);
+    const step = W / model.histogram.length;
+    model.histogram.forEach((count, i) => {
+      const h = Math.round((count / top) * (BASE - 6));
+      el("rect", { class: "bar", x: i * step + 3, y: BASE - h, width: step - 6, height: h }, svg);
+      el("text", { class: "tick", x: i * step + step / 2, y: H - 4, "text-anchor": "middle" }, svg).textContent = labels[i];
+    });
+    figure.prepend(caption);
+    list.append(figure);
+  }
+  if (!state.models.length) list.textContent = "No model has answered yet.";
 }
 
 async function refresh() {

@@ -564,6 +564,12 @@ async def open_page(url: str, flags: list[str], allow_camera: bool, action):
             await browser.close()
 
 
+def brain_state(brain) -> dict:
+    """The live view's JSON (GET /brain/state)."""
+    with urllib.request.urlopen(brain.url + "/brain/state", timeout=5) as response:
+        return json.load(response)
+
+
 def frames_received(brain) -> int:
     """Snapshots the brain has received so far (its /metrics): what reached it on the wire."""
     metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()

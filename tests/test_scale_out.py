@@ -8,6 +8,7 @@ actor network turns away peers that are not allowed or do not know the secret.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import secrets
 import socket
@@ -16,7 +17,20 @@ import time
 import pytest
 import skimage.data
 
-from tests.helpers import GPU_TOPOLOGY, ROOT, Member, jpeg, label_of, ready_on, running_brain, wait_until
+from tests.helpers import (
+    ARTIFACTS,
+    FLAGS,
+    GPU_TOPOLOGY,
+    ROOT,
+    Member,
+    brain_state,
+    jpeg,
+    label_of,
+    open_page,
+    ready_on,
+    running_brain,
+    wait_until,
+)
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 # thespian re-registers a member every period and drops it after three missed ones; a
@@ -58,6 +72,21 @@ def members(leader, tmp_path):
         member.stop()
 
 
+def draw_holder(host: Member, holder):
+    """What the /brain page draws of `holder` on `host` (and a screenshot of it)."""
+
+    async def look(page):
+        await page.wait_for_function(
+            f"document.querySelector('#tree').textContent.includes('holder pid {holder.pid}')", timeout=20_000
+        )
+        await page.wait_for_selector("#latencies figure")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "brain-page-joined-host.png"), full_page=True)
+        return await page.evaluate("document.querySelector('#tree').textContent"), await page.inner_text("#latencies")
+
+    return look
+
+
 def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, members):
     # Alone, the leader runs the holder itself, and says so.
     assert wait_until(lambda: "no joined host offers gpu" in leader.log, 10), leader.log
@@ -78,6 +107,17 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
         assert not wait_until(lambda: "is lost" in leader.log, joined + 12 - time.monotonic()), leader.log
         assert holders(gpu_host) == [holder]  # never reloaded
         assert label_of(eye, FRAME)["text"].startswith("cup (")
+        # The live view shows the joined host with its holder, and the model's latencies there.
+        state = brain_state(leader)
+        assert gpu_host.name in state["hosts"]
+        (shown,) = [h for h in state["holders"] if h["host"] == gpu_host.name]
+        assert (shown["models"], shown["pid"], shown["devices"]) == (["objects"], holder.pid, {"objects": "CPU"})
+        assert shown["batch_max"] == 1 and shown["queued"] == 0
+        (model,) = [m for m in state["models"] if m["host"] == gpu_host.name]
+        assert model["name"] == "objects" and sum(model["histogram"]) >= 2
+        tree, latencies = asyncio.run(open_page(leader.url + "/brain", FLAGS, False, draw_holder(gpu_host, holder)))
+        assert gpu_host.name in tree and f"holder pid {holder.pid}" in tree and "CPU · batch 1" in tree
+        assert latencies.startswith("objects · p50 ") and gpu_host.name in latencies
     assert not holders(faces_host)
     assert f"host {faces_host.name} joined, offering faces" in leader.log
     assert f"moved the holder of objects from this machine to host {gpu_host.name}" in leader.log

@@ -8,7 +8,7 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import running_brain, wait_until
+from tests.helpers import brain_state, running_brain, wait_until
 
 CONFIG = """
 [supervision]
@@ -135,14 +135,6 @@ def test_a_killed_logger_is_restarted_and_the_brain_lives_on(brain):
         (flaky,) = brain.named("Flaky")
         os.kill(flaky.pid, signal.SIGKILL)
         assert wait_until(lambda: "the flaky cortex ended unexpectedly" in brain.log, 10), brain.log
-
-
-def brain_state(brain) -> dict:
-    import json
-    import urllib.request
-
-    with urllib.request.urlopen(brain.url + "/brain/state", timeout=5) as response:
-        return json.load(response)
 
 
 def cortex_state(brain, name: str) -> dict | None:

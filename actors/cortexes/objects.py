@@ -12,7 +12,7 @@ from typing import Any
 
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model
-from actors.messages import Inferred, Meter, Stimulus
+from actors.messages import Inferred, Stimulus
 from actors.params import bounded
 
 
@@ -64,12 +64,6 @@ class Objects(FrameCortex, type_name="objects"):
                     "holder": round((now - sent) * 1000, 1),
                 },
             },
-            Meter(
-                latency_ms=(now - received) * 1000,
-                batch=message.batch_size,
-                frames_dropped=self.dropped,
-                model=self.params.model,
-                host=self.where(self.params.model),
-            ),
+            self.meter(received, self.params.model, message),
         )
         self.frame_done()

@@ -54,6 +54,7 @@ class ModelHolder(ActorTypeDispatcher):
         super().__init__()
         self.models: dict = {}
         self.recipes: dict = {}
+        self.devices: dict[str, str] = {}
         self.batcher: Batcher | None = None
 
     def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
@@ -67,6 +68,7 @@ class ModelHolder(ActorTypeDispatcher):
                 recipe = RECIPES[spec.kind]
                 self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable, recipe.tap)
                 self.recipes[spec.name] = recipe
+                self.devices[spec.name] = runtime.device_of(spec.format)
                 # The first call builds kernels; do it now rather than on an eye's first frame.
                 height, width = recipe.input_size
                 self.models[spec.name](recipe.preprocess(np.zeros((1, height, width, 3), np.uint8)))
@@ -80,12 +82,12 @@ class ModelHolder(ActorTypeDispatcher):
         log.info(
             "model holder pid %d loaded %s in %.1f s, peak RSS %.0f MB",
             os.getpid(),
-            ", ".join(self.models),
+            ", ".join(f"{name} on {self.devices[name]}" for name in self.models),
             seconds,
             peak_mb,
         )
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
-        self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs))
+        self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs, dict(self.devices)))
 
     def receiveMsg_LoadHead(self, message: LoadHead, sender) -> None:
         """A trained teach head, loaded while the holder serves (no restart)."""
@@ -149,10 +151,11 @@ class ModelHolder(ActorTypeDispatcher):
                 self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
             return
         infer_ms = (time.perf_counter() - started) * 1000
+        queued = self.batcher.waiting(model)
         for index, (sender, infer) in enumerate(requests):
             try:
                 result = recipe.decode([o[index] for o in outputs], infer.threshold)
             except Exception as exc:
                 self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
                 continue
-            self.send(sender, Inferred(infer.request_id, result, len(requests), infer_ms))
+            self.send(sender, Inferred(infer.request_id, result, len(requests), infer_ms, queued))

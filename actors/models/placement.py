@@ -212,6 +212,7 @@ class TellAt:
     input_size: tuple[int, int]
     pid: int
     host: str
+    device: str = "CPU"
 
 
 @dataclass(frozen=True)
@@ -501,7 +502,17 @@ class Placement:
             out.append(TellUnavailable(client, model, f"the models could not be loaded: {group.failed}"))
             return
         holder = group.current
-        out.append(TellAt(client, model, holder.key, holder.loaded.inputs[model], holder.pid, holder.host))
+        out.append(
+            TellAt(
+                client,
+                model,
+                holder.key,
+                holder.loaded.inputs[model],
+                holder.pid,
+                holder.host,
+                holder.loaded.devices.get(model, "CPU"),
+            )
+        )
 
     def _clients_of(self, group: _Group) -> list:
         names = {m.name for m in group.models}

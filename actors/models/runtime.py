@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from actors.models.formats import FORMATS
 
-__all__ = ["load"]
+__all__ = ["load", "device_of"]
 
 Run = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -35,6 +35,16 @@ def load(path: str | Path, fmt: str, batchable: bool = True, tap: str = "") -> R
     if fmt == "tflite":
         return _tflite(path)
     raise ValueError(f"unknown model format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+def device_of(fmt: str) -> str:
+    """Where a model of this format runs here: the first GPU TensorFlow sees, else the CPU.
+    (The TFLite interpreter always runs on the CPU.)"""
+    gpus = tf.config.list_logical_devices("GPU")
+    if fmt == "tflite" or not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+    return f"GPU:0 ({details.get('device_name', 'unnamed')})"
 
 
 def _savedmodel(path: Path) -> Run:

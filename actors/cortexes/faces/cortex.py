@@ -22,7 +22,7 @@ from actors.cortexes.faces.appearances import Appearances
 from actors.cortexes.faces.store import EnrolError, FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
-from actors.messages import Inferred, Meter, Stimulus
+from actors.messages import Inferred, Stimulus
 from actors.models.faces import crop_box
 from actors.params import bounded
 
@@ -274,5 +274,5 @@ class Faces(FrameCortex, type_name="faces"):
                 "gate": dict(self.gate),
                 "latency_ms": round((time.time() - frame.received) * 1000, 1),
             },
-            Meter(latency_ms=(time.time() - frame.received) * 1000, frames_dropped=self.dropped),
+            self.meter(frame.received),
         )

@@ -33,7 +33,7 @@ from actors.cortexes.pose.body import visible
 from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model, open_rgb
-from actors.messages import HeadFailed, HeadLoaded, Inferred, LoadHead, Meter, ModelAt, Stimulus
+from actors.messages import HeadFailed, HeadLoaded, Inferred, LoadHead, ModelAt, Stimulus
 from actors.params import bounded
 
 
@@ -272,12 +272,11 @@ class Learned(FrameCortex, type_name="learned"):
         probabilities = np.asarray(result)
         best = int(np.argmax(probabilities))
         label, score = using["labels"][best], float(probabilities[best])
-        latency_ms = (time.time() - self.frame_received) * 1000
         self.emit(
             "class",
             f"{label} ({score:.0%})",
             {"label": label, "score": round(score, 3), "project": using["project"], "version": using["version"]},
-            Meter(latency_ms=latency_ms, batch=message.batch_size, frames_dropped=self.dropped),
+            self.meter(self.frame_received, using["name"], message),
         )
         if using["features"] == "pose":
             for started in self.debouncer.see(time.monotonic(), {label: score}, self.seen):

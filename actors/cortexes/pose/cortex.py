@@ -19,7 +19,7 @@ from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model
-from actors.messages import Inferred, Meter, Stimulus
+from actors.messages import Inferred, Stimulus
 from actors.params import ParamError, bounded
 
 
@@ -78,7 +78,9 @@ class Pose(FrameCortex, type_name="pose"):
             return
         # Privacy mode: the page estimated the pose itself; no picture came, no model runs.
         people = [np.array(p, np.float64) for p in stimulus.args["people"]]
-        self._publish(people, stimulus.args["width"], stimulus.args["height"], stimulus.received, None)
+        self._publish(
+            people, stimulus.args["width"], stimulus.args["height"], stimulus.received, None
+        )  # (no model ran)
 
     def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
         width, height, received = self.frame
@@ -87,10 +89,10 @@ class Pose(FrameCortex, type_name="pose"):
             points = np.array(person, np.float64)
             points[:, :2] *= max(width, height)  # fractions of the padded square → pixels
             people.append(points)
-        self._publish(people, width, height, received, message.batch_size)
+        self._publish(people, width, height, received, message)
         self.frame_done()
 
-    def _publish(self, found: list, width: int, height: int, received: float, batch: int | None) -> None:
+    def _publish(self, found: list, width: int, height: int, received: float, served: Inferred | None) -> None:
         now = time.time()
         people, events = [], []
         for index, points in enumerate(found[: self.params.max_people]):
@@ -122,13 +124,7 @@ class Pose(FrameCortex, type_name="pose"):
                 "pose",
                 text,
                 {"people": people, "width": width, "height": height, "latency_ms": round(latency_ms, 1)},
-                Meter(
-                    latency_ms=latency_ms,
-                    batch=batch,
-                    frames_dropped=self.dropped,
-                    model=self.params.model if batch is not None else "",  # (none ran in privacy mode)
-                    host=self.where(self.params.model),
-                ),
+                self.meter(received, self.params.model, served),
             )
         for index, rule in events:
             self.emit("gesture", rule.text, {"gesture": rule.name, "person": index})
