@@ -71,6 +71,7 @@ bench: setup
 	$(BIN)/python -m bench.features
 	$(BIN)/python -m bench.teach
 	$(BIN)/python -m bench.edge
+	$(BIN)/python -m bench.live_view
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup
