@@ -39,6 +39,12 @@ class Metrics:
             buckets=(1, 2, 4, 8, 12, 16, 32, 64),
             registry=r,
         )
+        self.queued = Gauge(
+            "cortical_holder_queued",
+            "Requests left waiting at a model's holder after its latest batch",
+            ["model", "host"],
+            registry=r,
+        )
         self.restarts = Counter("cortical_restarts", "Actors restarted after a crash", ["what"], registry=r)
 
     def observe_output(self, output: Output) -> None:
@@ -51,6 +57,8 @@ class Metrics:
             self.latency.labels(output.cortex).observe(meter.latency_ms / 1000)
             if meter.model:
                 self.model_latency.labels(meter.model, meter.host or "local").observe(meter.latency_ms / 1000)
+        if meter.model and meter.queued is not None:
+            self.queued.labels(meter.model, meter.host or "local").set(meter.queued)
         if meter.batch:
             self.batch.observe(meter.batch)
         if meter.restarted:

@@ -27,23 +27,28 @@ function draw(state) {
   const svg = $("tree");
   svg.replaceChildren();
   let y = 4;
-  const rows = [];
   const line = (x1, y1, x2, y2) => el("path", { class: "edge", d: `M${x1},${y1} V${y2} H${x2}` }, svg);
   box(svg, 0, y, "plain", "brain", `up ${state.uptime_s} s · ${state.sessions.length} eye${state.sessions.length === 1 ? "" : "s"}`);
   const root = y;
   y += ROW;
+  // The model directory places holders on hosts: hosts hang under it, holders under them.
+  line(20, root + BOX_H, INDENT, y + BOX_H / 2);
+  const holders = state.holders.length;
+  box(svg, INDENT, y, "plain", "model directory", `${holders} holder${holders === 1 ? "" : "s"} on ${state.hosts.length} host${state.hosts.length === 1 ? "" : "s"}`);
+  const directoryY = y;
+  y += ROW;
   for (const host of state.hosts) {
-    line(20, root + BOX_H, INDENT, y + BOX_H / 2);
-    box(svg, INDENT, y, "plain", host, "host");
+    line(INDENT + 20, directoryY + BOX_H, 2 * INDENT, y + BOX_H / 2);
+    box(svg, 2 * INDENT, y, "plain", host, "host");
     const hostY = y;
     y += ROW;
     for (const holder of state.holders.filter((h) => h.host === host)) {
-      line(INDENT + 20, hostY + BOX_H, 2 * INDENT, y + BOX_H / 2);
+      line(2 * INDENT + 20, hostY + BOX_H, 3 * INDENT, y + BOX_H / 2);
       const pss = holder.pss_mb === null ? "" : ` · ${Math.round(holder.pss_mb)} MB`;
       const devices = [...new Set(Object.values(holder.devices))].join(", ");
       const batches = holder.batch_mean === null ? "no batch yet"
         : `batch ${holder.batch_mean} (max ${holder.batch_max}) · ${holder.queued} queued`;
-      box(svg, 2 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "),
+      box(svg, 3 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "),
         `${devices} · ${batches}`);
       y += ROW + 14;
     }
@@ -53,7 +58,6 @@ function draw(state) {
     box(svg, INDENT, y, "plain", `session ${session.id}`, `${session.remote} · up ${session.uptime_s} s`);
     const sessionY = y;
     let x = 2 * INDENT;
-    let column = 0;
     y += ROW;
     for (const cortex of session.cortexes) {
       const cy = y;
@@ -63,13 +67,11 @@ function draw(state) {
         `${cortex.outputs_per_s}/s · ${ms(cortex.p50_ms)} / ${ms(cortex.p95_ms)} ms · ${cortex.frames_dropped} dropped`);
       if (cortex.last_error) el("title", {}, g).textContent = cortex.last_error;
       y += ROW;
-      column += 1;
     }
-    rows.push(column);
   }
-  svg.setAttribute("viewBox", `0 0 ${2 * INDENT + BOX_W + 10} ${y}`);
+  svg.setAttribute("viewBox", `0 0 ${3 * INDENT + BOX_W + 10} ${y}`);
   svg.style.height = `${y}px`;
-  svg.style.maxWidth = `${2 * INDENT + BOX_W + 10}px`;
+  svg.style.maxWidth = `${3 * INDENT + BOX_W + 10}px`;
   drawLatencies(state);
   const list = $("warnings");
   list.replaceChildren();

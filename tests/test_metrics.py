@@ -11,7 +11,9 @@ def counted(metrics: Metrics) -> dict[str, float]:
 
 def test_the_meter_is_counted():
     metrics = Metrics()
-    metrics.observe_output(Output("objects", "label", "cup", meter=Meter(latency_ms=40.0, batch=3, model="objects")))
+    metrics.observe_output(
+        Output("objects", "label", "cup", meter=Meter(latency_ms=40.0, batch=3, queued=2, model="objects"))
+    )
     metrics.observe_output(Output("pose", "pose", "", meter=Meter(latency_ms=20.0, model="pose", host="gpu:1900")))
     metrics.observe_output(Output("session", "status", "back", meter=Meter(restarted="objects")))
     seen = counted(metrics)
@@ -21,6 +23,7 @@ def test_the_meter_is_counted():
     assert seen['cortical_model_latency_seconds_count{host="local",model="objects"}'] == 1
     assert seen['cortical_model_latency_seconds_count{host="gpu:1900",model="pose"}'] == 1
     assert seen["cortical_holder_batch_size_count"] == 1
+    assert seen['cortical_holder_queued{host="local",model="objects"}'] == 2
     assert seen['cortical_restarts_total{what="objects"}'] == 1
 
 
