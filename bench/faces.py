@@ -32,12 +32,12 @@ max_frames_per_s = 1000.0
 [[model]]
 name = "faces"
 kind = "blazeface"
-path = "models/blazeface.json"
+path = "models/blazeface.tflite"
 
 [[model]]
 name = "face-embeddings"
 kind = "faceres"
-path = "models/faceres.json"
+path = "models/faceres.tflite"
 
 [[cortex]]
 name = "faces"

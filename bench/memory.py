@@ -14,6 +14,7 @@ import asyncio
 import json
 import tempfile
 import time
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -60,8 +61,22 @@ async def eye(url: str, stop: asyncio.Event, ready: asyncio.Event, answers: list
         reader.cancel()
 
 
-async def measure(brain, steps: tuple[int, ...], settle_s: float) -> dict:
-    results = {0: pss_by_kind(brain)}
+async def idle(brain, models: set[str]) -> dict[str, list[float]]:
+    """The brain with one eye connected and every model loaded, before any frame."""
+    from websockets.asyncio.client import connect
+
+    async with connect(brain.ws_url, max_size=None) as ws:
+        waiting = set(models)
+        while waiting:
+            data = json.loads(await ws.recv())["data"]
+            if data.get("state") == "ready":
+                waiting.discard(data.get("model"))
+        await asyncio.sleep(2)
+        return pss_by_kind(brain)
+
+
+async def measure(brain, steps: tuple[int, ...], settle_s: float, models: set[str]) -> dict:
+    results = {0: await idle(brain, models)}
     stop, tasks, answers = asyncio.Event(), [], []
     try:
         for count in steps:
@@ -91,13 +106,15 @@ def main() -> None:
         )
         started = time.perf_counter()
         with running_brain(config, Path(tmp)) as brain:
-            results = asyncio.run(measure(brain, steps, args.settle))
+            models = {m["name"] for m in tomllib.loads(config)["model"]}
+            results = asyncio.run(measure(brain, steps, args.settle, models))
         took = time.perf_counter() - started
 
     total = {n: sum(sum(v) for k, v in r.items() if k != "answers/s") for n, r in results.items()}
     holder = {n: sum(r.get("ModelHolder", [0])) for n, r in results.items()}
-    print(f"\nTotal PSS of the default brain, every process (eyes at 5 snapshots/s; {took:.0f} s):\n")
-    print("| eyes | processes | PSS MB | per added eye MB (from 1) | holder MB | answers/s |")
+    print(f"\nTotal PSS of the default brain, every process (eyes at 5 snapshots/s; {took:.0f} s).")
+    print("Row 0: one eye connected, every model loaded, no frame sent yet (the holder's idle size).\n")
+    print("| eyes sending | processes | PSS MB | per added eye MB (from 1) | holder MB | answers/s |")
     print("|---:|---:|---:|---:|---:|---:|")
     for n, r in results.items():
         count = sum(len(v) for k, v in r.items() if k != "answers/s")

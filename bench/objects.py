@@ -38,7 +38,8 @@ DEFAULT = (
 )
 # P1 and P2 measure the object path alone: the default topology without its faces cortex.
 OBJECTS = DEFAULT[: DEFAULT.index('[[cortex]]\nname = "faces"')]
-UNBATCHED = OBJECTS.replace("max_batch = 16", "max_batch = 1")
+UNBATCHED = OBJECTS.replace("max_batch = 4", "max_batch = 1")
+assert UNBATCHED != OBJECTS
 SIZE = (nanodet.INPUT_SIZE, nanodet.INPUT_SIZE)
 
 

@@ -45,7 +45,7 @@ host_dead_after_s = 2.0
 [[model]]
 name = "objects"
 kind = "nanodet"
-path = "models/nanodet.json"
+path = "models/nanodet.tflite"
 requires = ["gpu"]
 
 [[cortex]]

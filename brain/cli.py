@@ -182,9 +182,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from actors.messages import Ping, StartDirectory
     from actors.models.directory import ModelDirectory
+    from actors.preload import preload
     from actors.sessions.reflector import Reflector
     from actors.sessions.supervisor import SessionSupervisor
 
+    preload()  # (shared by every actor process, which are all forked from here)
     # The actor system forks its admin: start it before any thread exists.
     try:
         system = start_actor_system(guard, config.actors.admin_port)
@@ -275,6 +277,9 @@ def _join(args: argparse.Namespace) -> int:
     left_behind = Path(tempfile.gettempdir()) / f"cortical-join-{os.getpid()}-left-behind"
     left_behind.unlink(missing_ok=True)
     os.environ[LEFT_BEHIND_ENV] = str(left_behind)
+    from actors.preload import preload
+
+    preload()
     try:
         system = start_actor_system(guard, actors.admin_port, capabilities)
     except AdminPortBusy as exc:

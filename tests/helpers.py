@@ -404,7 +404,7 @@ leader_lost_after_s = 2.0
 [[model]]
 name = "objects"
 kind = "nanodet"
-path = "models/nanodet.json"
+path = "models/nanodet.tflite"
 requires = ["gpu"]
 
 [[cortex]]
@@ -512,11 +512,11 @@ def person(**moved) -> np.ndarray:
 # The [[model]] stanzas of config/default.toml, for topologies written by tests and
 # benchmarks: `models("faces", "face-embeddings")`.
 MODELS = {
-    "objects": ("nanodet", "models/nanodet.json"),
-    "faces": ("blazeface", "models/blazeface.json"),
-    "face-embeddings": ("faceres", "models/faceres.json"),
-    "pose": ("movenet", "models/movenet-lightning.json"),
-    "image-features": ("centernet-embedding", "models/centernet.json"),
+    "objects": ("nanodet", "models/nanodet.tflite"),
+    "faces": ("blazeface", "models/blazeface.tflite"),
+    "face-embeddings": ("faceres", "models/faceres.tflite"),
+    "pose": ("movenet", "models/movenet-lightning.tflite"),
+    "image-features": ("centernet-embedding", "models/centernet-embedding.tflite"),
 }
 
 

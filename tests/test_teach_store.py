@@ -127,8 +127,8 @@ def test_brain_teach_exports_imports_and_lists_from_the_command_line(tmp_path):
     config.write_text(
         f'[[cortex]]\nname = "learned"\ntype = "learned"\nsubscribes = ["image", "command"]\n'
         f'params = {{ store_dir = "{tmp_path / "teach"}" }}\n'
-        '[[model]]\nname = "pose"\nkind = "movenet"\npath = "models/movenet-lightning.json"\n'
-        '[[model]]\nname = "image-features"\nkind = "centernet-embedding"\npath = "models/centernet.json"\n'
+        '[[model]]\nname = "pose"\nkind = "movenet"\npath = "models/movenet-lightning.tflite"\n'
+        '[[model]]\nname = "image-features"\nkind = "centernet-embedding"\npath = "models/centernet-embedding.tflite"\n'
     )
     store = TeachStore(tmp_path / "teach")
     for label in ("up", "down"):

@@ -216,3 +216,44 @@ def test_real_nanodet_batched_equals_single():
         single = model(batch[i : i + 1])
         for b_out, s_out in zip(batched, single):
             assert np.allclose(b_out[i], s_out[0], atol=1e-4)
+
+
+def test_r6_plain_graph_converts_to_tflite_and_litert_agrees(tmp_path):
+    """A fused conv and a fused matmul, split (R6), converted and run by LiteRT without TensorFlow's kernels."""
+    from actors.models.litert import LiteModel
+
+    weights = {
+        "w": rng.normal(size=(3, 3, 2, 4)).astype(np.float32),
+        "b": rng.normal(size=(4,)).astype(np.float32),
+        "flat": np.array([-1, 144], np.int32),
+        "m": rng.normal(size=(144, 3)).astype(np.float32),
+        "c": rng.normal(size=(3,)).astype(np.float32),
+    }
+    nodes = [
+        node("x", "Placeholder", dtype=tf.float32, shape=[1, 6, 6, 2]),
+        *consts({k: v for k, v in weights.items() if k != "flat"}),
+        node("flat", "Const", dtype=tf.int32),
+        node(
+            "conv",
+            "_FusedConv2D",
+            ["x", "w", "b"],
+            T=tf.float32,
+            strides=[1, 1, 1, 1],
+            padding="SAME",
+            data_format="NHWC",
+            dilations=[1, 1, 1, 1],
+            fused_ops=["BiasAdd", "Relu"],
+            epsilon=0.0,
+        ),
+        node("r", "Reshape", ["conv", "flat"], T=tf.float32, Tshape=tf.int32),
+        node("out", "_FusedMatMul", ["r", "m", "c"], T=tf.float32, fused_ops=["BiasAdd"], epsilon=0.0),
+    ]
+    model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 6, 6, 2]), batchable=False, plain=True)
+    assert model.rewrites == {"R6": 2}
+    assert not [n for n in model._graph.as_graph_def().node if n.op.startswith(("_Fused", "Fused"))]
+    flatbuffer = tf.compat.v1.lite.TFLiteConverter.from_session(model._session, [model._input], model._outputs).convert()
+    x = rng.normal(size=(3, 6, 6, 2)).astype(np.float32)  # (a batch: LiteRT runs it image by image)
+    conv = tf.nn.relu(tf.nn.conv2d(x, weights["w"], 1, "SAME") + weights["b"]).numpy()
+    reference = conv.reshape(3, 144) @ weights["m"] + weights["c"]
+    (got,) = LiteModel(flatbuffer)(x)
+    assert got.shape == (3, 3) and np.allclose(got, reference, atol=1e-4)

@@ -98,15 +98,15 @@ class ModelHolder(ActorTypeDispatcher):
             from actors.models import runtime
 
             with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "head.keras"
-                path.write_bytes(message.keras)
-                self.models[message.name] = runtime.load(path, "keras")
+                path = Path(tmp) / f"head.{message.format}"
+                path.write_bytes(message.model)
+                self.models[message.name] = runtime.load(path, message.format)
             self.recipes[message.name] = HEAD
         except Exception as exc:
             log.exception("could not load the head %s", message.name)
             self.send(sender, HeadFailed(message.name, f"{type(exc).__name__}: {exc}"))
             return
-        log.info("loaded the trained head %s (%d bytes)", message.name, len(message.keras))
+        log.info("loaded the trained head %s (%s, %d bytes)", message.name, message.format, len(message.model))
         self.send(sender, HeadLoaded(message.name))
 
     def receiveMsg_Infer(self, message: Infer, sender) -> None:

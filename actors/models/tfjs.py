@@ -24,6 +24,7 @@ __all__ = [
     "attach_weights",
     "add_fused_conv_targs",
     "split_fused_depthwise",
+    "split_fused",
     "make_batch_dynamic",
     "TfjsGraphModel",
 ]
@@ -101,42 +102,62 @@ def add_fused_conv_targs(graph: graph_pb2.GraphDef) -> int:
     return changed
 
 
-def split_fused_depthwise(graph: graph_pb2.GraphDef) -> int:
-    """R3: TF.js-only `FusedDepthwiseConv2dNative(x, w, b)` → DepthwiseConv2dNative →
-    BiasAdd → activation; the last node keeps the original name so consumers still find it."""
+# Fused ops and the plain op each starts with (then BiasAdd, then maybe an activation).
+_UNFUSED = {"FusedDepthwiseConv2dNative": "DepthwiseConv2dNative", "_FusedConv2D": "Conv2D", "_FusedMatMul": "MatMul"}
+_PLAIN_ATTRS = (
+    "strides",
+    "padding",
+    "data_format",
+    "dilations",
+    "explicit_paddings",
+    "use_cudnn_on_gpu",
+    "transpose_a",
+    "transpose_b",
+)
+
+
+def split_fused(graph: graph_pb2.GraphDef, ops: frozenset[str] = frozenset(_UNFUSED)) -> int:
+    """A fused op `(x, w, b)` of `ops` → its plain op → BiasAdd → activation; the last node
+    keeps the original name so consumers still find it. R3 for the TF.js-only depthwise op;
+    R6 for all of them, for the TFLite converter (which knows none of TF's fused ops)."""
     new_nodes: list[node_def_pb2.NodeDef] = []
     changed = 0
     for node in graph.node:
-        if node.op != "FusedDepthwiseConv2dNative":
+        if node.op not in ops:
             new_nodes.append(node)
             continue
         changed += 1
         x, w, *extra = _data_inputs(node)
         controls = [i for i in node.input if i.startswith("^")]
-        ops = list(node.attr["fused_ops"].list.s)
-        if not ops or ops[0] != b"BiasAdd" or len(ops) > 2 or (len(ops) == 2 and ops[1] not in _ACTIVATIONS):
-            raise ValueError(f"{node.name}: unsupported fused_ops {ops}")
+        fused = list(node.attr["fused_ops"].list.s)
+        if not fused or fused[0] != b"BiasAdd" or len(fused) > 2 or (len(fused) == 2 and fused[1] not in _ACTIVATIONS):
+            raise ValueError(f"{node.name}: unsupported fused_ops {fused}")
         dtype = node.attr["T"]
-        conv = node_def_pb2.NodeDef(name=f"{node.name}/depthwise", op="DepthwiseConv2dNative", input=[x, w, *controls])
-        conv.attr["T"].CopyFrom(dtype)
-        for key in ("strides", "padding", "data_format", "dilations", "explicit_paddings"):
+        plain = node_def_pb2.NodeDef(name=f"{node.name}/plain", op=_UNFUSED[node.op], input=[x, w, *controls])
+        plain.attr["T"].CopyFrom(dtype)
+        for key in _PLAIN_ATTRS:
             if key in node.attr:
-                conv.attr[key].CopyFrom(node.attr[key])
-        has_activation = len(ops) == 2
+                plain.attr[key].CopyFrom(node.attr[key])
+        has_activation = len(fused) == 2
         bias = node_def_pb2.NodeDef(
-            name=f"{node.name}/bias" if has_activation else node.name, op="BiasAdd", input=[conv.name, extra[0]]
+            name=f"{node.name}/bias" if has_activation else node.name, op="BiasAdd", input=[plain.name, extra[0]]
         )
         bias.attr["T"].CopyFrom(dtype)
         if "data_format" in node.attr:
             bias.attr["data_format"].CopyFrom(node.attr["data_format"])
-        new_nodes += [conv, bias]
+        new_nodes += [plain, bias]
         if has_activation:
-            act = node_def_pb2.NodeDef(name=node.name, op=_ACTIVATIONS[ops[1]], input=[bias.name])
+            act = node_def_pb2.NodeDef(name=node.name, op=_ACTIVATIONS[fused[1]], input=[bias.name])
             act.attr["T"].CopyFrom(dtype)
             new_nodes.append(act)
     del graph.node[:]
     graph.node.extend(new_nodes)
     return changed
+
+
+def split_fused_depthwise(graph: graph_pb2.GraphDef) -> int:
+    """R3: TF.js-only `FusedDepthwiseConv2dNative` → DepthwiseConv2dNative → BiasAdd → activation."""
+    return split_fused(graph, frozenset({"FusedDepthwiseConv2dNative"}))
 
 
 def _placeholder(graph: graph_pb2.GraphDef, name: str) -> node_def_pb2.NodeDef:
@@ -175,11 +196,15 @@ def make_batch_dynamic(graph: graph_pb2.GraphDef, input_name: str, run_batch_of_
 class TfjsGraphModel:
     """A TF.js graph model ready to run on a batch: `model(batch) -> list of outputs`."""
 
-    def __init__(self, path: Path, batchable: bool = True, tap: str = ""):
+    def __init__(self, path: Path, batchable: bool = True, tap: str = "", plain: bool = False):
+        """`plain`: split every fused op (R6), as the TFLite converter needs."""
         path = Path(path)
         model, graph = read_model(path)
         attach_weights(graph, read_weights(model, path.parent))
-        self.rewrites = {"R2": add_fused_conv_targs(graph), "R3": split_fused_depthwise(graph)}
+        if plain:
+            self.rewrites = {"R6": split_fused(graph)}
+        else:
+            self.rewrites = {"R2": add_fused_conv_targs(graph), "R3": split_fused_depthwise(graph)}
         # Some converters put the signature under userDefinedMetadata (blazeface).
         signature = model.get("signature") or (model.get("userDefinedMetadata") or {}).get("signature") or {}
         inputs = list(signature.get("inputs", {}))

@@ -29,6 +29,7 @@ from actors.messages import (
     StartCortex,
     Stimulus,
 )
+from actors.preload import before_fork
 from actors.specs import CortexSpec
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
@@ -82,6 +83,7 @@ class Session(ActorTypeDispatcher):
             self.receiveMsg_Stimulus(stimulus, sender)
 
     def _start(self, spec: CortexSpec) -> None:
+        before_fork()
         address = self.createActor(cortex_type(spec.type))
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)

@@ -29,6 +29,7 @@ from actors.messages import (
     SessionUp,
     StartSession,
 )
+from actors.preload import before_fork
 from actors.sessions.session import Session
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
@@ -59,6 +60,7 @@ class SessionSupervisor(ActorTypeDispatcher):
         self.children: dict[str, _Child] = {}  # session id → child
 
     def receiveMsg_StartSession(self, message: StartSession, sender) -> None:
+        before_fork()
         address = self.createActor(Session)
         self.children[message.open.session_id] = _Child(message, address)
         self.send(address, message.open)
@@ -128,6 +130,7 @@ class SessionSupervisor(ActorTypeDispatcher):
         child = self.children.get(session_id)
         if child is None:
             return
+        before_fork()
         child.address = self.createActor(Session)
         child.pgid = None
         self.send(child.address, child.start.open)

@@ -45,8 +45,8 @@ class Learned(FrameCortex, type_name="learned"):
         store_dir: str = "data/teach"
         pose_model: str = "pose"  # [[model]] names on the holder
         image_model: str = "image-features"
-        pose_model_path: str = "models/movenet-lightning.json"  # the trainer's own copies
-        image_model_path: str = "models/centernet.json"
+        pose_model_path: str = "models/movenet-lightning.tflite"  # the trainer's own copies
+        image_model_path: str = "models/centernet-embedding.tflite"
         max_projects: int = bounded(20, minimum=1, maximum=1000)
         max_classes: int = bounded(10, minimum=2, maximum=100)
         max_samples_per_class: int = bounded(500, minimum=1, maximum=100_000)
@@ -211,7 +211,14 @@ class Learned(FrameCortex, type_name="learned"):
         meta = self.store.meta(version)
         name = f"teach:{project}:v{version.name}"
         self.using = {"project": project, "version": int(version.name), "name": name, **meta}
-        self.using["keras"] = (version / "model.keras").read_bytes()
+        # The holder runs TFLite without TensorFlow; a version trained before heads were
+        # converted has only its Keras file (the holder then imports TensorFlow for it).
+        converted = version / "model.tflite"
+        self.using["head"] = (
+            (converted.read_bytes(), "tflite")
+            if converted.exists()
+            else ((version / "model.keras").read_bytes(), "keras")
+        )
         self.head_ready = False
         self.debouncer = Debouncer(self.debouncer.settings)
         self._load_head()
@@ -222,7 +229,7 @@ class Learned(FrameCortex, type_name="learned"):
     def _load_head(self) -> None:
         at = self._at.get(self._feature_model())
         if at is not None:
-            self.send(at.holder, LoadHead(self.using["name"], self.using["keras"]))
+            self.send(at.holder, LoadHead(self.using["name"], *self.using["head"]))
 
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
         super().receiveMsg_ModelAt(message, sender)

@@ -2,6 +2,7 @@
 
     <root>/<project>/samples/<label>/<id>.jpg     one JPEG per sample (at most 512 px a side)
     <root>/<project>/versions/<n>/model.keras      a trained head
+    <root>/<project>/versions/<n>/model.tflite     the same, as the holder runs it
     <root>/<project>/versions/<n>/meta.json        its labels, features and report
     <root>/<project>/training.lock                 a training under way (its pid)
 

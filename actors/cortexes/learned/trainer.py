@@ -57,7 +57,8 @@ class Trainer(ActorTypeDispatcher):
         import keras
         import tensorflow as tf
 
-        from actors.models.tfjs import TfjsGraphModel
+        from actors.models import runtime
+        from actors.models.formats import format_of
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -68,7 +69,8 @@ class Trainer(ActorTypeDispatcher):
         self.labels = sorted({label for label, _ in samples})
         kind = "movenet" if job.features == "pose" else "centernet-embedding"
         recipe = RECIPES[kind]
-        model = TfjsGraphModel(Path(job.model_path), batchable=False, tap=recipe.tap)
+        # The very model file the holder runs, so features here match the ones it serves.
+        model = runtime.load(job.model_path, format_of(job.model_path), batchable=False, tap=recipe.tap)
 
         def features(jpeg: bytes) -> np.ndarray | None:
             pixels, _, _ = decode_for_model(jpeg, recipe.input_size, 10**8, padded=recipe.padded)
@@ -153,6 +155,10 @@ class Trainer(ActorTypeDispatcher):
         store = TeachStore(directory.parent)
         version = store.new_version(directory.name)
         self.head.save(version / "model.keras")
+        # What the holder runs (LiteRT, without TensorFlow); the Keras file is the source.
+        import tensorflow as tf
+
+        (version / "model.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(self.head).convert())
         accuracy = float(np.mean(np.array(predicted) == self.vy))
         report = {
             "labels": self.labels,
