@@ -251,7 +251,9 @@ def test_r6_plain_graph_converts_to_tflite_and_litert_agrees(tmp_path):
     model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 6, 6, 2]), batchable=False, plain=True)
     assert model.rewrites == {"R6": 2}
     assert not [n for n in model._graph.as_graph_def().node if n.op.startswith(("_Fused", "Fused"))]
-    flatbuffer = tf.compat.v1.lite.TFLiteConverter.from_session(model._session, [model._input], model._outputs).convert()
+    flatbuffer = tf.compat.v1.lite.TFLiteConverter.from_session(
+        model._session, [model._input], model._outputs
+    ).convert()
     x = rng.normal(size=(3, 6, 6, 2)).astype(np.float32)  # (a batch: LiteRT runs it image by image)
     conv = tf.nn.relu(tf.nn.conv2d(x, weights["w"], 1, "SAME") + weights["b"]).numpy()
     reference = conv.reshape(3, 144) @ weights["m"] + weights["c"]
