@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
+from actors.eye_link import send_output
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
 from actors.supervision import ErrorBudget, SupervisionPolicy
@@ -74,7 +75,7 @@ class Cortex(ActorTypeDispatcher):
     def emit(self, kind: str, text: str, data: dict[str, Any] | None = None, meter: Meter | None = None) -> None:
         """Send an output to this session's eye (solicited or not); `meter` is for /metrics."""
         output = Output(cortex=self.name, kind=kind, text=text, data=data or {}, meter=meter)
-        self.send(self._eye, EyeOutput(self._session_id, output))
+        send_output(self._outputs, EyeOutput(self._session_id, output))
 
     def error(self, text: str, data: dict[str, Any] | None = None) -> None:
         """Tell the eye, in a sentence, what went wrong."""
@@ -99,7 +100,7 @@ class Cortex(ActorTypeDispatcher):
 
     def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:
         self.name = message.spec.name
-        self._eye = message.eye
+        self._outputs = message.outputs
         self._session_id = message.session_id
         self.services = message.services
         self._errors = ErrorBudget(message.policy or SupervisionPolicy())

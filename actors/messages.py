@@ -103,11 +103,12 @@ class OpenSession:
     """Gateway → new Session: who the eye is and which cortexes to create."""
 
     session_id: str
-    eye: Any  # ActorAddress of the bridge's receive context
+    eye: Any  # ActorAddress of the bridge's receive context (a session started or ended)
     cortexes: tuple[CortexSpec, ...]
     ready_data: dict[str, Any] = field(default_factory=dict)  # passed to the eye when ready
     services: dict[str, Any] = field(default_factory=dict)  # shared actors by role, e.g. "models"
     policy: Any = None  # SupervisionPolicy for its cortexes (None: defaults)
+    outputs: Any = None  # EyeLink: where its outputs for the eye are written
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class StartCortex:
 
     spec: CortexSpec
     session_id: str
-    eye: Any
+    outputs: Any  # EyeLink
     services: dict[str, Any] = field(default_factory=dict)
     policy: Any = None  # SupervisionPolicy
 

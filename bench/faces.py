@@ -64,10 +64,10 @@ NO_FACE = [
 
 
 def bare_median(frame: bytes, store: FaceStore, repeats: int = 30) -> dict[str, float]:
-    from actors.models.tfjs import TfjsGraphModel
+    from actors.models.litert import LiteModel
 
-    detector = TfjsGraphModel(ROOT / "models" / "blazeface.json")
-    embedder = TfjsGraphModel(ROOT / "models" / "faceres.json")
+    detector = LiteModel(ROOT / "models" / "blazeface.tflite")  # as the holder runs them
+    embedder = LiteModel(ROOT / "models" / "faceres.tflite")
     times: dict[str, list[float]] = {"decode": [], "detect": [], "embed": [], "match": [], "total": []}
     for i in range(repeats + 3):
         t0 = time.perf_counter()

@@ -54,9 +54,9 @@ class Bare:
     """The same pipeline as the brain, in one process, no actors, no sockets."""
 
     def __init__(self):
-        from actors.models.tfjs import TfjsGraphModel
+        from actors.models.litert import LiteModel
 
-        self.model = TfjsGraphModel(ROOT / "models" / "nanodet.json")
+        self.model = LiteModel(ROOT / "models" / "nanodet.tflite")  # as the holder runs it
 
     def once(self, frames: list[bytes]) -> float:
         started = time.perf_counter()

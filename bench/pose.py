@@ -58,11 +58,13 @@ STILL = jpeg(ASTRONAUT)  # looking ahead: no gesture
 
 
 def bare() -> dict[str, float]:
-    from actors.models.tfjs import TfjsGraphModel
+    from actors.models import runtime
+    from actors.models.formats import format_of
 
     def timed(kind: str, name: str, batch: int, repeats: int = 40) -> float:
         recipe = RECIPES[kind]
-        model = TfjsGraphModel(ROOT / "models" / f"{name}.json", batchable=False)
+        path = ROOT / "models" / name  # as the holder runs it: .tflite in LiteRT, .json in TensorFlow
+        model = runtime.load(path, format_of(path), batchable=False)
         model(recipe.preprocess(np.zeros((1, *recipe.input_size, 3), np.uint8)))
         times = []
         for _ in range(repeats):
@@ -75,10 +77,10 @@ def bare() -> dict[str, float]:
         return statistics.median(times)
 
     return {
-        "lightning, batch 1": timed("movenet", "movenet-lightning", 1),
-        "lightning, loop of 8": timed("movenet", "movenet-lightning", 8),
-        "thunder, batch 1": timed("movenet-thunder", "movenet-thunder", 1),
-        "multipose, batch 1": timed("movenet-multipose", "movenet-multipose", 1),
+        "lightning, batch 1": timed("movenet", "movenet-lightning.tflite", 1),
+        "lightning, loop of 8": timed("movenet", "movenet-lightning.tflite", 8),
+        "thunder, batch 1": timed("movenet-thunder", "movenet-thunder.tflite", 1),
+        "multipose, batch 1 (TensorFlow)": timed("movenet-multipose", "movenet-multipose.json", 1),
     }
 
 

@@ -13,19 +13,27 @@ thespian's external `tell()` returns only once the receiving actor has acknowled
 the message, so one send thread caps the whole brain at one round trip to an actor
 at a time. Sends are spread over several send threads ("lanes"); each eye keeps to
 one lane, so its messages stay in order.
+
+An eye's stimuli and outputs do not go through thespian once its Session is up: they
+travel the bridge's two Unix sockets (actors/eye_link.py says why), read and written
+here on the event loop. Until a Session has connected, its messages take the lanes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from thespian.actors import ActorSystem
 
+from actors.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame
 from actors.messages import EyeOutput, SessionEnded, SessionStarted, WhoAmI, YouAre
 
 __all__ = ["Bridge", "BridgeError"]
@@ -56,6 +64,8 @@ class Bridge:
         self._stopping = threading.Event()
         self._address_known = threading.Event()
         self.eye_address: Any = None
+        self.sessions: dict[str, asyncio.StreamWriter] = {}  # session id → its inputs socket
+        self.on_linked: Callable[[str], None] | None = None  # a Session connected
         self.actor_sid = 0
         self.admin_pid = 0
         self._threads = [
@@ -69,6 +79,10 @@ class Bridge:
     # -- used by the event loop ----------------------------------------------------------
 
     async def start(self, timeout_s: float = 10.0) -> None:
+        self._directory = tempfile.mkdtemp(prefix="cortical-eyes-")  # mode 0700: this user only
+        self.link = EyeLink(f"{self._directory}/outputs.sock", f"{self._directory}/inputs.sock")
+        self._server = await asyncio.start_unix_server(self._read_outputs, self.link.path)
+        self._inputs_server = await asyncio.start_unix_server(self._session_connected, self.link.inputs)
         for thread in self._threads:
             thread.start()
         known = await self._loop.run_in_executor(None, self._address_known.wait, timeout_s)
@@ -80,6 +94,69 @@ class Bridge:
         `done` is called on the loop once the actor has it (or the send failed)."""
         self._lanes[lane % len(self._lanes)].put((address, message, done))
 
+    async def _read_outputs(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One actor process's outputs, in the order it wrote them."""
+        try:
+            while True:
+                (length,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+                if length > MAX_FRAME_BYTES:
+                    log.error("an actor wrote a %d-byte output; closing its link", length)
+                    return
+                message = pickle.loads(await reader.readexactly(length))
+                if isinstance(message, EyeOutput):
+                    self._deliver(message)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # that process ended
+        finally:
+            writer.close()
+
+    async def _session_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A Session says which eye it serves; its stimuli are written here from then on."""
+        try:
+            (length,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+            session_id = pickle.loads(await reader.readexactly(min(length, 1024)))
+        except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
+            writer.close()
+            return
+        replaced = self.sessions.get(session_id)
+        if replaced is not None:
+            replaced.close()  # (a restarted Session)
+        self.sessions[session_id] = writer
+        if self.on_linked is not None:
+            self.on_linked(session_id)
+        try:
+            await reader.read()  # nothing more comes: wait for its end
+        except ConnectionError:
+            pass
+        finally:
+            if self.sessions.get(session_id) is writer:
+                del self.sessions[session_id]
+            writer.close()
+
+    def send_to_session(
+        self, session_id: str, address: Any, message: Any, lane: int, done: Callable[[], None] | None = None
+    ) -> None:
+        """Like send(), through the Session's socket once it has connected. `done` is called
+        once the message has left for the Session (the socket's buffer has room again)."""
+        writer = self.sessions.get(session_id)
+        if writer is None or writer.is_closing():
+            self.send(address, message, lane, done)
+            return
+        writer.write(frame(message))
+        if done is not None:
+            if writer.transport.get_write_buffer_size() == 0:
+                done()
+            else:
+                asyncio.ensure_future(self._drained(writer, done))
+
+    @staticmethod
+    async def _drained(writer: asyncio.StreamWriter, done: Callable[[], None]) -> None:
+        try:
+            await writer.drain()
+        except ConnectionError:
+            pass
+        done()
+
     def stop(self) -> None:
         """Flush queued sends, then stop all threads."""
         for lane in self._lanes:
@@ -88,6 +165,10 @@ class Bridge:
             thread.join(timeout=10)
         self._stopping.set()
         self._threads[0].join(timeout=10)
+        if getattr(self, "_server", None) is not None:
+            self._server.close()
+            self._inputs_server.close()
+            shutil.rmtree(self._directory, ignore_errors=True)
 
     # -- the threads -----------------------------------------------------------------------
 

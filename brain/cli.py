@@ -118,6 +118,7 @@ async def _serve(config: Config, reflector, services: dict, supervisor, core_pid
         loop.add_signal_handler(signum, lambda s=signum: stop.done() or stop.set_result(s))
     gateway = Gateway(config, services, supervisor)
     bridge = Bridge(loop, reflector, gateway.deliver, config.actors.send_lanes)
+    bridge.on_linked = gateway.linked
     await bridge.start()
 
     def actor_system_died() -> None:

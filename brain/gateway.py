@@ -106,6 +106,7 @@ class EyeConnection:
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
         self.session = None  # address of its Session actor; changes if it is restarted
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.linked = asyncio.Event()  # its Session connected to the bridge's inputs socket
 
     def put(self, output: Output) -> None:
         self.gateway.count(self.protocol.reply(output))
@@ -166,6 +167,11 @@ class Gateway:
         self._state_cache: tuple[float, int, bytes] = (-1.0, -1, b"")  # (monotonic time, changes, JSON)
 
     # -- actor side ----------------------------------------------------------------------
+
+    def linked(self, session_id: str) -> None:
+        """The bridge says: this eye's Session connected for its stimuli."""
+        if (eye := self.eyes.get(session_id)) is not None:
+            eye.linked.set()
 
     def deliver(self, message) -> None:
         """Called on the loop by the bridge for everything actors send to the gateway."""
@@ -237,11 +243,15 @@ class Gateway:
             {"eye": asdict(self.config.eye)},
             self.services,
             self.config.supervision,
+            self.bridge.link,
         )
         self.bridge.send(self.supervisor, StartSession(opening), eye.lane)
         try:
             try:
-                await asyncio.wait_for(asyncio.shield(eye.started), server.session_start_timeout_s)
+                # Started, and connected for its stimuli: they then all travel one way, in order.
+                async with asyncio.timeout(server.session_start_timeout_s):
+                    await asyncio.shield(eye.started)
+                    await eye.linked.wait()
             except TimeoutError:
                 eye.put(
                     brain_error(
@@ -263,7 +273,7 @@ class Gateway:
             give_back_memory()
             # (A Session started after this point is closed by deliver(SessionStarted).)
             if eye.session is not None:
-                self.bridge.send(eye.session, CloseSession(), eye.lane)
+                self.bridge.send_to_session(eye.session_id, eye.session, CloseSession(), eye.lane)
 
     async def _read(self, websocket: ServerConnection, eye: EyeConnection) -> None:
         while True:
@@ -288,7 +298,9 @@ class Gateway:
         self.count(actions)
         for action in actions:
             if isinstance(action, Forward):
-                self.bridge.send(eye.session, action.stimulus, eye.lane, eye.sent(action.size))
+                self.bridge.send_to_session(
+                    eye.session_id, eye.session, action.stimulus, eye.lane, eye.sent(action.size)
+                )
             elif isinstance(action, Reply) and eye is not None:
                 eye.ready.set()
             elif isinstance(action, Close):

@@ -14,9 +14,18 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ChildActorExited, PoisonMessage, WakeupMessage
+from thespian.actors import (
+    ActorExitRequest,
+    ActorTypeDispatcher,
+    ChildActorExited,
+    PoisonMessage,
+    ThespianWatch,
+    WakeupMessage,
+    WatchMessage,
+)
 
 from actors.cortex import cortex_type
+from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, send_output
 from actors.messages import (
     CloseSession,
     CortexReady,
@@ -61,6 +70,42 @@ class Session(ActorTypeDispatcher):
         self.restarts: dict[str, Restarts] = {}  # cortex name → its crashes
         self.told_ready = False
         self.early: list[Stimulus] = []
+        self.inputs = None  # the socket the gateway writes this eye's stimuli to
+        self.frames = Frames(MAX_FRAME_BYTES)
+
+    def receiveMessage(self, message, sender):
+        super().receiveMessage(message, sender)
+        # thespian watches only the sockets the last handler returned: always ours.
+        if self.inputs is not None:
+            return ThespianWatch([self.inputs.fileno()])
+        return None
+
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
+        """Stimuli from the gateway (actors/eye_link.py), handled as if they were messages."""
+        if self.inputs is None:
+            return
+        data = b""
+        try:
+            while chunk := self.inputs.recv(1 << 20):
+                data += chunk
+            ended = True  # (recv returned b"": the gateway closed it)
+        except BlockingIOError:
+            ended = False
+        except OSError:
+            ended = True
+        try:
+            received = self.frames.feed(data)
+        except ValueError:
+            log.exception("the gateway's stimuli could not be read")
+            received, ended = [], True
+        for stimulus in received:
+            if isinstance(stimulus, Stimulus):
+                self.receiveMsg_Stimulus(stimulus, None)
+            elif isinstance(stimulus, CloseSession):
+                self.receiveMsg_CloseSession(stimulus, None)
+        if ended:
+            self.inputs.close()
+            self.inputs = None
 
     @property
     def policy(self) -> SupervisionPolicy:
@@ -75,6 +120,11 @@ class Session(ActorTypeDispatcher):
         except OSError:
             pass
         self.send(sender, SessionUp(message.session_id, os.getpgid(0)))
+        if message.outputs is not None and message.outputs.inputs:
+            try:
+                self.inputs = open_inputs(message.outputs, message.session_id)
+            except OSError:
+                log.warning("session %s: the gateway's inputs socket did not answer", message.session_id)
         for spec in message.cortexes:
             self._start(spec)
         self._maybe_ready()
@@ -87,7 +137,9 @@ class Session(ActorTypeDispatcher):
         address = self.createActor(cortex_type(spec.type))
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
-        self.send(address, StartCortex(spec, self.open.session_id, self.open.eye, self.open.services, self.open.policy))
+        self.send(
+            address, StartCortex(spec, self.open.session_id, self.open.outputs, self.open.services, self.open.policy)
+        )
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
@@ -219,4 +271,4 @@ class Session(ActorTypeDispatcher):
 
     def _tell_eye(self, kind: str, text: str, data: dict, meter: Meter | None = None) -> None:
         output = Output(cortex="session", kind=kind, text=text, data=data, meter=meter)
-        self.send(self.open.eye, EyeOutput(self.open.session_id, output))
+        send_output(self.open.outputs, EyeOutput(self.open.session_id, output))

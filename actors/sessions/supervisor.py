@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
+from actors.eye_link import send_output
 from actors.messages import (
     EyeOutput,
     Output,
@@ -109,8 +110,8 @@ class SessionSupervisor(ActorTypeDispatcher):
             self.send(eye, SessionEnded(session_id, "Your session kept crashing; reconnect to start a new one."))
             return
         log.warning("session %s crashed; restarting it in %.1f s", session_id, verdict.after_s)
-        self.send(
-            eye,
+        send_output(
+            child.start.open.outputs,
             EyeOutput(
                 session_id,
                 Output(

@@ -1,0 +1,108 @@
+"""How the gateway and the actors of its machine trade an eye's messages: two Unix sockets.
+
+Measured with `python -m bench.echo`: every message between the gateway and the actors
+used to be a thespian message to or from its external context, whose `tell()` waits for
+an acknowledgement and whose `listen()` reads one message per call; with 20 eyes the
+whole brain carried 539 echo round trips a second. Now:
+
+- outputs: each actor process writes them straight to the gateway's `outputs` socket
+  (length-prefixed pickles, one connection per process, opened on first use);
+- stimuli: each Session connects to the gateway's `inputs` socket, says which session it
+  is, and thespian watches that socket for it (ThespianWatch), so a stimulus costs a
+  pickle and a write each way, and the Session still handles one message at a time.
+
+The socket lives in a directory only the brain's user can enter (the gateway makes it
+with mkdtemp, mode 0700): nobody else can connect, so nobody else's pickles are read.
+Sessions and cortexes always run on the brain's own machine; control messages (a session
+started or ended) still travel as actor messages.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+
+__all__ = ["EyeLink", "Frames", "HEADER", "MAX_FRAME_BYTES", "frame", "open_inputs", "send_output"]
+
+HEADER = struct.Struct("!I")  # the length of the pickle that follows
+MAX_FRAME_BYTES = 64 * 2**20  # far above any stimulus or output: a larger one is a broken peer
+
+
+@dataclass(frozen=True)
+class EyeLink:
+    path: str  # the gateway's outputs socket
+    inputs: str = ""  # the gateway's inputs socket
+
+
+def frame(message) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+class Frames:
+    """Bytes in, whole messages out (a stream carries frames cut anywhere)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list:
+        self.buffer += data
+        messages = []
+        while len(self.buffer) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self.buffer)
+            if length > self.max_bytes:
+                raise ValueError(f"a {length}-byte frame is over the {self.max_bytes}-byte limit")
+            if len(self.buffer) < HEADER.size + length:
+                break
+            messages.append(pickle.loads(self.buffer[HEADER.size : HEADER.size + length]))
+            del self.buffer[: HEADER.size + length]
+        return messages
+
+
+def open_inputs(link: EyeLink, session_id: str) -> socket.socket:
+    """A Session's connection for its stimuli: it says who it is, then only reads."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(link.inputs)
+        connection.sendall(frame(session_id))
+    except OSError:
+        connection.close()
+        raise
+    connection.setblocking(False)
+    return connection
+
+
+_connections: dict[tuple[int, str], socket.socket] = {}  # (pid, path): a forked child makes its own
+_lock = threading.Lock()
+
+
+def send_output(link: EyeLink, message) -> bool:
+    """Write one message for the gateway; False if it cannot be reached (it is stopping)."""
+    data = frame(message)
+    key = (os.getpid(), link.path)
+    with _lock:
+        try:
+            connection = _connections.get(key) or _connect(key)
+            connection.sendall(data)
+            return True
+        except OSError:
+            dropped = _connections.pop(key, None)
+            if dropped is not None:
+                dropped.close()
+            return False
+
+
+def _connect(key: tuple[int, str]) -> socket.socket:
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(key[1])
+    except OSError:
+        connection.close()
+        raise
+    _connections[key] = connection
+    return connection
