@@ -145,7 +145,7 @@ class EventsConfig:
 class HolderConfig:
     #: Requests for one model that arrive within max_wait_ms run as one batch, up to max_batch.
     max_batch: int = bounded(4, minimum=1, maximum=256)
-    max_wait_ms: float = bounded(2.0, minimum=0.0, maximum=1000.0)
+    max_wait_ms: float = bounded(0.0, minimum=0.0, maximum=1000.0)
     #: After two holders in a row die before loading, wait this long, then twice as long each time.
     restart_delay_s: float = bounded(2.0, minimum=0.0, maximum=60.0)
 
