@@ -16,9 +16,12 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from actors.cortex import Cortex
 from actors.messages import (
@@ -36,6 +39,7 @@ from actors.messages import (
     WhereIsModel,
 )
 from actors.processes import cpu_seconds
+from actors.shared_pixels import share
 
 __all__ = ["FrameCortex"]
 
@@ -43,6 +47,8 @@ _request_ids = itertools.count(1)
 
 #: Say "the model is busy" at most this often (it is not an error: nothing to fix).
 BUSY_NOTICE_EVERY_S = 30.0
+#: Smaller inputs (a teach head's features) travel in the message: sharing costs syscalls.
+SHARE_FROM_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,11 @@ class FrameCortex(Cortex):
         holder, pid = at.holder, 0 if at.host else at.pid  # (another machine's pid means nothing here)
         self._pending[request_id] = _Request(via or model, tag, holder, pid, cpu_seconds(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
+        if not at.host and isinstance(image, np.ndarray) and image.nbytes >= SHARE_FROM_BYTES:
+            handle = share(image)  # (a holder here reads the pixels from memory)
+            if handle is not None:
+                self._shared[request_id] = handle.fd
+                image = handle
         self.send(holder, Infer(request_id, model, threshold, image, deadline))
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
 
@@ -120,6 +131,7 @@ class FrameCortex(Cortex):
         self._at: dict[str, ModelAt] = {}  # model → where its holder is
         self._busy_told = -BUSY_NOTICE_EVERY_S
         self._pending: dict[int, _Request] = {}
+        self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
         self._busy = False
         self._waiting: Stimulus | None = None
         self.dropped = 0
@@ -172,7 +184,13 @@ class FrameCortex(Cortex):
                 self._busy = False
                 raise
 
+    def _unshare(self, request_id: int) -> None:
+        fd = self._shared.pop(request_id, None)
+        if fd is not None:
+            os.close(fd)
+
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
+        self._unshare(message.request_id)
         if message.request_id not in self._pending:
             return  # an answer that came after its timeout
         tag = self._pending.pop(message.request_id).tag
@@ -183,6 +201,7 @@ class FrameCortex(Cortex):
             self.frame_done()
 
     def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
+        self._unshare(message.request_id)
         if self._pending.pop(message.request_id, None) is None:
             return  # (including frames the holder skipped after we gave up on them)
         self.error(f"The model could not look at that frame: {message.error}.")
@@ -191,6 +210,7 @@ class FrameCortex(Cortex):
     def on_timer(self, payload: Any) -> None:
         if not isinstance(payload, InferTimeout):
             return
+        self._unshare(payload.request_id)  # (a holder reading it late gets an error nobody waits for)
         request = self._pending.get(payload.request_id)
         if request is None:
             return

@@ -264,7 +264,7 @@ class Infer:
     request_id: int
     model: str
     threshold: float
-    image: Any = field(repr=False)  # numpy uint8 [H, W, 3]
+    image: Any = field(repr=False)  # numpy uint8 [H, W, 3], or SharedPixels from a cortex on this machine
     deadline: float = 0.0  # wall clock after which the asker no longer waits (0: none)
 
 

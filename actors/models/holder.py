@@ -12,7 +12,7 @@ import os
 import resource
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from actors.messages import (
 from actors.models.batching import Batcher
 from actors.models.placement import runs_on
 from actors.models.recipes import HEAD, RECIPES
+from actors.shared_pixels import SharedPixels
+from actors.shared_pixels import read as read_shared
 
 __all__ = ["ModelHolder"]
 
@@ -137,7 +139,15 @@ class ModelHolder(ActorTypeDispatcher):
                 self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
             else:
                 waited_for.append((sender, infer))
-        requests = waited_for
+        requests = []
+        for sender, infer in waited_for:
+            if isinstance(infer.image, SharedPixels):  # (from a cortex on this machine)
+                try:
+                    infer = replace(infer, image=read_shared(infer.image))
+                except OSError as exc:
+                    self.send(sender, InferFailed(infer.request_id, f"its pixels could not be read ({exc})"))
+                    continue
+            requests.append((sender, infer))
         if not requests:
             return
         recipe = self.recipes[model]

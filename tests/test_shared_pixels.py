@@ -1,0 +1,32 @@
+"""Pixels through a memory file (actors/shared_pixels.py), read as a holder would."""
+
+import os
+
+import numpy as np
+import pytest
+
+from actors.shared_pixels import read, share
+
+
+def test_pixels_come_back_the_same_and_not_once_their_file_is_closed():
+    pixels = np.random.default_rng(0).integers(0, 255, (416, 416, 3), dtype=np.uint8)
+    handle = share(pixels)
+    assert handle is not None and handle.pid == os.getpid()
+    got = read(handle)
+    assert got.dtype == np.uint8 and np.array_equal(got, pixels)
+    assert np.array_equal(read(handle), pixels)  # (read again: nothing consumed)
+    os.close(handle.fd)
+    with pytest.raises(OSError):
+        read(handle)
+
+
+def test_a_handle_whose_fd_now_holds_other_bytes_is_refused_not_misread():
+    stale = share(np.zeros((4, 4, 3), np.uint8))
+    os.close(stale.fd)
+    other = share(np.ones((2, 2, 3), np.uint8))
+    try:
+        assert other.fd == stale.fd  # (POSIX gives the lowest free number: the one just closed)
+        with pytest.raises(OSError, match="12 bytes, not 48"):
+            read(stale)
+    finally:
+        os.close(other.fd)
