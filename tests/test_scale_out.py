@@ -119,6 +119,9 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
         assert gpu_host.name in tree and f"holder pid {holder.pid}" in tree and "CPU · batch 1" in tree
         assert latencies.startswith("objects · p50 ") and gpu_host.name in latencies
     assert not holders(faces_host)
+    # This machine has no GPU: the host that claims one says so, and its holder ran on the CPU.
+    assert wait_until(lambda: "this host offers gpu, but TensorFlow sees no GPU here" in gpu_host.log, 60)
+    assert "offers gpu" not in faces_host.log
     assert f"host {faces_host.name} joined, offering faces" in leader.log
     assert f"moved the holder of objects from this machine to host {gpu_host.name}" in leader.log
     # TensorFlow runs in the gpu host's holder only: the leader loaded none after the move.
@@ -297,3 +300,20 @@ def test_joining_without_the_secret_is_refused_with_a_reason(guarded):
     )
     assert done.returncode == 2
     assert "set CORTICAL_ACTOR_SECRET to the same value on every machine" in done.stderr
+
+
+def test_a_host_stopped_while_it_joins_afresh_stops_at_once(tmp_path):
+    """`brain join` re-executes itself to join afresh; a SIGTERM during that start-up used
+    to be ignored (ignored signals stay ignored across exec) and the host ran on."""
+    with running_brain(GPU_TOPOLOGY, tmp_path, env=ENV) as first:
+        host = Member(first, "127.0.0.2", "faces", tmp_path, ENV)
+        try:
+            assert wait_until(lambda: "joins the leader" in host.log, 30), host.log
+            first.stop()
+            assert wait_until(lambda: "joining afresh" in host.log, 15), host.log
+            stopped = time.monotonic()
+            code = host.stop(timeout=10)  # (within its next start-up)
+            assert code != -9 and time.monotonic() - stopped < 10, (code, host.log)
+            assert not host.processes()
+        finally:
+            host.stop()
