@@ -76,6 +76,22 @@ def write_tfjs(tmp: Path, nodes, weights, input_shape, quantize=None, shards=1) 
     return path
 
 
+def fused_conv2d(name, inputs):
+    """A 3×3 `_FusedConv2D` + BiasAdd + Relu as TF.js writes it (no num_args, no TArgs)."""
+    return node(
+        name,
+        "_FusedConv2D",
+        inputs,
+        T=tf.float32,
+        strides=[1, 1, 1, 1],
+        padding="SAME",
+        data_format="NHWC",
+        dilations=[1, 1, 1, 1],
+        fused_ops=["BiasAdd", "Relu"],
+        epsilon=0.0,
+    )
+
+
 def consts(weights, **dtypes):
     return [node(name, "Const", dtype=dtypes.get(name, tf.float32)) for name in weights]
 
@@ -116,18 +132,7 @@ def test_r2_fused_conv2d_without_targs(tmp_path):
     nodes = [
         node("x", "Placeholder", dtype=tf.float32, shape=[1, 6, 6, 2]),
         *consts(weights),
-        node(
-            "out",
-            "_FusedConv2D",
-            ["x", "w", "b"],
-            T=tf.float32,
-            strides=[1, 1, 1, 1],
-            padding="SAME",
-            data_format="NHWC",
-            dilations=[1, 1, 1, 1],
-            fused_ops=["BiasAdd", "Relu"],
-            epsilon=0.0,
-        ),
+        fused_conv2d("out", ["x", "w", "b"]),
     ]
     model = TfjsGraphModel(write_tfjs(tmp_path, nodes, weights, [1, 6, 6, 2]), batchable=False)
     assert model.rewrites["R2"] == 1
@@ -233,18 +238,7 @@ def test_r6_plain_graph_converts_to_tflite_and_litert_agrees(tmp_path):
         node("x", "Placeholder", dtype=tf.float32, shape=[1, 6, 6, 2]),
         *consts({k: v for k, v in weights.items() if k != "flat"}),
         node("flat", "Const", dtype=tf.int32),
-        node(
-            "conv",
-            "_FusedConv2D",
-            ["x", "w", "b"],
-            T=tf.float32,
-            strides=[1, 1, 1, 1],
-            padding="SAME",
-            data_format="NHWC",
-            dilations=[1, 1, 1, 1],
-            fused_ops=["BiasAdd", "Relu"],
-            epsilon=0.0,
-        ),
+        fused_conv2d("conv", ["x", "w", "b"]),
         node("r", "Reshape", ["conv", "flat"], T=tf.float32, Tshape=tf.int32),
         node("out", "_FusedMatMul", ["r", "m", "c"], T=tf.float32, fused_ops=["BiasAdd"], epsilon=0.0),
     ]
