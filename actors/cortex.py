@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -24,6 +25,7 @@ from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch
 from actors.eye_link import send_output
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
+from actors.shared_pixels import read_bytes
 from actors.supervision import ErrorBudget, SupervisionPolicy
 
 __all__ = ["Cortex", "REGISTRY", "cortex_type"]
@@ -81,6 +83,9 @@ class Cortex(ActorTypeDispatcher):
         """Tell the eye, in a sentence, what went wrong."""
         self.emit("error", text, data)
 
+    def on_missed(self, stimulus: Stimulus) -> None:
+        """A snapshot came too late to be read (SNAPSHOTS_KEPT newer ones were sent since)."""
+
     def after(self, seconds: float, payload: Any = None) -> None:
         """Call on_timer(payload) once, `seconds` from now."""
         self.wakeupAfter(timedelta(seconds=seconds), payload)
@@ -114,6 +119,12 @@ class Cortex(ActorTypeDispatcher):
         self.send(sender, CortexReady(self.name))
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
+        if message.shared is not None:  # a snapshot in the Session's memory: read it now
+            try:
+                message = replace(message, image=read_bytes(message.shared), shared=None)
+            except OSError:  # (newer ones have come since: the latest frame wins anyway)
+                self.on_missed(message)
+                return
         try:
             self.on_stimulus(message)
         except Exception as exc:

@@ -166,6 +166,9 @@ class FrameCortex(Cortex):
             {"model": message.model},
         )
 
+    def on_missed(self, stimulus: Stimulus) -> None:
+        self.dropped += 1  # (as if a newer frame had replaced it while waiting: it had)
+
     def on_stimulus(self, stimulus: Stimulus) -> None:
         if stimulus.kind != "image":
             return

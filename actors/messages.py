@@ -63,6 +63,7 @@ class Stimulus:
     content_type: str = ""  # kind "image": e.g. "image/jpeg"
     args: dict[str, Any] = field(default_factory=dict)  # kind "command": its other fields; "pose": the people
     received: float = field(default_factory=time.time)
+    shared: Any = None  # Session → cortex: SharedPixels of the image bytes (then `image` is empty)
 
 
 @dataclass(frozen=True)

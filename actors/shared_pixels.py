@@ -1,11 +1,15 @@
-"""Pixels handed to a model holder on the same machine through memory, not a message.
+"""Frames handed between processes of one machine through memory, not a message.
 
 A frame's pixels for the holder (nanodet 519 KB, centernet 786 KB, ~1.7 MB a frame on the
-default topology) were pickled, signed and sent through thespian's TCP, then read back.
-A cortex now writes them to an anonymous memory file (memfd) of its own and sends only a
-handle: the holder reads them through /proc/<pid>/fd/<n>, which only the brain's own user
-may open. The cortex closes the file once the answer came (or was given up on); a holder
-on another machine still gets the pixels in the message.
+default topology) were pickled, signed and sent through thespian's TCP, then read back;
+so was each snapshot's JPEG, once for every cortex that takes images. The sender now
+writes them to an anonymous memory file (memfd) of its own and sends only a handle; the
+receiver reads them through /proc/<pid>/fd/<n>, which only the brain's own user may open.
+
+- pixels, cortex → holder: the cortex closes the file once the answer came (or was given
+  up on); a holder on another machine still gets the pixels in the message;
+- a snapshot, Session → its cortexes: each cortex reads it as it arrives; the Session
+  keeps its last `Kept.limit` files open (a cortex that far behind drops that frame).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SharedPixels", "share", "read"]
+__all__ = ["Kept", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +59,28 @@ def read(handle: SharedPixels) -> np.ndarray:
     if got != size:
         raise OSError(f"the shared pixels were {got} bytes, not {size}")
     return np.frombuffer(buffer, handle.dtype).reshape(handle.shape)
+
+
+def share_bytes(data: bytes) -> SharedPixels | None:
+    return share(np.frombuffer(data, np.uint8))
+
+
+def read_bytes(handle: SharedPixels) -> bytes:
+    return read(handle).tobytes()
+
+
+class Kept:
+    """The memory files a sender keeps open for readers: the oldest is closed past `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.fds: list[int] = []
+
+    def add(self, fd: int) -> None:
+        self.fds.append(fd)
+        while len(self.fds) > self.limit:
+            os.close(self.fds.pop(0))
+
+    def close(self) -> None:
+        while self.fds:
+            os.close(self.fds.pop())

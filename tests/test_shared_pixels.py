@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from actors.shared_pixels import read, share
+from actors.shared_pixels import Kept, read, read_bytes, share, share_bytes
 
 
 def test_pixels_come_back_the_same_and_not_once_their_file_is_closed():
@@ -30,3 +30,15 @@ def test_a_handle_whose_fd_now_holds_other_bytes_is_refused_not_misread():
             read(stale)
     finally:
         os.close(other.fd)
+
+
+def test_a_sender_keeps_its_last_snapshots_readable_and_closes_older_ones():
+    kept = Kept(2)
+    handles = [share_bytes(bytes([n]) * 100) for n in range(3)]
+    for handle in handles:
+        kept.add(handle.fd)
+    with pytest.raises(OSError):
+        read_bytes(handles[0])  # the oldest: closed
+    assert [read_bytes(h) for h in handles[1:]] == [bytes([1]) * 100, bytes([2]) * 100]
+    kept.close()
+    assert kept.fds == []

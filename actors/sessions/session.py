@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from thespian.actors import (
@@ -39,6 +39,7 @@ from actors.messages import (
     Stimulus,
 )
 from actors.preload import before_fork
+from actors.shared_pixels import Kept, share_bytes
 from actors.specs import CortexSpec
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 #: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
 #: and the SessionSupervisor are different senders, so their messages may cross).
 EARLY_STIMULI_KEPT = 64
+#: Snapshots at least this big reach the cortexes through memory (actors/shared_pixels.py).
+SHARE_FROM_BYTES = 16 * 1024
+#: The last snapshots' memory files kept open: at 15 frames/s, a second for a busy cortex
+#: to read its stimulus (each reads it as soon as it arrives).
+SNAPSHOTS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class Session(ActorTypeDispatcher):
         self.told_ready = False
         self.early: list[Stimulus] = []
         self.inputs = None  # the socket the gateway writes this eye's stimuli to
+        self.kept = Kept(SNAPSHOTS_KEPT)  # the memory files of the last snapshots, for the cortexes
         self.frames = Frames(MAX_FRAME_BYTES)
 
     def receiveMessage(self, message, sender):
@@ -182,10 +189,19 @@ class Session(ActorTypeDispatcher):
         if self.closing:
             return
         routed = False
-        for spec in self.open.cortexes:
-            if message.kind in spec.subscribes and spec.name in self.cortexes:
-                self.send(self.cortexes[spec.name], message)
-                routed = True
+        takers = [
+            self.cortexes[spec.name]
+            for spec in self.open.cortexes
+            if message.kind in spec.subscribes and spec.name in self.cortexes
+        ]
+        if len(message.image) >= SHARE_FROM_BYTES and takers:
+            handle = share_bytes(message.image)  # (written once, read by each cortex)
+            if handle is not None:
+                self.kept.add(handle.fd)
+                message = replace(message, image=b"", shared=handle)
+        for address in takers:
+            self.send(address, message)
+            routed = True
         if routed or any(message.kind in spec.subscribes for spec in self.open.cortexes):
             return  # (a subscribed cortex being restarted misses this one)
         # A snapshot (or pose) stream with no cortex for it would flood the eye: say it once.
