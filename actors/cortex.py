@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -22,7 +24,7 @@ from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
-from actors.eye_link import send_output
+from actors.eye_link import read_stimuli, send_output
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
 from actors.shared_pixels import read_bytes
@@ -104,6 +106,15 @@ class Cortex(ActorTypeDispatcher):
     # -- thespian plumbing ------------------------------------------------------------
 
     def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:
+        for fd in message.inherited:  # (the Session's, not ours: see actors/eye_link.py)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._stimuli = None
+        if message.stimuli_fd >= 0:
+            self._stimuli = socket.socket(fileno=message.stimuli_fd)
+            self._stimuli.setblocking(False)
         self.name = message.spec.name
         self._outputs = message.outputs
         self._session_id = message.session_id
@@ -136,12 +147,23 @@ class Cortex(ActorTypeDispatcher):
     def receiveMessage(self, message, sender):
         super().receiveMessage(message, sender)
         # thespian watches fds only for as long as every handler keeps asking it to.
+        if isinstance(message, ActorExitRequest):
+            return None
+        watched = [f.fileno() for f in (getattr(self, "_stimuli", None),) if f is not None]
         worker = getattr(self, "_async", None)
-        if worker is not None and not isinstance(message, ActorExitRequest):
-            return ThespianWatch([worker.fileno])
-        return None
+        if worker is not None:
+            watched.append(worker.fileno)
+        return ThespianWatch(watched) if watched else None
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
+        pipe = getattr(self, "_stimuli", None)
+        if pipe is not None and pipe.fileno() in message.ready:
+            stimuli, ended = read_stimuli(pipe)
+            if ended:  # (the Session is gone: thespian ends this cortex too)
+                pipe.close()
+                self._stimuli = None
+            for stimulus in stimuli:
+                self.receiveMsg_Stimulus(stimulus, None)
         worker = getattr(self, "_async", None)
         if worker is None:
             return

@@ -9,7 +9,12 @@ whole brain carried 539 echo round trips a second. Now:
   (length-prefixed pickles, one connection per process, opened on first use);
 - stimuli: each Session connects to the gateway's `inputs` socket, says which session it
   is, and thespian watches that socket for it (ThespianWatch), so a stimulus costs a
-  pickle and a write each way, and the Session still handles one message at a time.
+  pickle and a write each way, and the Session still handles one message at a time;
+- and on to its cortexes: a socket pair per cortex, made before the cortex is forked
+  (which inherits it), each message one datagram (SOCK_SEQPACKET: never half written).
+  Measured at 20 eyes, a thespian message cost the Session 537 µs of CPU and the echo
+  cortex 321 µs a round trip. A pipe that is full (a cortex not reading) or a message
+  too big for one datagram goes the thespian way instead.
 
 The socket lives in a directory only the brain's user can enter (the gateway makes it
 with mkdtemp, mode 0700): nobody else can connect, so nobody else's pickles are read.
@@ -26,7 +31,18 @@ import struct
 import threading
 from dataclasses import dataclass
 
-__all__ = ["EyeLink", "Frames", "HEADER", "MAX_FRAME_BYTES", "frame", "open_inputs", "send_output"]
+__all__ = [
+    "EyeLink",
+    "Frames",
+    "HEADER",
+    "MAX_FRAME_BYTES",
+    "frame",
+    "open_inputs",
+    "read_stimuli",
+    "send_output",
+    "send_stimulus",
+    "stimuli_pair",
+]
 
 HEADER = struct.Struct("!I")  # the length of the pickle that follows
 MAX_FRAME_BYTES = 64 * 2**20  # far above any stimulus or output: a larger one is a broken peer
@@ -106,3 +122,36 @@ def _connect(key: tuple[int, str]) -> socket.socket:
         raise
     _connections[key] = connection
     return connection
+
+
+def stimuli_pair() -> tuple[socket.socket, socket.socket]:
+    """(the Session's end, the cortex's end): non-blocking, one datagram a message."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.setblocking(False)
+    return ours, theirs
+
+
+def send_stimulus(pipe, message) -> bool:
+    """One message down a cortex's pipe; False if it cannot go that way now."""
+    if pipe is None:
+        return False
+    try:
+        pipe.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        return True
+    except OSError:  # full (BlockingIOError), too big (EMSGSIZE) or closed
+        return False
+
+
+def read_stimuli(pipe: socket.socket) -> tuple[list, bool]:
+    """What waits in a cortex's pipe, and whether the Session's end has closed."""
+    messages = []
+    while True:
+        try:
+            data = pipe.recv(MAX_FRAME_BYTES)
+        except BlockingIOError:
+            return messages, False
+        except OSError:
+            return messages, True
+        if not data:
+            return messages, True
+        messages.append(pickle.loads(data))

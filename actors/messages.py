@@ -121,6 +121,8 @@ class StartCortex:
     outputs: Any  # EyeLink
     services: dict[str, Any] = field(default_factory=dict)
     policy: Any = None  # SupervisionPolicy
+    stimuli_fd: int = -1  # its end of the socket pair its stimuli come by (inherited at fork)
+    inherited: tuple[int, ...] = ()  # the Session's other files it inherited: to close
 
 
 @dataclass(frozen=True)

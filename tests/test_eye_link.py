@@ -50,3 +50,21 @@ def test_outputs_reach_the_socket_and_the_sender_reconnects_when_it_is_back():
                 os.unlink(link.path)
             # The gateway went away: the next send fails once, then reconnects.
             assert send_output(link, output) is False
+
+
+def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_full_or_closed():
+    from actors.eye_link import read_stimuli, send_stimulus, stimuli_pair
+
+    ours, theirs = stimuli_pair()
+    theirs.setblocking(False)
+    sent = 0
+    while send_stimulus(ours, Stimulus("text", text=f"n{sent}")):  # until the pipe is full
+        sent += 1
+    assert sent > 100  # (a cortex that has not read this many is stuck: the Session then sends the slow way)
+    got, ended = read_stimuli(theirs)
+    assert [m.text for m in got] == [f"n{i}" for i in range(sent)] and not ended
+    assert send_stimulus(ours, Stimulus("image", image=b"x" * (8 << 20))) is False  # too big for one datagram
+    assert send_stimulus(None, Stimulus("text", text="no pipe")) is False
+    ours.close()
+    got, ended = read_stimuli(theirs)
+    assert got == [] and ended

@@ -25,7 +25,7 @@ from thespian.actors import (
 )
 
 from actors.cortex import cortex_type
-from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, send_output
+from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, send_output, send_stimulus, stimuli_pair
 from actors.messages import (
     CloseSession,
     CortexReady,
@@ -78,6 +78,7 @@ class Session(ActorTypeDispatcher):
         self.early: list[Stimulus] = []
         self.inputs = None  # the socket the gateway writes this eye's stimuli to
         self.kept = Kept(SNAPSHOTS_KEPT)  # the memory files of the last snapshots, for the cortexes
+        self.pipes: dict[str, object] = {}  # cortex name → our end of its stimuli socket pair
         self.frames = Frames(MAX_FRAME_BYTES)
 
     def receiveMessage(self, message, sender):
@@ -141,12 +142,41 @@ class Session(ActorTypeDispatcher):
 
     def _start(self, spec: CortexSpec) -> None:
         before_fork()
-        address = self.createActor(cortex_type(spec.type))
+        ours, theirs = stimuli_pair()
+        address = self.createActor(cortex_type(spec.type))  # (forks: the child has both ends now)
+        inherited = (ours.fileno(), *self._own_files())
+        old = self.pipes.pop(spec.name, None)
+        if old is not None:
+            old.close()
+        self.pipes[spec.name] = ours
+        theirs_fd = theirs.detach()
+        os.close(theirs_fd)  # (the number stays valid in the child, which has its own copy)
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
         self.send(
-            address, StartCortex(spec, self.open.session_id, self.open.outputs, self.open.services, self.open.policy)
+            address,
+            StartCortex(
+                spec,
+                self.open.session_id,
+                self.open.outputs,
+                self.open.services,
+                self.open.policy,
+                theirs_fd,
+                inherited,
+            ),
         )
+
+    def _own_files(self) -> list[int]:
+        """What a new cortex inherits of this Session and must close: the other cortexes'
+        pipes, the gateway's inputs socket, the kept snapshots."""
+        files = [pipe.fileno() for pipe in self.pipes.values()] + list(self.kept.fds)
+        if self.inputs is not None:
+            files.append(self.inputs.fileno())
+        return files
+
+    def _tell_cortex(self, name: str, message: Stimulus) -> None:
+        if not send_stimulus(self.pipes.get(name), message):
+            self.send(self.cortexes[name], message)  # (its pipe is full or gone: the slow way)
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
@@ -190,17 +220,15 @@ class Session(ActorTypeDispatcher):
             return
         routed = False
         takers = [
-            self.cortexes[spec.name]
-            for spec in self.open.cortexes
-            if message.kind in spec.subscribes and spec.name in self.cortexes
+            spec.name for spec in self.open.cortexes if message.kind in spec.subscribes and spec.name in self.cortexes
         ]
         if len(message.image) >= SHARE_FROM_BYTES and takers:
             handle = share_bytes(message.image)  # (written once, read by each cortex)
             if handle is not None:
                 self.kept.add(handle.fd)
                 message = replace(message, image=b"", shared=handle)
-        for address in takers:
-            self.send(address, message)
+        for name in takers:
+            self._tell_cortex(name, message)
             routed = True
         if routed or any(message.kind in spec.subscribes for spec in self.open.cortexes):
             return  # (a subscribed cortex being restarted misses this one)
