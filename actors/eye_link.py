@@ -113,6 +113,15 @@ def send_output(link: EyeLink, message) -> bool:
             return False
 
 
+def _forget_inherited() -> None:
+    """In a forked child: its parent's connections are not its own (close our copies)."""
+    for key in [k for k in _connections if k[0] != os.getpid()]:
+        _connections.pop(key).close()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
+
+
 def _connect(key: tuple[int, str]) -> socket.socket:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -142,16 +151,19 @@ def send_stimulus(pipe, message) -> bool:
         return False
 
 
+_datagram = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
+
+
 def read_stimuli(pipe: socket.socket) -> tuple[list, bool]:
     """What waits in a cortex's pipe, and whether the Session's end has closed."""
     messages = []
     while True:
         try:
-            data = pipe.recv(MAX_FRAME_BYTES)
+            size = pipe.recv_into(_datagram)
         except BlockingIOError:
             return messages, False
         except OSError:
             return messages, True
-        if not data:
+        if not size:
             return messages, True
-        messages.append(pickle.loads(data))
+        messages.append(pickle.loads(memoryview(_datagram)[:size]))

@@ -24,10 +24,11 @@ __all__ = ["Kept", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
 
 @dataclass(frozen=True)
 class SharedPixels:
-    pid: int  # the cortex process holding the file open
+    pid: int  # the process holding the file open
     fd: int
     shape: tuple[int, ...]
     dtype: str
+    inode: int = 0  # the file's: its fd number may since name another file (then: OSError)
 
 
 def share(pixels: np.ndarray) -> SharedPixels | None:
@@ -44,7 +45,7 @@ def share(pixels: np.ndarray) -> SharedPixels | None:
     except OSError:
         os.close(fd)
         return None
-    return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str)
+    return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str, os.fstat(fd).st_ino)
 
 
 def read(handle: SharedPixels) -> np.ndarray:
@@ -53,6 +54,8 @@ def read(handle: SharedPixels) -> np.ndarray:
     buffer = bytearray(size)
     fd = os.open(f"/proc/{handle.pid}/fd/{handle.fd}", os.O_RDONLY)
     try:
+        if os.fstat(fd).st_ino != handle.inode:  # (closed, and the number given to a newer file)
+            raise OSError("the shared pixels were closed and their number reused")
         got = os.preadv(fd, [buffer], 0)
     finally:
         os.close(fd)

@@ -165,9 +165,14 @@ class Bridge:
             thread.join(timeout=10)
         self._stopping.set()
         self._threads[0].join(timeout=10)
-        if getattr(self, "_server", None) is not None:
-            self._server.close()
-            self._inputs_server.close()
+
+    def close_links(self) -> None:
+        """On the loop (asyncio servers are not thread-safe): stop taking the actors'
+        connections and remove the sockets' directory."""
+        for server in (getattr(self, "_server", None), getattr(self, "_inputs_server", None)):
+            if server is not None:
+                server.close()
+        if getattr(self, "_directory", None):
             shutil.rmtree(self._directory, ignore_errors=True)
 
     # -- the threads -----------------------------------------------------------------------

@@ -143,6 +143,7 @@ async def _serve(config: Config, reflector, services: dict, supervisor, core_pid
         return 0
     finally:
         watchdog.cancel()
+        bridge.close_links()
         if stop.result() != ACTOR_SYSTEM_DIED:
             await loop.run_in_executor(None, bridge.stop)
 

@@ -175,8 +175,17 @@ class Session(ActorTypeDispatcher):
         return files
 
     def _tell_cortex(self, name: str, message: Stimulus) -> None:
-        if not send_stimulus(self.pipes.get(name), message):
-            self.send(self.cortexes[name], message)  # (its pipe is full or gone: the slow way)
+        if send_stimulus(self.pipes.get(name), message):
+            return
+        # Its pipe is full (a cortex not reading), closed, or the message too big: from now
+        # on it all goes the thespian way, so that nothing overtakes what went before.
+        pipe = self.pipes.pop(name, None)
+        if pipe is not None:
+            log.warning(
+                "session %s: the %s cortex's pipe is full; its stimuli go as messages", self.open.session_id, name
+            )
+            pipe.close()
+        self.send(self.cortexes[name], message)
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
