@@ -18,6 +18,7 @@ from brain import teach_files
 from brain.actor_network import NetworkGuard, is_loopback
 from brain.actor_system import AdminPortBusy, start_actor_system
 from brain.config import CAPABILITY, ActorsConfig, Config, ConfigError, load_config, parse_config
+from brain.gpu import answer, ask_tensorflow, gpu_warning, gpus_known
 
 __all__ = ["main"]
 
@@ -253,6 +254,13 @@ def _join_settings(args: argparse.Namespace) -> tuple[ActorsConfig, str, str, tu
     return config.actors, f"{leader_host}:{leader_port}", name, offers
 
 
+def _say_gpus(offers: list[str], gpus: int | None) -> None:
+    if warning := gpu_warning(offers, gpus):
+        log.warning(warning)
+    else:
+        log.info("TensorFlow sees %d GPU(s) here", gpus)
+
+
 def _join(args: argparse.Namespace) -> int:
     from actors.messages import WhoAmI
     from actors.models.host_beacon import LEFT_BEHIND_ENV
@@ -292,6 +300,7 @@ def _join(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda s, _: stop.append(s))
     code = 0
     rejoin = False
+    probe = None  # TensorFlow, asked whether it sees a GPU
     try:
         you = system.ask(system.createActor(Reflector), WhoAmI(), 10)
         log.info(
@@ -301,14 +310,15 @@ def _join(args: argparse.Namespace) -> int:
             ", ".join(offers) or "nothing",
         )
         if "gpu" in offers:
-            from brain.gpu import gpu_warning, tensorflow_gpus
-
-            gpus = tensorflow_gpus()
-            if warning := gpu_warning(list(offers), gpus):
-                log.warning(warning)
+            gpus = gpus_known()
+            if gpus == "ask":
+                probe = ask_tensorflow()  # (polled below: the host serves meanwhile)
             else:
-                log.info("TensorFlow sees %d GPU(s) here", gpus)
+                _say_gpus(list(offers), gpus)
         while not stop:
+            if probe is not None and probe.poll() is not None:
+                _say_gpus(list(offers), answer(probe))
+                probe = None
             if not process_alive(you.admin_pid):
                 log.error(
                     "this host's actor system died (admin pid %d); stopping (exit code %d)",
@@ -327,6 +337,9 @@ def _join(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         return code
     finally:
+        if probe is not None:
+            probe.kill()
+            probe.wait()
         # (The handlers above only note a signal, so the shutdown below is not interrupted.)
         if code != ACTOR_SYSTEM_DIED:
             system.shutdown()  # leaves the convention: the leader re-places its holders at once

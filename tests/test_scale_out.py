@@ -120,7 +120,7 @@ def test_the_holder_runs_on_the_host_that_offers_what_it_requires(leader, member
         assert latencies.startswith("objects · p50 ") and gpu_host.name in latencies
     assert not holders(faces_host)
     # This machine has no GPU: the host that claims one says so, and its holder ran on the CPU.
-    assert wait_until(lambda: "this host offers gpu, but TensorFlow sees no GPU here" in gpu_host.log, 60)
+    assert "this host offers gpu, but TensorFlow sees no GPU here" in gpu_host.log  # (known at once)
     assert "offers gpu" not in faces_host.log
     assert f"host {faces_host.name} joined, offering faces" in leader.log
     assert f"moved the holder of objects from this machine to host {gpu_host.name}" in leader.log
