@@ -153,15 +153,18 @@ def test_holder_killed_gives_an_error_then_recovers(tmp_path):
         (holder,) = brain.named("ModelHolder")
         os.kill(holder.pid, signal.SIGKILL)
         killed = time.monotonic()
-        error = label_of(eye, frame, timeout=10)
+        first = label_of(eye, frame, timeout=10)
         # The directory hears of the exit first and tells the cortex at once; the
-        # request's own timeout (1.5 s) is the backstop.
-        assert error["kind"] == "error"
-        assert (
-            "the holder on this machine exited" in error["text"] or "did not answer within 1500 ms" in error["text"]
-        ), error["text"]
+        # request's own timeout (1.5 s) is the backstop. A new holder loads in ~0.2 s, so
+        # on a busy machine it may already serve this frame: a label, and no error at all.
+        if first["kind"] == "error":
+            assert (
+                "the holder on this machine exited" in first["text"] or "did not answer within 1500 ms" in first["text"]
+            ), first["text"]
+            eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+        else:
+            assert first["text"].startswith("cup ("), first
         assert time.monotonic() - killed < 1.5 + 1.0
-        eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
         assert label_of(eye, frame)["text"].startswith("cup (")
         assert wait_until(lambda: len(brain.named("ModelHolder")) == 1, 10)
         assert brain.named("ModelHolder")[0].pid != holder.pid
