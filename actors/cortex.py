@@ -149,7 +149,8 @@ class Cortex(ActorTypeDispatcher):
         # thespian watches fds only for as long as every handler keeps asking it to.
         if isinstance(message, ActorExitRequest):
             return None
-        watched = [f.fileno() for f in (getattr(self, "_stimuli", None),) if f is not None]
+        pipe = getattr(self, "_stimuli", None)
+        watched = [pipe.fileno()] if pipe is not None else []
         worker = getattr(self, "_async", None)
         if worker is not None:
             watched.append(worker.fileno)

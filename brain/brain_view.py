@@ -157,21 +157,22 @@ class BrainView:
             )
         holders, models = [], []
         for (host, pid), names in sorted(self.holders.items()):
-            batches = [b for name in names for b in self.models.get(name, _Model()).batches]
+            served = {name: self.models.get(name) or _Model() for name in sorted(names)}
+            batches = [b for m in served.values() for b in m.batches]
             holders.append(
                 {
                     "models": sorted(names),
                     "host": host or "this machine",
                     "pid": pid,
                     "pss_mb": pss_mb.get(pid) if not host else None,
-                    "devices": {name: self.models.get(name, _Model()).device for name in sorted(names)},
+                    "devices": {name: m.device for name, m in served.items()},
                     "batch_mean": round(sum(batches) / len(batches), 1) if batches else None,
                     "batch_max": max(batches, default=None),
-                    "queued": sum(self.models.get(name, _Model()).queued for name in names),
+                    "queued": sum(m.queued for m in served.values()),
                 }
             )
             for name in sorted(names):
-                latencies = list(self.models.get(name, _Model()).latencies)
+                latencies = list(served[name].latencies)
                 models.append(
                     {
                         "name": name,

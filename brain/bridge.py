@@ -189,7 +189,7 @@ class Bridge:
                 message = context.listen(self._listen_timeout_s)
                 if message is None:
                     continue
-                if isinstance(message, (EyeOutput, SessionStarted, SessionEnded)):
+                if isinstance(message, (SessionStarted, SessionEnded)):  # (outputs come by the socket)
                     try:
                         self._loop.call_soon_threadsafe(self._deliver, message)
                     except RuntimeError:  # the loop has closed: we are shutting down

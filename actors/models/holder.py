@@ -142,17 +142,15 @@ class ModelHolder(ActorTypeDispatcher):
         for sender, infer in requests:
             if infer.deadline and infer.deadline < now:
                 self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
-            else:
-                waited_for.append((sender, infer))
-        requests = []
-        for sender, infer in waited_for:
+                continue
             if isinstance(infer.image, SharedPixels):  # (from a cortex on this machine)
                 try:
                     infer = replace(infer, image=read_shared(infer.image))
                 except OSError as exc:
                     self.send(sender, InferFailed(infer.request_id, f"its pixels could not be read ({exc})"))
                     continue
-            requests.append((sender, infer))
+            waited_for.append((sender, infer))
+        requests = waited_for
         if not requests:
             return
         recipe = self.recipes[model]

@@ -149,8 +149,8 @@ class Session(ActorTypeDispatcher):
         if old is not None:
             old.close()
         self.pipes[spec.name] = ours
-        theirs_fd = theirs.detach()
-        os.close(theirs_fd)  # (the number stays valid in the child, which has its own copy)
+        theirs_fd = theirs.fileno()
+        theirs.close()  # (the number stays valid in the child, which has its own copy)
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
         self.send(
