@@ -160,7 +160,7 @@ class Cortex(ActorTypeDispatcher):
         pipe = getattr(self, "_stimuli", None)
         if pipe is not None and pipe.fileno() in message.ready:
             stimuli, ended = read_stimuli(pipe)
-            if ended:  # (the Session is gone: thespian ends this cortex too)
+            if ended:  # (the eye left, or the gateway stopped: the Session ends this cortex soon)
                 pipe.close()
                 self._stimuli = None
             for stimulus in stimuli:

@@ -1,4 +1,4 @@
-"""How the gateway and the actors of its machine trade an eye's messages: two Unix sockets.
+"""How the gateway and the actors of its machine trade an eye's messages: Unix sockets.
 
 Measured with `python -m bench.echo`: every message between the gateway and the actors
 used to be a thespian message to or from its external context, whose `tell()` waits for
@@ -7,16 +7,21 @@ whole brain carried 539 echo round trips a second. Now:
 
 - outputs: each actor process writes them straight to the gateway's `outputs` socket
   (length-prefixed pickles, one connection per process, opened on first use);
-- stimuli: each Session connects to the gateway's `inputs` socket, says which session it
-  is, and thespian watches that socket for it (ThespianWatch), so a stimulus costs a
-  pickle and a write each way, and the Session still handles one message at a time;
-- and on to its cortexes: a socket pair per cortex, made before the cortex is forked
-  (which inherits it), each message one datagram (SOCK_SEQPACKET: never half written).
-  Measured at 20 eyes, a thespian message cost the Session 537 µs of CPU and the echo
-  cortex 321 µs a round trip. A pipe that is full (a cortex not reading) or a message
-  too big for one datagram goes the thespian way instead.
+- stimuli: a socket pair per cortex, made by its Session before the cortex is forked
+  (which inherits its end), each message one datagram (SOCK_SEQPACKET: never half
+  written). The Session hands the other end to the gateway over its `routes` socket
+  (SCM_RIGHTS), with the kinds the cortex takes, and the gateway writes each stimulus
+  straight down the pipes of the cortexes that take it: no actor wakes in between, and
+  the Session stays the one that decides what goes where. Measured at 20 eyes, a
+  thespian message cost the Session 537 µs of CPU and the echo cortex 321 µs a round
+  trip; the Session's hop through its own socket still cost it 244 µs.
+- a pipe that is full (a cortex not reading) or a stimulus too big for one datagram:
+  from then on that cortex's stimuli go to its Session, which sends them on as thespian
+  messages, so nothing overtakes. The Session also gets what no pipe takes (to say that
+  no cortex takes it) and the eye's goodbye, on its `inputs` socket, which thespian
+  watches for it (ThespianWatch).
 
-The socket lives in a directory only the brain's user can enter (the gateway makes it
+The sockets live in a directory only the brain's user can enter (the gateway makes it
 with mkdtemp, mode 0700): nobody else can connect, so nobody else's pickles are read.
 Sessions and cortexes always run on the brain's own machine; control messages (a session
 started or ended) still travel as actor messages.
@@ -38,9 +43,11 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "frame",
     "open_inputs",
+    "open_routes",
+    "read_routes",
     "read_stimuli",
     "send_output",
-    "send_stimulus",
+    "send_route",
     "stimuli_pair",
 ]
 
@@ -52,6 +59,7 @@ MAX_FRAME_BYTES = 64 * 2**20  # far above any stimulus or output: a larger one i
 class EyeLink:
     path: str  # the gateway's outputs socket
     inputs: str = ""  # the gateway's inputs socket
+    routes: str = ""  # the gateway's routes socket (SOCK_SEQPACKET)
 
 
 def frame(message) -> bytes:
@@ -91,6 +99,49 @@ def open_inputs(link: EyeLink, session_id: str) -> socket.socket:
         raise
     connection.setblocking(False)
     return connection
+
+
+def open_routes(link: EyeLink) -> socket.socket:
+    """A Session's connection for handing its cortexes' pipes to the gateway."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.connect(link.routes)
+    except OSError:
+        connection.close()
+        raise
+    return connection
+
+
+def send_route(connection: socket.socket, message, pipe: socket.socket | None = None) -> bool:
+    """One message to the gateway, with a pipe's end beside it; False if it is gone."""
+    try:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        socket.send_fds(connection, [data], [pipe.fileno()] if pipe is not None else [])
+        return True
+    except OSError:
+        return False
+
+
+def read_routes(connection: socket.socket) -> tuple[list[tuple[object, socket.socket | None]], bool]:
+    """What a Session has sent (each message with its pipe, if any), and whether it has
+    closed. The connection is non-blocking."""
+    messages: list[tuple[object, socket.socket | None]] = []
+    while True:
+        try:
+            data, fds, _flags, _address = socket.recv_fds(connection, 1 << 16, 1)
+        except BlockingIOError:
+            return messages, False
+        except OSError:
+            return messages, True
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return messages, True
+        pipe = None
+        if fds:
+            pipe = socket.socket(fileno=fds[0])
+            pipe.setblocking(False)
+        messages.append((pickle.loads(data), pipe))
 
 
 _connections: dict[tuple[int, str], socket.socket] = {}  # (pid, path): a forked child makes its own
@@ -134,28 +185,17 @@ def _connect(key: tuple[int, str]) -> socket.socket:
 
 
 def stimuli_pair() -> tuple[socket.socket, socket.socket]:
-    """(the Session's end, the cortex's end): non-blocking, one datagram a message."""
+    """(the gateway's end, the cortex's end): one datagram a message."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.setblocking(False)
     return ours, theirs
-
-
-def send_stimulus(pipe, message) -> bool:
-    """One message down a cortex's pipe; False if it cannot go that way now."""
-    if pipe is None:
-        return False
-    try:
-        pipe.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
-        return True
-    except OSError:  # full (BlockingIOError), too big (EMSGSIZE) or closed
-        return False
 
 
 _datagram = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
 
 
 def read_stimuli(pipe: socket.socket) -> tuple[list, bool]:
-    """What waits in a cortex's pipe, and whether the Session's end has closed."""
+    """What waits in a cortex's pipe, and whether the gateway's end has closed."""
     messages = []
     while True:
         try:

@@ -18,6 +18,9 @@ __all__ = [
     "Output",
     "EyeOutput",
     "OpenSession",
+    "Rerouted",
+    "Route",
+    "RoutesGiven",
     "StartCortex",
     "CortexReady",
     "CloseSession",
@@ -63,7 +66,7 @@ class Stimulus:
     content_type: str = ""  # kind "image": e.g. "image/jpeg"
     args: dict[str, Any] = field(default_factory=dict)  # kind "command": its other fields; "pose": the people
     received: float = field(default_factory=time.time)
-    shared: Any = None  # Session → cortex: SharedPixels of the image bytes (then `image` is empty)
+    shared: Any = None  # gateway → cortex: SharedPixels of the image bytes (then `image` is empty)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,32 @@ class CortexReady:
 @dataclass(frozen=True)
 class CloseSession:
     """Gateway → Session: the eye left; stop the cortexes, then exit."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """Session → gateway: this cortex's stimuli go down the pipe sent beside this message
+    (its end of the socket pair travels as SCM_RIGHTS); it replaces an earlier one."""
+
+    session_id: str
+    cortex: str
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoutesGiven:
+    """Session → gateway: every cortex it started has its route; the eye may send."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Rerouted:
+    """Gateway → Session: a stimulus for one cortex whose pipe was full (or the stimulus
+    too big for it); the Session sends it on as a message, and so all that follow."""
+
+    cortex: str
+    stimulus: Stimulus
 
 
 @dataclass(frozen=True)

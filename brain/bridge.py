@@ -14,9 +14,11 @@ the message, so one send thread caps the whole brain at one round trip to an act
 at a time. Sends are spread over several send threads ("lanes"); each eye keeps to
 one lane, so its messages stay in order.
 
-An eye's stimuli and outputs do not go through thespian once its Session is up: they
-travel the bridge's two Unix sockets (actors/eye_link.py says why), read and written
-here on the event loop. Until a Session has connected, its messages take the lanes.
+An eye's stimuli and outputs do not go through thespian once its Session is up: outputs
+come on the bridge's `outputs` socket, and stimuli go down the pipes the Session handed
+over on the `routes` socket (brain/routes.py), all read and written here on the event
+loop (actors/eye_link.py says why). Until a Session has connected, its messages take
+the lanes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import logging
 import pickle
 import queue
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable
@@ -33,14 +36,29 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
-from actors.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame
-from actors.messages import EyeOutput, SessionEnded, SessionStarted, WhoAmI, YouAre
+from actors.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, read_routes
+from actors.messages import (
+    EyeOutput,
+    Rerouted,
+    Route,
+    RoutesGiven,
+    SessionEnded,
+    SessionStarted,
+    Stimulus,
+    WhoAmI,
+    YouAre,
+)
+from brain.routes import EyeRoutes
 
-__all__ = ["Bridge", "BridgeError"]
+__all__ = ["Bridge", "BridgeError", "SNAPSHOTS_KEPT"]
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+#: The last snapshots' memory files kept open for each eye: at 15 frames/s, a second for a
+#: busy cortex to read its stimulus (each reads it as soon as it arrives).
+SNAPSHOTS_KEPT = 16
 
 
 class BridgeError(RuntimeError):
@@ -65,7 +83,9 @@ class Bridge:
         self._address_known = threading.Event()
         self.eye_address: Any = None
         self.sessions: dict[str, asyncio.StreamWriter] = {}  # session id → its inputs socket
-        self.on_linked: Callable[[str], None] | None = None  # a Session connected
+        self.routes: dict[str, tuple[socket.socket, EyeRoutes]] = {}  # session id → (its routes socket, its routes)
+        self._route_links: set[socket.socket] = set()  # the Sessions' connections to the routes socket
+        self.on_linked: Callable[[str], None] | None = None  # a Session gave its routes
         self.actor_sid = 0
         self.admin_pid = 0
         self._threads = [
@@ -80,9 +100,16 @@ class Bridge:
 
     async def start(self, timeout_s: float = 10.0) -> None:
         self._directory = tempfile.mkdtemp(prefix="cortical-eyes-")  # mode 0700: this user only
-        self.link = EyeLink(f"{self._directory}/outputs.sock", f"{self._directory}/inputs.sock")
+        self.link = EyeLink(
+            f"{self._directory}/outputs.sock", f"{self._directory}/inputs.sock", f"{self._directory}/routes.sock"
+        )
         self._server = await asyncio.start_unix_server(self._read_outputs, self.link.path)
         self._inputs_server = await asyncio.start_unix_server(self._session_connected, self.link.inputs)
+        self._routes_server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._routes_server.bind(self.link.routes)
+        self._routes_server.listen(64)
+        self._routes_server.setblocking(False)
+        self._loop.add_reader(self._routes_server.fileno(), self._route_connected)
         for thread in self._threads:
             thread.start()
         known = await self._loop.run_in_executor(None, self._address_known.wait, timeout_s)
@@ -122,8 +149,6 @@ class Bridge:
         if replaced is not None:
             replaced.close()  # (a restarted Session)
         self.sessions[session_id] = writer
-        if self.on_linked is not None:
-            self.on_linked(session_id)
         try:
             await reader.read()  # nothing more comes: wait for its end
         except ConnectionError:
@@ -132,6 +157,64 @@ class Bridge:
             if self.sessions.get(session_id) is writer:
                 del self.sessions[session_id]
             writer.close()
+
+    def _route_connected(self) -> None:
+        try:
+            connection, _ = self._routes_server.accept()
+        except OSError:
+            return
+        connection.setblocking(False)
+        self._route_links.add(connection)
+        self._loop.add_reader(connection.fileno(), self._routes_ready, connection, [None])
+
+    def _routes_ready(self, connection: socket.socket, session: list) -> None:
+        """A Session's routes: each replaces its cortex's earlier one."""
+        messages, ended = read_routes(connection)
+        for message, pipe in messages:
+            if isinstance(message, Route) and pipe is not None:
+                held = self.routes.get(message.session_id)
+                if held is None or held[0] is not connection:  # (a new or restarted Session)
+                    self.forget(message.session_id)
+                    held = self.routes[message.session_id] = (connection, EyeRoutes(SNAPSHOTS_KEPT))
+                session[0] = message.session_id
+                held[1].add(message, pipe)
+            elif isinstance(message, RoutesGiven) and self.on_linked is not None:
+                self.on_linked(message.session_id)
+            elif pipe is not None:
+                pipe.close()
+        if ended:
+            self._loop.remove_reader(connection.fileno())
+            self._route_links.discard(connection)
+            held = self.routes.get(session[0])
+            if held is not None and held[0] is connection:
+                self.forget(session[0])
+            connection.close()
+
+    def forget(self, session_id: str) -> None:
+        """Close an eye's pipes and snapshots (it left, or its Session ended)."""
+        held = self.routes.pop(session_id, None)
+        if held is not None:
+            held[1].close()
+
+    def forward(
+        self, session_id: str, address: Any, stimulus: Stimulus, lane: int, done: Callable[[], None] | None = None
+    ) -> None:
+        """A stimulus from the eye: down the pipes of the cortexes that take it, and to the
+        Session what they cannot take. `done` as for send_to_session()."""
+        held = self.routes.get(session_id)
+        if held is None:
+            self.send_to_session(session_id, address, stimulus, lane, done)
+            return
+        stimulus, sent = held[1].send(stimulus)
+        if not sent.routed:
+            self.send_to_session(session_id, address, stimulus, lane, done)
+            return
+        for n, cortex in enumerate(sent.to_session, 1):
+            self.send_to_session(
+                session_id, address, Rerouted(cortex, stimulus), lane, done if n == len(sent.to_session) else None
+            )
+        if not sent.to_session and done is not None:
+            done()
 
     def send_to_session(
         self, session_id: str, address: Any, message: Any, lane: int, done: Callable[[], None] | None = None
@@ -172,6 +255,16 @@ class Bridge:
         for server in (getattr(self, "_server", None), getattr(self, "_inputs_server", None)):
             if server is not None:
                 server.close()
+        routes_server = getattr(self, "_routes_server", None)
+        if routes_server is not None:
+            self._loop.remove_reader(routes_server.fileno())
+            routes_server.close()
+        for session_id in list(self.routes):
+            self.forget(session_id)
+        for connection in self._route_links:
+            self._loop.remove_reader(connection.fileno())
+            connection.close()
+        self._route_links.clear()
         if getattr(self, "_directory", None):
             shutil.rmtree(self._directory, ignore_errors=True)
 

@@ -106,7 +106,7 @@ class EyeConnection:
         self.frames_dropped: dict[str, int] = {}  # cortex → its latest-frame-wins count
         self.session = None  # address of its Session actor; changes if it is restarted
         self.started: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.linked = asyncio.Event()  # its Session connected to the bridge's inputs socket
+        self.linked = asyncio.Event()  # its Session gave the bridge its cortexes' pipes
 
     def put(self, output: Output) -> None:
         self.gateway.count(self.protocol.reply(output))
@@ -169,7 +169,7 @@ class Gateway:
     # -- actor side ----------------------------------------------------------------------
 
     def linked(self, session_id: str) -> None:
-        """The bridge says: this eye's Session connected for its stimuli."""
+        """The bridge says: this eye's Session gave its routes; its stimuli may flow."""
         if (eye := self.eyes.get(session_id)) is not None:
             eye.linked.set()
 
@@ -248,7 +248,7 @@ class Gateway:
         self.bridge.send(self.supervisor, StartSession(opening), eye.lane)
         try:
             try:
-                # Started, and connected for its stimuli: they then all travel one way, in order.
+                # Started, and its routes given: each stimulus then goes one way, in order.
                 async with asyncio.timeout(server.session_start_timeout_s):
                     await asyncio.shield(eye.started)
                     await eye.linked.wait()
@@ -274,6 +274,7 @@ class Gateway:
             # (A Session started after this point is closed by deliver(SessionStarted).)
             if eye.session is not None:
                 self.bridge.send_to_session(eye.session_id, eye.session, CloseSession(), eye.lane)
+            self.bridge.forget(eye.session_id)
 
     async def _read(self, websocket: ServerConnection, eye: EyeConnection) -> None:
         while True:
@@ -298,9 +299,7 @@ class Gateway:
         self.count(actions)
         for action in actions:
             if isinstance(action, Forward):
-                self.bridge.send_to_session(
-                    eye.session_id, eye.session, action.stimulus, eye.lane, eye.sent(action.size)
-                )
+                self.bridge.forward(eye.session_id, eye.session, action.stimulus, eye.lane, eye.sent(action.size))
             elif isinstance(action, Reply) and eye is not None:
                 eye.ready.set()
             elif isinstance(action, Close):

@@ -1,4 +1,5 @@
-"""The eye link's framing (pure) and its sender on a real Unix socket."""
+"""The eye link's framing (pure), its sender on a real Unix socket, and the routes down
+which the gateway writes an eye's stimuli (real socket pairs)."""
 
 import os
 import socket
@@ -7,7 +8,8 @@ import tempfile
 import pytest
 
 from actors.eye_link import EyeLink, Frames, frame, send_output
-from actors.messages import EyeOutput, Output, Stimulus
+from actors.messages import EyeOutput, Output, Route, RoutesGiven, Stimulus
+from brain.routes import EyeRoutes
 
 
 def test_frames_cut_anywhere_come_out_whole_and_in_order():
@@ -52,19 +54,89 @@ def test_outputs_reach_the_socket_and_the_sender_reconnects_when_it_is_back():
             assert send_output(link, output) is False
 
 
-def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_full_or_closed():
-    from actors.eye_link import read_stimuli, send_stimulus, stimuli_pair
+def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_closed():
+    from actors.eye_link import read_stimuli, stimuli_pair
 
     ours, theirs = stimuli_pair()
     theirs.setblocking(False)
-    sent = 0
-    while send_stimulus(ours, Stimulus("text", text=f"n{sent}")):  # until the pipe is full
-        sent += 1
-    assert sent > 100  # (a cortex that has not read this many is stuck: the Session then sends the slow way)
+    routes = EyeRoutes(kept=2)
+    routes.add(Route("s1", "echo", ("text",)), ours)
+    for n in range(50):
+        routes.send(Stimulus("text", text=f"n{n}"))
     got, ended = read_stimuli(theirs)
-    assert [m.text for m in got] == [f"n{i}" for i in range(sent)] and not ended
-    assert send_stimulus(ours, Stimulus("image", image=b"x" * (8 << 20))) is False  # too big for one datagram
-    assert send_stimulus(None, Stimulus("text", text="no pipe")) is False
-    ours.close()
+    assert [m.text for m in got] == [f"n{n}" for n in range(50)] and not ended
+    routes.close()
     got, ended = read_stimuli(theirs)
     assert got == [] and ended
+
+
+def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
+    from actors.eye_link import read_stimuli, stimuli_pair
+    from actors.shared_pixels import read_bytes
+
+    routes, ends = EyeRoutes(kept=2), {}
+    for name, kinds in (("echo", ("text",)), ("objects", ("image",)), ("faces", ("image", "command"))):
+        ours, ends[name] = stimuli_pair()
+        ends[name].setblocking(False)
+        routes.add(Route("s1", name, kinds), ours)
+
+    _, sent = routes.send(Stimulus("pose"))  # nobody takes it: the Session says so
+    assert not sent.routed
+
+    snapshot = b"\xff\xd8" + bytes(range(256)) * 100
+    as_sent, sent = routes.send(Stimulus("image", image=snapshot, content_type="image/jpeg"))
+    assert sent.piped == ["objects", "faces"] and as_sent.image == b""  # one memory file for both
+    for name in ("objects", "faces"):
+        (got,), _ = read_stimuli(ends[name])
+        assert read_bytes(got.shared) == snapshot
+    assert read_stimuli(ends["echo"]) == ([], False)
+    for _ in range(2):  # older snapshots' files are closed once `kept` newer ones went
+        routes.send(Stimulus("image", image=snapshot))
+    with pytest.raises(OSError):
+        read_bytes(as_sent.shared)
+
+    # A full pipe (a cortex not reading): its stimuli go through the Session from now on.
+    sent = routes.send(Stimulus("command", text="enroll"))[1]
+    while not sent.to_session:
+        sent = routes.send(Stimulus("command", text="enroll"))[1]
+    assert sent.to_session == ["faces"]
+    read_stimuli(ends["faces"])  # (read now, but the order must hold: still the Session's way)
+    assert routes.send(Stimulus("command", text="enroll"))[1].to_session == ["faces"]
+    assert routes.send(Stimulus("image", image=snapshot))[1].to_session == ["faces"]
+
+    # A new route (the cortex restarted) starts afresh; a too big stimulus goes the Session's way.
+    ours, ends["faces"] = stimuli_pair()
+    routes.add(Route("s1", "faces", ("image", "command")), ours)
+    assert routes.send(Stimulus("command", text="enroll"))[1].piped == ["faces"]
+    assert routes.send(Stimulus("text", text="x" * (4 << 20)))[1].to_session == ["echo"]
+
+    # A cortex that ended (its end closed): its route goes, and it misses that one.
+    ends["objects"].close()
+    assert routes.send(Stimulus("image", image=snapshot))[1].ended == ["objects"]
+    assert "objects" not in routes.pipes
+    routes.close()
+
+
+def test_a_session_hands_its_pipes_over_a_real_socket():
+    from actors.eye_link import open_routes, read_routes, send_route, stimuli_pair
+
+    with tempfile.TemporaryDirectory() as directory:
+        link = EyeLink("", "", os.path.join(directory, "routes.sock"))
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        server.bind(link.routes)
+        server.listen(1)
+        session = open_routes(link)
+        gateway, _ = server.accept()
+        gateway.setblocking(False)
+        ours, theirs = stimuli_pair()
+        assert send_route(session, Route("s1", "echo", ("text",)), ours)
+        ours.close()  # (the Session's copy: the gateway has its own)
+        assert send_route(session, RoutesGiven("s1"))
+        (route, pipe), (given, none), *_ = read_routes(gateway)[0]
+        assert route == Route("s1", "echo", ("text",)) and given == RoutesGiven("s1") and none is None
+        pipe.send(b"down the handed pipe")
+        assert theirs.recv(100) == b"down the handed pipe"
+        session.close()
+        assert read_routes(gateway) == ([], True)
+        for sock in (pipe, theirs, gateway, server):
+            sock.close()

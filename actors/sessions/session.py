@@ -3,7 +3,12 @@
 It creates one Cortex per `[[cortex]]` stanza, routes each stimulus to the cortexes
 subscribed to its kind, tells the eye when the brain is ready, and restarts a cortex
 that crashed (killed, or raising again and again) with backoff, up to a number of
-restarts in a window. Cortexes send their outputs straight to the eye (one hop fewer).
+restarts in a window.
+
+It routes by handing the gateway a pipe to each cortex with the kinds that cortex
+takes (a Route): the gateway then writes each stimulus straight down the right pipes,
+and the Session wakes only for what they cannot take (actors/eye_link.py says why).
+Cortexes send their outputs straight to the eye.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from thespian.actors import (
@@ -25,7 +30,7 @@ from thespian.actors import (
 )
 
 from actors.cortex import cortex_type
-from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, send_output, send_stimulus, stimuli_pair
+from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, open_routes, send_output, send_route, stimuli_pair
 from actors.messages import (
     CloseSession,
     CortexReady,
@@ -33,13 +38,15 @@ from actors.messages import (
     Meter,
     OpenSession,
     Output,
+    Rerouted,
+    Route,
+    RoutesGiven,
     SessionClosing,
     SessionUp,
     StartCortex,
     Stimulus,
 )
 from actors.preload import before_fork
-from actors.shared_pixels import Kept, share_bytes
 from actors.specs import CortexSpec
 from actors.supervision import GiveUp, Restarts, SupervisionPolicy
 
@@ -50,11 +57,6 @@ log = logging.getLogger(__name__)
 #: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
 #: and the SessionSupervisor are different senders, so their messages may cross).
 EARLY_STIMULI_KEPT = 64
-#: Snapshots at least this big reach the cortexes through memory (actors/shared_pixels.py).
-SHARE_FROM_BYTES = 16 * 1024
-#: The last snapshots' memory files kept open: at 15 frames/s, a second for a busy cortex
-#: to read its stimulus (each reads it as soon as it arrives).
-SNAPSHOTS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,9 @@ class Session(ActorTypeDispatcher):
         self.restarts: dict[str, Restarts] = {}  # cortex name → its crashes
         self.told_ready = False
         self.early: list[Stimulus] = []
-        self.inputs = None  # the socket the gateway writes this eye's stimuli to
-        self.kept = Kept(SNAPSHOTS_KEPT)  # the memory files of the last snapshots, for the cortexes
-        self.pipes: dict[str, object] = {}  # cortex name → our end of its stimuli socket pair
+        self.inputs = None  # the socket the gateway writes to us on (what no pipe takes)
+        self.routes = None  # our connection to the gateway's routes socket
+        self.rerouted: set[str] = set()  # cortexes whose pipe was full: their stimuli come here
         self.frames = Frames(MAX_FRAME_BYTES)
 
     def receiveMessage(self, message, sender):
@@ -89,7 +91,7 @@ class Session(ActorTypeDispatcher):
         return None
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
-        """Stimuli from the gateway (actors/eye_link.py), handled as if they were messages."""
+        """From the gateway (actors/eye_link.py), handled as if they were messages."""
         if self.inputs is None:
             return
         data = b""
@@ -106,11 +108,13 @@ class Session(ActorTypeDispatcher):
         except ValueError:
             log.exception("the gateway's stimuli could not be read")
             received, ended = [], True
-        for stimulus in received:
-            if isinstance(stimulus, Stimulus):
-                self.receiveMsg_Stimulus(stimulus, None)
-            elif isinstance(stimulus, CloseSession):
-                self.receiveMsg_CloseSession(stimulus, None)
+        for item in received:
+            if isinstance(item, Stimulus):
+                self.receiveMsg_Stimulus(item, None)
+            elif isinstance(item, Rerouted):
+                self.receiveMsg_Rerouted(item, None)
+            elif isinstance(item, CloseSession):
+                self.receiveMsg_CloseSession(item, None)
         if ended:
             self.inputs.close()
             self.inputs = None
@@ -128,13 +132,16 @@ class Session(ActorTypeDispatcher):
         except OSError:
             pass
         self.send(sender, SessionUp(message.session_id, os.getpgid(0)))
-        if message.outputs is not None and message.outputs.inputs:
+        if message.outputs is not None and message.outputs.routes:
             try:
                 self.inputs = open_inputs(message.outputs, message.session_id)
+                self.routes = open_routes(message.outputs)
             except OSError:
-                log.warning("session %s: the gateway's inputs socket did not answer", message.session_id)
+                log.warning("session %s: the gateway's sockets did not answer", message.session_id)
         for spec in message.cortexes:
             self._start(spec)
+        if self.routes is not None:
+            send_route(self.routes, RoutesGiven(message.session_id))
         self._maybe_ready()
         early, self.early = self.early, []
         for stimulus in early:
@@ -142,15 +149,16 @@ class Session(ActorTypeDispatcher):
 
     def _start(self, spec: CortexSpec) -> None:
         before_fork()
-        ours, theirs = stimuli_pair()
+        ours, theirs = stimuli_pair() if self.routes is not None else (None, None)
         address = self.createActor(cortex_type(spec.type))  # (forks: the child has both ends now)
-        inherited = (ours.fileno(), *self._own_files())
-        old = self.pipes.pop(spec.name, None)
-        if old is not None:
-            old.close()
-        self.pipes[spec.name] = ours
-        theirs_fd = theirs.fileno()
-        theirs.close()  # (the number stays valid in the child, which has its own copy)
+        inherited, theirs_fd = self._own_files(), -1
+        if ours is not None:
+            inherited.append(ours.fileno())
+            theirs_fd = theirs.fileno()
+            theirs.close()  # (the number stays valid in the child, which has its own copy)
+            send_route(self.routes, Route(self.open.session_id, spec.name, tuple(spec.subscribes)), ours)
+            ours.close()  # (the gateway has its own copy now, or is gone)
+            self.rerouted.discard(spec.name)
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
         self.send(
@@ -162,30 +170,27 @@ class Session(ActorTypeDispatcher):
                 self.open.services,
                 self.open.policy,
                 theirs_fd,
-                inherited,
+                tuple(inherited),
             ),
         )
 
     def _own_files(self) -> list[int]:
-        """What a new cortex inherits of this Session and must close: the other cortexes'
-        pipes, the gateway's inputs socket, the kept snapshots."""
-        files = [pipe.fileno() for pipe in self.pipes.values()] + list(self.kept.fds)
-        if self.inputs is not None:
-            files.append(self.inputs.fileno())
-        return files
+        """What a new cortex inherits of this Session and must close: its sockets to the gateway."""
+        return [sock.fileno() for sock in (self.inputs, self.routes) if sock is not None]
 
-    def _tell_cortex(self, name: str, message: Stimulus) -> None:
-        if send_stimulus(self.pipes.get(name), message):
-            return
-        # Its pipe is full (a cortex not reading), closed, or the message too big: from now
-        # on it all goes the thespian way, so that nothing overtakes what went before.
-        pipe = self.pipes.pop(name, None)
-        if pipe is not None:
+    def receiveMsg_Rerouted(self, message: Rerouted, sender) -> None:
+        """The gateway could not write to a cortex's pipe (full, or the stimulus too big):
+        that cortex's stimuli come here from now on, and go on as messages."""
+        if message.cortex not in self.rerouted:
+            self.rerouted.add(message.cortex)
             log.warning(
-                "session %s: the %s cortex's pipe is full; its stimuli go as messages", self.open.session_id, name
+                "session %s: the %s cortex's pipe is full; its stimuli go as messages",
+                self.open.session_id if self.open else "?",
+                message.cortex,
             )
-            pipe.close()
-        self.send(self.cortexes[name], message)
+        address = self.cortexes.get(message.cortex)
+        if address is not None and not self.closing:
+            self.send(address, message.stimulus)
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
@@ -227,18 +232,12 @@ class Session(ActorTypeDispatcher):
             return
         if self.closing:
             return
+        # (Before our routes were given, or for a cortex that ended: by message.)
         routed = False
-        takers = [
-            spec.name for spec in self.open.cortexes if message.kind in spec.subscribes and spec.name in self.cortexes
-        ]
-        if len(message.image) >= SHARE_FROM_BYTES and takers:
-            handle = share_bytes(message.image)  # (written once, read by each cortex)
-            if handle is not None:
-                self.kept.add(handle.fd)
-                message = replace(message, image=b"", shared=handle)
-        for name in takers:
-            self._tell_cortex(name, message)
-            routed = True
+        for spec in self.open.cortexes:
+            if message.kind in spec.subscribes and spec.name in self.cortexes:
+                self.send(self.cortexes[spec.name], message)
+                routed = True
         if routed or any(message.kind in spec.subscribes for spec in self.open.cortexes):
             return  # (a subscribed cortex being restarted misses this one)
         # A snapshot (or pose) stream with no cortex for it would flood the eye: say it once.
