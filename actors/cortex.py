@@ -130,7 +130,12 @@ class Cortex(ActorTypeDispatcher):
         self.send(sender, CortexReady(self.name))
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
-        if message.shared is not None:  # a snapshot in the Session's memory: read it now
+        # By message (its pipe was full): what waits in the pipe was sent before it.
+        self._read_pipe()
+        self._handle(message)
+
+    def _handle(self, message: Stimulus) -> None:
+        if message.shared is not None:  # a snapshot in the gateway's memory: read it now
             try:
                 message = replace(message, image=read_bytes(message.shared), shared=None)
             except OSError:  # (newer ones have come since: the latest frame wins anyway)
@@ -143,6 +148,17 @@ class Cortex(ActorTypeDispatcher):
             log.exception("cortex %s failed on a %s stimulus", self.name, message.kind)
             self.error(f"{self.name} could not handle that {message.kind}: {exc}")
             self._count_error()
+
+    def _read_pipe(self) -> None:
+        pipe = getattr(self, "_stimuli", None)
+        if pipe is None:
+            return
+        stimuli, ended = read_stimuli(pipe)
+        if ended:  # (the eye left, or the gateway stopped: the Session ends this cortex soon)
+            pipe.close()
+            self._stimuli = None
+        for stimulus in stimuli:
+            self._handle(stimulus)
 
     def receiveMessage(self, message, sender):
         super().receiveMessage(message, sender)
@@ -159,12 +175,7 @@ class Cortex(ActorTypeDispatcher):
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
         pipe = getattr(self, "_stimuli", None)
         if pipe is not None and pipe.fileno() in message.ready:
-            stimuli, ended = read_stimuli(pipe)
-            if ended:  # (the eye left, or the gateway stopped: the Session ends this cortex soon)
-                pipe.close()
-                self._stimuli = None
-            for stimulus in stimuli:
-                self.receiveMsg_Stimulus(stimulus, None)
+            self._read_pipe()
         worker = getattr(self, "_async", None)
         if worker is None:
             return

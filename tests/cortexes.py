@@ -1,4 +1,6 @@
-"""Cortexes that exist only for tests, loaded by `type = "tests.cortexes:Flaky"`."""
+"""Cortexes that exist only for tests, loaded by e.g. `type = "tests.cortexes:Flaky"`."""
+
+import time
 
 from actors.cortex import Cortex
 
@@ -14,3 +16,18 @@ class Flaky(Cortex):
             raise RuntimeError("boom")
         self.seen += 1
         self.emit("flaky", f"{stimulus.text} (#{self.seen} since start)", {"seen": self.seen})
+
+
+class Napper(Cortex):
+    """On "nap <seconds>" sleeps in its handler (a cortex that stops reading: its pipe
+    fills); echoes anything else, numbered, so the order it got them in shows."""
+
+    def on_start(self) -> None:
+        self.seen = 0
+
+    def on_stimulus(self, stimulus) -> None:
+        if stimulus.text.startswith("nap "):
+            time.sleep(float(stimulus.text.split()[1]))
+            return
+        self.seen += 1
+        self.emit("napper", stimulus.text, {"seen": self.seen})

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import JPEG, PNG, running_brain
+from tests.helpers import JPEG, PNG, running_brain, wait_until
 
 
 def test_ready_status_names_the_cortexes_and_eye_settings(brain):
@@ -147,3 +147,37 @@ def test_unrouted_kinds_are_explained(tmp_path):
         assert error["kind"] == "error" and "No cortex in this brain's config takes image" in error["text"]
         eye.send(JPEG)  # said once per session, not once per frame
         assert eye.ask("hi")["kind"] == "echo"
+
+
+NAPPER = """
+[server]
+max_messages_per_s = 100000.0
+outbound_queue = 5000         # (this eye reads its outputs only once it has sent them all)
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "napper"
+type = "tests.cortexes:Napper"
+subscribes = ["text"]
+"""
+
+
+def test_a_cortex_that_stops_reading_gets_everything_in_order_and_the_others_go_on(tmp_path):
+    # Its pipe fills while it sleeps: the gateway then sends its stimuli to the Session,
+    # which sends them on as messages, for good; the cortex reads its pipe before each.
+    sent = 800  # (a pipe holds a few hundred small ones)
+    with running_brain(NAPPER, tmp_path) as brain, brain.eye() as eye:
+        eye.wait_ready()
+        eye.send("nap 1.5")
+        for n in range(sent):
+            eye.send(f"n{n}")
+        got = []
+        while len(got) < sent:
+            got.append(eye.wait_for(lambda o: o["kind"] == "napper", timeout=30)["text"])
+        assert got == [f"n{n}" for n in range(sent)]
+        assert wait_until(lambda: "the napper cortex's pipe is full; its stimuli go as messages" in brain.log, 5)
+        assert eye.ask("still here?")["text"] == "still here?"  # the echo cortex, and the brain, go on
