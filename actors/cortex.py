@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
-from actors.eye_link import read_stimuli, send_output
+from actors.datagrams import read_datagrams
+from actors.eye_link import send_output
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
 from actors.shared_pixels import read_bytes
@@ -103,6 +104,14 @@ class Cortex(ActorTypeDispatcher):
     def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
         """A job submitted to async_worker() finished."""
 
+    def watched_files(self) -> list[int]:
+        """More files for thespian to watch for this cortex: on_files_ready() is called
+        when some of them can be read."""
+        return []
+
+    def on_files_ready(self, ready: list[int]) -> None:
+        """Some of watched_files() can be read."""
+
     # -- thespian plumbing ------------------------------------------------------------
 
     def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:
@@ -153,7 +162,7 @@ class Cortex(ActorTypeDispatcher):
         pipe = getattr(self, "_stimuli", None)
         if pipe is None:
             return
-        stimuli, ended = read_stimuli(pipe)
+        stimuli, ended = read_datagrams(pipe)
         if ended:  # (the eye left, or the gateway stopped: the Session ends this cortex soon)
             pipe.close()
             self._stimuli = None
@@ -170,6 +179,7 @@ class Cortex(ActorTypeDispatcher):
         worker = getattr(self, "_async", None)
         if worker is not None:
             watched.append(worker.fileno)
+        watched += self.watched_files()
         return ThespianWatch(watched) if watched else None
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
@@ -177,13 +187,13 @@ class Cortex(ActorTypeDispatcher):
         if pipe is not None and pipe.fileno() in message.ready:
             self._read_pipe()
         worker = getattr(self, "_async", None)
-        if worker is None:
-            return
-        for tag, result, error in worker.collect():
-            try:
-                self.on_async_result(tag, result, error)
-            except Exception:
-                log.exception("cortex %s failed on an async result", self.name)
+        if worker is not None:
+            for tag, result, error in worker.collect():
+                try:
+                    self.on_async_result(tag, result, error)
+                except Exception:
+                    log.exception("cortex %s failed on an async result", self.name)
+        self.on_files_ready(message.ready)
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         try:

@@ -45,7 +45,6 @@ __all__ = [
     "open_inputs",
     "open_routes",
     "read_routes",
-    "read_stimuli",
     "send_output",
     "send_route",
     "stimuli_pair",
@@ -189,21 +188,3 @@ def stimuli_pair() -> tuple[socket.socket, socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.setblocking(False)
     return ours, theirs
-
-
-_datagram = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
-
-
-def read_stimuli(pipe: socket.socket) -> tuple[list, bool]:
-    """What waits in a cortex's pipe, and whether the gateway's end has closed."""
-    messages = []
-    while True:
-        try:
-            size = pipe.recv_into(_datagram)
-        except BlockingIOError:
-            return messages, False
-        except OSError:
-            return messages, True
-        if not size:
-            return messages, True
-        messages.append(pickle.loads(memoryview(_datagram)[:size]))

@@ -1,6 +1,7 @@
 """FrameCortex: the base of cortexes that look at frames with models on the model holder.
 
-It finds the holder through the ModelDirectory, keeps **latest frame wins** (while one
+It finds the holder through the ModelDirectory (and talks to a holder on its machine over
+the holder's link: actors/models/holder_link.py), keeps **latest frame wins** (while one
 frame is being worked on, at most one newer frame waits; an older waiting frame is
 dropped and counted), and times out every request: a message to a dead holder is lost
 silently, so a request that outlives `infer_timeout_ms` becomes an `error` output, the
@@ -17,13 +18,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from actors.cortex import Cortex
+from actors.datagrams import read_datagrams, send_datagram
 from actors.messages import (
     HolderLost,
     HolderSuspect,
@@ -38,6 +41,7 @@ from actors.messages import (
     Stimulus,
     WhereIsModel,
 )
+from actors.models import holder_link
 from actors.preload import tune_malloc
 from actors.processes import cpu_seconds
 from actors.shared_pixels import share
@@ -100,8 +104,36 @@ class FrameCortex(Cortex):
             if handle is not None:
                 self._shared[request_id] = handle.fd
                 image = handle
-        self.send(holder, Infer(request_id, model, threshold, image, deadline))
+        request = Infer(request_id, model, threshold, image, deadline)
+        link = self._link(at)
+        if not send_datagram(link, replace(request, reply_to=self.myAddress) if link else None):
+            self.send(holder, request)  # (another machine's holder, or its link is full or gone)
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
+
+    def _link(self, at: ModelAt) -> socket.socket | None:
+        """Our connection to the holder's link, if it is on this machine (made on first use)."""
+        if at.host or not at.link:
+            return None
+        if at.link not in self._links:
+            self._links[at.link] = holder_link.connect(at.link)  # (None: it is gone)
+        return self._links[at.link]
+
+    def watched_files(self) -> list[int]:
+        return [link.fileno() for link in getattr(self, "_links", {}).values() if link is not None]
+
+    def on_files_ready(self, ready: list[int]) -> None:
+        for name, link in list(self._links.items()):
+            if link is None or link.fileno() not in ready:
+                continue
+            answers, ended = read_datagrams(link)
+            if ended:  # (the holder ended: what it had not answered times out, as by message)
+                link.close()
+                self._links[name] = None
+            for answer in answers:
+                if isinstance(answer, Inferred):
+                    self.receiveMsg_Inferred(answer, None)
+                elif isinstance(answer, InferFailed):
+                    self.receiveMsg_InferFailed(answer, None)
 
     def where(self, model: str) -> str:
         """The host of the holder serving `model` ("" for this machine), for meters."""
@@ -138,6 +170,7 @@ class FrameCortex(Cortex):
         self._busy_told = -BUSY_NOTICE_EVERY_S
         self._pending: dict[int, _Request] = {}
         self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
+        self._links: dict[str, socket.socket | None] = {}  # a holder's link → our connection to it
         self._busy = False
         self._waiting: Stimulus | None = None
         self.dropped = 0
@@ -285,5 +318,8 @@ class FrameCortex(Cortex):
         try:
             super().receiveMsg_ActorExitRequest(message, sender)
         finally:
+            for link in getattr(self, "_links", {}).values():
+                if link is not None:
+                    link.close()
             if "models" in getattr(self, "services", {}):
                 self.send(self.services["models"], ModelsNotNeeded())

@@ -208,6 +208,7 @@ class ModelsLoaded:
     peak_rss_mb: float
     inputs: dict[str, tuple[int, int]]  # model name → (height, width) the holder wants
     devices: dict[str, str] = field(default_factory=dict)  # model name → "CPU" or "GPU:0 (its name)"
+    link: str = ""  # its socket for cortexes on its machine (actors/models/holder_link.py)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ class ModelAt:
     pid: int = 0  # the holder's process, to tell a busy holder from a dead one
     host: str = ""  # the joined host it runs on; "" for this machine (then pid is local)
     device: str = "CPU"
+    link: str = ""  # the holder's socket, for a cortex on its machine
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ class Infer:
     threshold: float
     image: Any = field(repr=False)  # numpy uint8 [H, W, 3], or SharedPixels from a cortex on this machine
     deadline: float = 0.0  # wall clock after which the asker no longer waits (0: none)
+    reply_to: Any = None  # the asker, when it came over the holder link (its answer's other way)
 
 
 @dataclass(frozen=True)

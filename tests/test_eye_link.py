@@ -55,7 +55,8 @@ def test_outputs_reach_the_socket_and_the_sender_reconnects_when_it_is_back():
 
 
 def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_closed():
-    from actors.eye_link import read_stimuli, stimuli_pair
+    from actors.datagrams import read_datagrams
+    from actors.eye_link import stimuli_pair
 
     ours, theirs = stimuli_pair()
     theirs.setblocking(False)
@@ -63,15 +64,16 @@ def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_closed():
     routes.add(Route("s1", "echo", ("text",)), ours)
     for n in range(50):
         routes.send(Stimulus("text", text=f"n{n}"))
-    got, ended = read_stimuli(theirs)
+    got, ended = read_datagrams(theirs)
     assert [m.text for m in got] == [f"n{n}" for n in range(50)] and not ended
     routes.close()
-    got, ended = read_stimuli(theirs)
+    got, ended = read_datagrams(theirs)
     assert got == [] and ended
 
 
 def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
-    from actors.eye_link import read_stimuli, stimuli_pair
+    from actors.datagrams import read_datagrams
+    from actors.eye_link import stimuli_pair
     from actors.shared_pixels import read_bytes
 
     routes, ends = EyeRoutes(kept=2), {}
@@ -87,9 +89,9 @@ def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
     as_sent, sent = routes.send(Stimulus("image", image=snapshot, content_type="image/jpeg"))
     assert sent.piped == ["objects", "faces"] and as_sent.image == b""  # one memory file for both
     for name in ("objects", "faces"):
-        (got,), _ = read_stimuli(ends[name])
+        (got,), _ = read_datagrams(ends[name])
         assert read_bytes(got.shared) == snapshot
-    assert read_stimuli(ends["echo"]) == ([], False)
+    assert read_datagrams(ends["echo"]) == ([], False)
     for _ in range(2):  # older snapshots' files are closed once `kept` newer ones went
         routes.send(Stimulus("image", image=snapshot))
     with pytest.raises(OSError):
@@ -100,7 +102,7 @@ def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
     while not sent.to_session:
         sent = routes.send(Stimulus("command", text="enroll"))[1]
     assert sent.to_session == ["faces"]
-    read_stimuli(ends["faces"])  # (read now, but the order must hold: still the Session's way)
+    read_datagrams(ends["faces"])  # (read now, but the order must hold: still the Session's way)
     assert routes.send(Stimulus("command", text="enroll"))[1].to_session == ["faces"]
     assert routes.send(Stimulus("image", image=snapshot))[1].to_session == ["faces"]
 

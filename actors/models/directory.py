@@ -116,8 +116,8 @@ class ModelDirectory(ActorTypeDispatcher):
                     self.send(self.beacons[host], Heartbeat(host, pids, self.start.settings.leader_lost_after_s))
                 case WakeAfter(seconds, group):
                     self.wakeupAfter(timedelta(seconds=seconds), PlaceAgain(group))
-                case TellAt(client, model, key, input_size, pid, host, device):
-                    self.send(client, ModelAt(model, self.holders[key], input_size, pid, host, device))
+                case TellAt(client, model, key, input_size, pid, host, device, link):
+                    self.send(client, ModelAt(model, self.holders[key], input_size, pid, host, device, link))
                 case TellLoading(client, model):
                     self.send(client, ModelLoading(model))
                 case TellUnavailable(client, model, reason):

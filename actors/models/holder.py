@@ -1,8 +1,10 @@
 """The ModelHolder actor: holds every local model in one process and batches requests.
 
-It is the only process that imports TensorFlow (~490 MB before any model): one holder
-for all models lets a 2 GB machine pay for TensorFlow once. Requests for one model
-that arrive within `max_wait_ms` of the first are run as one batch, up to `max_batch`.
+One holder for all models lets a 2 GB machine pay for the models (and LiteRT, or
+TensorFlow for the formats that need it) once. Requests for one model that arrive within
+`max_wait_ms` of the first are run as one batch, up to `max_batch`. Cortexes on its
+machine send their requests over its link (actors/models/holder_link.py), others as
+messages; each answer goes back the way its request came.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import socket
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -17,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from thespian.actors import ActorTypeDispatcher, WakeupMessage
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
+from actors.datagrams import read_datagrams, send_datagram
 from actors.messages import (
     HeadFailed,
     HeadLoaded,
@@ -30,6 +34,7 @@ from actors.messages import (
     ModelsFailed,
     ModelsLoaded,
 )
+from actors.models import holder_link
 from actors.models.batching import Batcher
 from actors.models.placement import runs_on
 from actors.models.recipes import HEAD, RECIPES
@@ -59,6 +64,8 @@ class ModelHolder(ActorTypeDispatcher):
         self.recipes: dict = {}
         self.devices: dict[str, str] = {}
         self.batcher: Batcher | None = None
+        self.listener: socket.socket | None = None  # the link cortexes on this machine connect to
+        self.connections: dict[int, socket.socket] = {}  # fd → a cortex's connection
 
     def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
         started = time.perf_counter()
@@ -84,6 +91,11 @@ class ModelHolder(ActorTypeDispatcher):
             self.send(sender, ModelsFailed(f"{type(exc).__name__}: {exc}"))
             return
         self.batcher = Batcher(message.settings.max_batch, message.settings.max_wait_ms / 1000)
+        link = ""
+        try:
+            self.listener, link = holder_link.listen()
+        except OSError:
+            log.warning("the model holder could not open its link: cortexes here will use messages")
         seconds = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         log.info(
@@ -94,7 +106,47 @@ class ModelHolder(ActorTypeDispatcher):
             peak_mb,
         )
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
-        self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs, dict(self.devices)))
+        self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs, dict(self.devices), link))
+
+    def receiveMessage(self, message, sender):
+        super().receiveMessage(message, sender)
+        # thespian watches files only for as long as every handler keeps asking it to.
+        if self.listener is None or isinstance(message, ActorExitRequest):
+            return None
+        return ThespianWatch([self.listener.fileno(), *self.connections])
+
+    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
+        for fd in message.ready:
+            if self.listener is not None and fd == self.listener.fileno():
+                for connection in holder_link.accept(self.listener):
+                    self.connections[connection.fileno()] = connection
+                continue
+            connection = self.connections.get(fd)
+            if connection is None:
+                continue
+            requests, ended = read_datagrams(connection)
+            if ended:  # (its cortex ended; answers to what it sent go by message, if at all)
+                del self.connections[fd]
+                connection.close()
+            for request in requests:
+                if isinstance(request, Infer):
+                    self.receiveMsg_Infer(request, connection)
+
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
+        for connection in self.connections.values():
+            connection.close()
+        if self.listener is not None:
+            self.listener.close()
+
+    def _reply(self, asker, infer: Infer, answer) -> None:
+        """An answer, the way its request came (over the link, or as a message)."""
+        if isinstance(asker, socket.socket):
+            if send_datagram(asker, answer):
+                return
+            asker = infer.reply_to  # (full, too big, or closed: the message way)
+            if asker is None:
+                return
+        self.send(asker, answer)
 
     def receiveMsg_LoadHead(self, message: LoadHead, sender) -> None:
         """A trained teach head, loaded while the holder serves (no restart)."""
@@ -118,7 +170,7 @@ class ModelHolder(ActorTypeDispatcher):
 
     def receiveMsg_Infer(self, message: Infer, sender) -> None:
         if message.model not in self.models:
-            self.send(sender, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
+            self._reply(sender, message, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
             return
         action = self.batcher.add(message.model, (sender, message), time.monotonic())
         if action.run_now:
@@ -141,13 +193,15 @@ class ModelHolder(ActorTypeDispatcher):
         waited_for = []
         for sender, infer in requests:
             if infer.deadline and infer.deadline < now:
-                self.send(sender, InferFailed(infer.request_id, "skipped: the answer would have come too late"))
+                self._reply(
+                    sender, infer, InferFailed(infer.request_id, "skipped: the answer would have come too late")
+                )
                 continue
             if isinstance(infer.image, SharedPixels):  # (from a cortex on this machine)
                 try:
                     infer = replace(infer, image=read_shared(infer.image))
                 except OSError as exc:
-                    self.send(sender, InferFailed(infer.request_id, f"its pixels could not be read ({exc})"))
+                    self._reply(sender, infer, InferFailed(infer.request_id, f"its pixels could not be read ({exc})"))
                     continue
             waited_for.append((sender, infer))
         requests = waited_for
@@ -161,7 +215,7 @@ class ModelHolder(ActorTypeDispatcher):
         except Exception as exc:
             log.exception("inference failed for a batch of %d on %s", len(requests), model)
             for sender, infer in requests:
-                self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
+                self._reply(sender, infer, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
             return
         infer_ms = (time.perf_counter() - started) * 1000
         queued = self.batcher.waiting(model)
@@ -169,6 +223,6 @@ class ModelHolder(ActorTypeDispatcher):
             try:
                 result = recipe.decode([o[index] for o in outputs], infer.threshold)
             except Exception as exc:
-                self.send(sender, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
+                self._reply(sender, infer, InferFailed(infer.request_id, f"{type(exc).__name__}: {exc}"))
                 continue
-            self.send(sender, Inferred(infer.request_id, result, len(requests), infer_ms, queued))
+            self._reply(sender, infer, Inferred(infer.request_id, result, len(requests), infer_ms, queued))

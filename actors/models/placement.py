@@ -213,6 +213,7 @@ class TellAt:
     pid: int
     host: str
     device: str = "CPU"
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -511,6 +512,7 @@ class Placement:
                 holder.pid,
                 holder.host,
                 holder.loaded.devices.get(model, "CPU"),
+                holder.loaded.link,
             )
         )
 

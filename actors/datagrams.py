@@ -1,0 +1,45 @@
+"""Messages between processes of one machine as Unix datagrams (SOCK_SEQPACKET): one
+pickle a datagram, so a message is never half written or half read, and a sender that
+finds the socket full or the message too big learns it at once and can go the thespian
+way instead.
+
+Used by an eye's stimuli pipes (actors/eye_link.py) and the link from a cortex to a model
+holder on its machine (actors/models/holder_link.py). Only the brain's own user can
+reach these sockets, so the pickles read are the brain's own.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+__all__ = ["read_datagrams", "send_datagram"]
+
+_buffer = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
+
+
+def send_datagram(sock: socket.socket | None, message) -> bool:
+    """One message down a non-blocking socket; False if it cannot go that way now (full,
+    too big for one datagram, or closed)."""
+    if sock is None:
+        return False
+    try:
+        sock.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        return True
+    except OSError:
+        return False
+
+
+def read_datagrams(sock: socket.socket) -> tuple[list, bool]:
+    """What waits in a non-blocking socket, and whether its other end has closed."""
+    messages = []
+    while True:
+        try:
+            size = sock.recv_into(_buffer)
+        except BlockingIOError:
+            return messages, False
+        except OSError:
+            return messages, True
+        if not size:
+            return messages, True
+        messages.append(pickle.loads(memoryview(_buffer)[:size]))

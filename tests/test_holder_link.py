@@ -1,0 +1,80 @@
+"""The holder link on real Unix sockets: requests and answers pass, whole, both ways; a
+process of another user is turned away (what the holder reads is unpickled)."""
+
+import os
+import select
+
+import pytest
+
+from actors.datagrams import read_datagrams, send_datagram
+from actors.messages import Infer, Inferred
+from actors.models import holder_link
+from tests.helpers import wait_until
+
+
+def test_a_cortex_of_this_user_is_accepted_and_both_ways_carry_whole_messages():
+    listener, name = holder_link.listen()
+    cortex = holder_link.connect(name)
+    (holder,) = _accept_all(listener)
+    assert send_datagram(cortex, Infer(1, "objects", 0.3, b"pixels"))
+    assert wait_until(lambda: _readable(holder), 2)
+    (request,), ended = read_datagrams(holder)
+    assert request == Infer(1, "objects", 0.3, b"pixels") and not ended
+    assert send_datagram(holder, Inferred(1, ["cup"], 1, 12.0))
+    assert wait_until(lambda: _readable(cortex), 2)
+    assert read_datagrams(cortex) == ([Inferred(1, ["cup"], 1, 12.0)], False)
+    cortex.close()  # (the cortex ended)
+    assert read_datagrams(holder) == ([], True)
+    assert holder_link.connect("\0cortical-holder-that-is-gone") is None
+    for sock in (holder, listener):
+        sock.close()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
+def test_a_process_of_another_user_is_turned_away():
+    listener, name = holder_link.listen()
+    child = os.fork()
+    if child == 0:  # another user: it connects, then waits to be read (or closed)
+        try:
+            os.setuid(65534)
+            stranger = holder_link.connect(name)
+            stranger.setblocking(True)
+            stranger.settimeout(3)
+            os._exit(0 if stranger.recv(10) == b"" else 1)  # closed by the holder
+        except BaseException:
+            os._exit(2)
+    accepted = []  # (kept open: a stranger let in would wait for its answer)
+
+    def stranger_gone() -> bool:
+        accepted.extend(holder_link.accept(listener))
+        return _exited(child) is not None
+
+    assert wait_until(stranger_gone, 10)
+    assert accepted == [] and _exited(child) == 0  # turned away: its connection closed at once
+    listener.close()
+
+
+def _accept_all(listener) -> list:
+    accepted = []
+
+    def more() -> bool:
+        accepted.extend(holder_link.accept(listener))
+        return bool(accepted)
+
+    wait_until(more, 2)
+    return accepted
+
+
+def _readable(sock) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+_status: dict[int, int] = {}
+
+
+def _exited(pid: int) -> int | None:
+    if pid not in _status:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            _status[pid] = os.waitstatus_to_exitcode(status)
+    return _status.get(pid)
