@@ -54,8 +54,9 @@ _request_ids = itertools.count(1)
 BUSY_NOTICE_EVERY_S = 30.0
 #: Smaller inputs (a teach head's features) travel in the message: sharing costs syscalls.
 SHARE_FROM_BYTES = 16 * 1024
-#: Blocks up to this size stay in the heap for the next frame (a decoded 640×480 is 0.9 MB).
-FRAME_BUFFERS_BYTES = 2**20
+#: Blocks up to this size stay in the heap for the next frame (a 1920×1280 JPEG decodes at
+#: half scale for a 416-pixel model: 960×640, 2.5 MB; a 640×480 is 0.9 MB).
+FRAME_BUFFERS_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)

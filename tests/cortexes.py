@@ -1,6 +1,7 @@
 """Cortexes that exist only for tests, loaded by e.g. `type = "tests.cortexes:Flaky"`."""
 
 import time
+from pathlib import Path
 
 from actors.cortex import Cortex
 
@@ -19,15 +20,19 @@ class Flaky(Cortex):
 
 
 class Napper(Cortex):
-    """On "nap <seconds>" sleeps in its handler (a cortex that stops reading: its pipe
-    fills); echoes anything else, numbered, so the order it got them in shows."""
+    """On "nap until <path>" sleeps in its handler until that file exists (a cortex that
+    stops reading: its pipe fills); echoes anything else, numbered, so the order it got
+    them in shows."""
 
     def on_start(self) -> None:
         self.seen = 0
 
     def on_stimulus(self, stimulus) -> None:
-        if stimulus.text.startswith("nap "):
-            time.sleep(float(stimulus.text.split()[1]))
+        if stimulus.text.startswith("nap until "):
+            wake = Path(stimulus.text.removeprefix("nap until "))
+            deadline = time.monotonic() + 60
+            while not wake.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             return
         self.seen += 1
         self.emit("napper", stimulus.text, {"seen": self.seen})

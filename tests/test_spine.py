@@ -169,15 +169,16 @@ subscribes = ["text"]
 def test_a_cortex_that_stops_reading_gets_everything_in_order_and_the_others_go_on(tmp_path):
     # Its pipe fills while it sleeps: the gateway then sends its stimuli to the Session,
     # which sends them on as messages, for good; the cortex reads its pipe before each.
-    sent = 800  # (a pipe holds a few hundred small ones)
+    sent, wake = 800, tmp_path / "wake"  # (a pipe holds a few hundred small ones)
     with running_brain(NAPPER, tmp_path) as brain, brain.eye() as eye:
         eye.wait_ready()
-        eye.send("nap 1.5")
+        eye.send(f"nap until {wake}")
         for n in range(sent):
             eye.send(f"n{n}")
+        assert wait_until(lambda: "the napper cortex's pipe is full; its stimuli go as messages" in brain.log, 30)
+        wake.touch()
         got = []
         while len(got) < sent:
             got.append(eye.wait_for(lambda o: o["kind"] == "napper", timeout=30)["text"])
         assert got == [f"n{n}" for n in range(sent)]
-        assert wait_until(lambda: "the napper cortex's pipe is full; its stimuli go as messages" in brain.log, 5)
         assert eye.ask("still here?")["text"] == "still here?"  # the echo cortex, and the brain, go on
