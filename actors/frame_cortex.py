@@ -17,7 +17,6 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 from __future__ import annotations
 
 import itertools
-import os
 import socket
 import time
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from actors.messages import (
 from actors.models import holder_link
 from actors.preload import tune_malloc
 from actors.processes import cpu_seconds
-from actors.shared_pixels import share
+from actors.shared_pixels import Pool
 
 __all__ = ["FrameCortex"]
 
@@ -54,6 +53,8 @@ _request_ids = itertools.count(1)
 BUSY_NOTICE_EVERY_S = 30.0
 #: Smaller inputs (a teach head's features) travel in the message: sharing costs syscalls.
 SHARE_FROM_BYTES = 16 * 1024
+#: Memory files kept for the next requests' pixels once their answers came.
+PIXEL_FILES_IDLE = 4
 #: Blocks up to this size stay in the heap for the next frame (a 1920×1280 JPEG decodes at
 #: half scale for a 416-pixel model: 960×640, 2.5 MB; a 640×480 is 0.9 MB).
 FRAME_BUFFERS_BYTES = 4 * 2**20
@@ -101,7 +102,7 @@ class FrameCortex(Cortex):
         self._pending[request_id] = _Request(via or model, tag, holder, pid, cpu_seconds(pid))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         if not at.host and isinstance(image, np.ndarray) and image.nbytes >= SHARE_FROM_BYTES:
-            handle = share(image)  # (a holder here reads the pixels from memory)
+            handle = self._pixels.share(image)  # (a holder here reads the pixels from memory)
             if handle is not None:
                 self._shared[request_id] = handle.fd
                 image = handle
@@ -171,6 +172,7 @@ class FrameCortex(Cortex):
         self._busy_told = -BUSY_NOTICE_EVERY_S
         self._pending: dict[int, _Request] = {}
         self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
+        self._pixels = Pool(PIXEL_FILES_IDLE)
         self._links: dict[str, socket.socket | None] = {}  # a holder's link → our connection to it
         self._busy = False
         self._waiting: Stimulus | None = None
@@ -227,10 +229,14 @@ class FrameCortex(Cortex):
                 self._busy = False
                 raise
 
-    def _unshare(self, request_id: int) -> None:
+    def _unshare(self, request_id: int, answered: bool = True) -> None:
         fd = self._shared.pop(request_id, None)
-        if fd is not None:
-            os.close(fd)
+        if fd is None:
+            return
+        if answered:  # (the holder has read it: the next request's pixels go in)
+            self._pixels.give_back(fd)
+        else:
+            self._pixels.discard(fd)
 
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
         self._unshare(message.request_id)
@@ -253,7 +259,7 @@ class FrameCortex(Cortex):
     def on_timer(self, payload: Any) -> None:
         if not isinstance(payload, InferTimeout):
             return
-        self._unshare(payload.request_id)  # (a holder reading it late gets an error nobody waits for)
+        self._unshare(payload.request_id, answered=False)  # (a holder reading it late gets an error)
         request = self._pending.get(payload.request_id)
         if request is None:
             return
@@ -322,5 +328,7 @@ class FrameCortex(Cortex):
             for link in getattr(self, "_links", {}).values():
                 if link is not None:
                     link.close()
+            if getattr(self, "_pixels", None) is not None:
+                self._pixels.close()
             if "models" in getattr(self, "services", {}):
                 self.send(self.services["models"], ModelsNotNeeded())

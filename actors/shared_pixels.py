@@ -6,8 +6,11 @@ so was each snapshot's JPEG, once for every cortex that takes images. The sender
 writes them to an anonymous memory file (memfd) of its own and sends only a handle; the
 receiver reads them through /proc/<pid>/fd/<n>, which only the brain's own user may open.
 
-- pixels, cortex → holder: the cortex closes the file once the answer came (or was given
-  up on); a holder on another machine still gets the pixels in the message;
+- pixels, cortex → holder: the cortex takes a file from its `Pool` for each request and
+  gives it back once the answer came (or was given up on), to write the next pixels in:
+  a new file costs ~200 µs for 519 KB (the kernel allocates and clears its pages), an
+  old one ~30 µs (measured). A holder on another machine still gets the pixels in the
+  message;
 - a snapshot, Session → its cortexes: each cortex reads it as it arrives; the Session
   keeps its last `Kept.limit` files open (a cortex that far behind drops that frame).
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Kept", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
+__all__ = ["Kept", "Pool", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,58 @@ def share_bytes(data: bytes) -> SharedPixels | None:
 
 def read_bytes(handle: SharedPixels) -> bytes:
     return read(handle).tobytes()
+
+
+class Pool:
+    """Memory files a sender writes pixels into again and again: one per request in flight,
+    given back when its answer came; at most `idle_max` wait for the next request."""
+
+    def __init__(self, idle_max: int):
+        self.idle_max = idle_max
+        self.idle: list[int] = []
+        self.inodes: dict[int, int] = {}  # fd → its file's inode (the handle carries it)
+
+    def share(self, pixels: np.ndarray) -> SharedPixels | None:
+        """`pixels` in a file of the pool; None where that is not possible (then send them)."""
+        if not hasattr(os, "memfd_create"):
+            return None
+        pixels = np.ascontiguousarray(pixels)
+        try:
+            fd = self.idle.pop() if self.idle else self._new()
+        except OSError:
+            return None
+        try:
+            view = memoryview(pixels).cast("B")
+            written = 0
+            while written < len(view):  # (a bigger file from earlier pixels: the reader reads only these)
+                written += os.pwrite(fd, view[written:], written)
+        except OSError:
+            self._close(fd)
+            return None
+        return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str, self.inodes[fd])
+
+    def give_back(self, fd: int) -> None:
+        if len(self.idle) < self.idle_max:
+            self.idle.append(fd)
+        else:
+            self._close(fd)
+
+    def discard(self, fd: int) -> None:
+        """Close it: a late reader gets an error, not newer pixels."""
+        self._close(fd)
+
+    def close(self) -> None:
+        while self.idle:
+            self._close(self.idle.pop())
+
+    def _new(self) -> int:
+        fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
+        self.inodes[fd] = os.fstat(fd).st_ino
+        return fd
+
+    def _close(self, fd: int) -> None:
+        self.inodes.pop(fd, None)
+        os.close(fd)
 
 
 class Kept:

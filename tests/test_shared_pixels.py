@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from actors.shared_pixels import Kept, read, read_bytes, share, share_bytes
+from actors.shared_pixels import Kept, Pool, read, read_bytes, share, share_bytes
 
 
 def test_pixels_come_back_the_same_and_not_once_their_file_is_closed():
@@ -43,3 +43,26 @@ def test_a_sender_keeps_its_last_snapshots_readable_and_closes_older_ones():
     assert [read_bytes(h) for h in handles[1:]] == [bytes([1]) * 100, bytes([2]) * 100]
     kept.close()
     assert kept.fds == []
+
+
+def test_a_pool_writes_each_request_into_a_file_given_back_and_keeps_few():
+    rng = np.random.default_rng(1)
+    big, small = rng.integers(0, 255, (416, 416, 3), np.uint8), rng.integers(0, 255, (192, 192, 3), np.uint8)
+    pool = Pool(idle_max=1)
+    first = pool.share(big)
+    assert np.array_equal(read(first), big)
+    pool.give_back(first.fd)
+    again = pool.share(small)  # the same file, written anew: only these pixels are read
+    assert again.fd == first.fd and np.array_equal(read(again), small)
+    other = pool.share(big)  # (one in flight already: a new file)
+    assert other.fd != again.fd and np.array_equal(read(again), small)
+    pool.give_back(again.fd)
+    pool.give_back(other.fd)  # over idle_max: closed
+    with pytest.raises(OSError):
+        read(other)
+    late = pool.share(big)
+    pool.discard(late.fd)  # (given up on: a late reader gets an error, not newer pixels)
+    with pytest.raises(OSError):
+        read(late)
+    pool.close()
+    assert pool.idle == []
