@@ -135,7 +135,8 @@ class EyeConnection:
             while outbox:
                 waiting_bytes = outbox.bytes
                 try:
-                    await asyncio.wait_for(self.websocket.send(outbox.pop()), self.send_timeout_s)
+                    async with asyncio.timeout(self.send_timeout_s):  # (wait_for made a task a send)
+                        await self.websocket.send(outbox.pop())
                 except TimeoutError:
                     # Its keepalive ping cannot get out behind a full buffer either: nothing
                     # else would ever end it, and its queue would hold memory for nobody.
@@ -286,7 +287,8 @@ class Gateway:
         """Read the next message (or time out) and carry out what the protocol says;
         False once the connection is closed."""
         try:
-            message = await asyncio.wait_for(websocket.recv(), max(0.0, protocol.deadline() - time.monotonic()))
+            async with asyncio.timeout(max(0.0, protocol.deadline() - time.monotonic())):
+                message = await websocket.recv()
         except TimeoutError:
             actions = protocol.tick(time.monotonic())
         except ConnectionClosed:

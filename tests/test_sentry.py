@@ -104,6 +104,20 @@ params = {{ store_dir = "{tmp / "faces"}", webhook_url = "{url}", alerts_dir = "
 """
 
 
+#: The models each cortex of the topology must have before a frame is worth sending.
+NEEDS = {("faces", "faces"), ("faces", "face-embeddings")} | {
+    ("sentry", m) for m in ("objects", "faces", "face-embeddings")
+}
+
+
+def models_ready(eye) -> None:
+    """Every cortex has its models (one cortex's "ready" says nothing of another's)."""
+    ready = set()
+    while not NEEDS <= ready:
+        status = eye.wait_for(lambda o: o["data"].get("state") == "ready" and "model" in o["data"], 120)
+        ready.add((status["cortex"], status["data"]["model"]))
+
+
 def sentry_saw(eye, image: bytes) -> None:
     """Send a frame and wait until the sentry has looked at it (the faces cortex answers too)."""
     eye.send(image)
@@ -121,9 +135,7 @@ def hook():
 
 def test_an_unknown_person_raises_one_alert_per_appearance_and_a_known_one_none(tmp_path, hook):
     with running_brain(topology(tmp_path, hook.url), tmp_path) as brain, brain.eye(max_size=None) as eye:
-        models = set()
-        while len(models) < 3:
-            models.add(eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)["data"]["model"])
+        models_ready(eye)
         # Eileen is enrolled: she raises no alert.
         eye.send(frame(ASTRONAUT))
         eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
@@ -161,9 +173,7 @@ def test_a_dead_webhook_never_holds_up_the_eye(tmp_path):
     dead = Webhook(failures=100, delay_s=3.0)  # slow, then fails, every time
     try:
         with running_brain(topology(tmp_path, dead.url), tmp_path) as brain, brain.eye(max_size=None) as eye:
-            models = set()
-            while len(models) < 3:
-                models.add(eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)["data"]["model"])
+            models_ready(eye)
             for _ in range(3):
                 sentry_saw(eye, frame(CAMERAMAN))
             eye.seen_or_wait(lambda o: o["kind"] == "alert", 30)
