@@ -181,4 +181,5 @@ def test_a_cortex_that_stops_reading_gets_everything_in_order_and_the_others_go_
         while len(got) < sent:
             got.append(eye.wait_for(lambda o: o["kind"] == "napper", timeout=30)["text"])
         assert got == [f"n{n}" for n in range(sent)]
-        assert eye.ask("still here?")["text"] == "still here?"  # the echo cortex, and the brain, go on
+        eye.send("still here?")  # the echo cortex, and the brain, go on (past its 800 echoes)
+        eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == "still here?", 30)
