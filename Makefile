@@ -82,6 +82,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.echo
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.objects
 	$(BIN)/python -m bench.faces
 	$(BIN)/python -m bench.scale_out

@@ -7,12 +7,13 @@ writes them to an anonymous memory file (memfd) of its own and sends only a hand
 receiver reads them through /proc/<pid>/fd/<n>, which only the brain's own user may open.
 
 - pixels, cortex → holder: the cortex takes a file from its `Pool` for each request and
-  gives it back once the answer came (or was given up on), to write the next pixels in:
-  a new file costs ~200 µs for 519 KB (the kernel allocates and clears its pages), an
-  old one ~30 µs (measured). A holder on another machine still gets the pixels in the
-  message;
-- a snapshot, Session → its cortexes: each cortex reads it as it arrives; the Session
-  keeps its last `Kept.limit` files open (a cortex that far behind drops that frame).
+  gives it back once the answer came, to write the next pixels in: a new file costs
+  ~200 µs for 519 KB (the kernel allocates and clears its pages), an old one ~30 µs
+  (measured). One given up on is closed (a late holder then reads nothing, not newer
+  pixels). A holder on another machine still gets the pixels in the message;
+- a snapshot, gateway → an eye's cortexes: each cortex reads it as it arrives; the
+  gateway keeps each eye's last `Kept.limit` files open (a cortex that far behind drops
+  that frame).
 """
 
 from __future__ import annotations
