@@ -10,10 +10,13 @@ reach these sockets, so the pickles read are the brain's own.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import socket
 
 __all__ = ["read_datagrams", "send_datagram"]
+
+log = logging.getLogger(__name__)
 
 _buffer = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
 
@@ -35,11 +38,14 @@ def read_datagrams(sock: socket.socket) -> tuple[list, bool]:
     messages = []
     while True:
         try:
-            size = sock.recv_into(_buffer)
+            size, _, flags, _ = sock.recvmsg_into([_buffer])
         except BlockingIOError:
             return messages, False
         except OSError:
             return messages, True
         if not size:
             return messages, True
+        if flags & socket.MSG_TRUNC:  # (a system whose socket buffers are bigger than ours)
+            log.error("a message over %d bytes was cut short; it is dropped", len(_buffer))
+            continue
         messages.append(pickle.loads(memoryview(_buffer)[:size]))

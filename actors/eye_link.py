@@ -127,15 +127,17 @@ def read_routes(connection: socket.socket) -> tuple[list[tuple[object, socket.so
     messages: list[tuple[object, socket.socket | None]] = []
     while True:
         try:
-            data, fds, _flags, _address = socket.recv_fds(connection, 1 << 16, 1)
+            data, fds, flags, _address = socket.recv_fds(connection, 1 << 16, 1, socket.MSG_CMSG_CLOEXEC)
         except BlockingIOError:
             return messages, False
         except OSError:
             return messages, True
-        if not data:
+        if not data or flags & socket.MSG_CTRUNC:  # (closed, or out of files: the pipe is lost)
             for fd in fds:
                 os.close(fd)
-            return messages, True
+            fds = []
+            if not data:
+                return messages, True
         pipe = None
         if fds:
             pipe = socket.socket(fileno=fds[0])

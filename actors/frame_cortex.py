@@ -17,6 +17,7 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 import time
 from dataclasses import dataclass, replace
@@ -46,6 +47,8 @@ from actors.processes import cpu_seconds
 from actors.shared_pixels import Pool
 
 __all__ = ["FrameCortex"]
+
+log = logging.getLogger(__name__)
 
 _request_ids = itertools.count(1)
 
@@ -113,29 +116,36 @@ class FrameCortex(Cortex):
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
 
     def _link(self, at: ModelAt) -> socket.socket | None:
-        """Our connection to the holder's link, if it is on this machine (made on first use)."""
+        """Our connection to the holder's link, if it is on this machine (made on first use;
+        None, and messages, while it cannot be made)."""
         if at.host or not at.link:
             return None
         if at.link not in self._links:
-            self._links[at.link] = holder_link.connect(at.link)  # (None: it is gone)
+            link = holder_link.connect(at.link, at.pid)
+            if link is None:
+                return None
+            self._links[at.link] = link
         return self._links[at.link]
 
     def watched_files(self) -> list[int]:
-        return [link.fileno() for link in getattr(self, "_links", {}).values() if link is not None]
+        return [link.fileno() for link in getattr(self, "_links", {}).values()]
 
     def on_files_ready(self, ready: list[int]) -> None:
-        for name, link in list(self._links.items()):
-            if link is None or link.fileno() not in ready:
+        for name, link in list(getattr(self, "_links", {}).items()):
+            if link.fileno() not in ready:
                 continue
             answers, ended = read_datagrams(link)
             if ended:  # (the holder ended: what it had not answered times out, as by message)
                 link.close()
-                self._links[name] = None
+                del self._links[name]
             for answer in answers:
-                if isinstance(answer, Inferred):
-                    self.receiveMsg_Inferred(answer, None)
-                elif isinstance(answer, InferFailed):
-                    self.receiveMsg_InferFailed(answer, None)
+                try:
+                    if isinstance(answer, Inferred):
+                        self.receiveMsg_Inferred(answer, None)
+                    elif isinstance(answer, InferFailed):
+                        self.receiveMsg_InferFailed(answer, None)
+                except Exception:  # (the next frame's on_frame runs in there: the others must still land)
+                    log.exception("cortex %s failed on a model's answer", self.name)
 
     def where(self, model: str) -> str:
         """The host of the holder serving `model` ("" for this machine), for meters."""
@@ -173,7 +183,7 @@ class FrameCortex(Cortex):
         self._pending: dict[int, _Request] = {}
         self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
         self._pixels = Pool(PIXEL_FILES_IDLE)
-        self._links: dict[str, socket.socket | None] = {}  # a holder's link → our connection to it
+        self._links: dict[str, socket.socket] = {}  # a holder's link → our connection to it
         self._busy = False
         self._waiting: Stimulus | None = None
         self.dropped = 0
@@ -326,8 +336,7 @@ class FrameCortex(Cortex):
             super().receiveMsg_ActorExitRequest(message, sender)
         finally:
             for link in getattr(self, "_links", {}).values():
-                if link is not None:
-                    link.close()
+                link.close()
             if getattr(self, "_pixels", None) is not None:
                 self._pixels.close()
             if "models" in getattr(self, "services", {}):

@@ -149,6 +149,7 @@ class Route:
     session_id: str
     cortex: str
     kinds: tuple[str, ...]
+    generation: int = 0  # which start of that cortex (a restart gives it a new pipe)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class Rerouted:
     too big for it); the Session sends it on as a message, and so all that follow."""
 
     cortex: str
+    generation: int  # the route's: one for a cortex since restarted is dropped (it missed it)
     stimulus: Stimulus
 
 

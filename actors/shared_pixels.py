@@ -40,7 +40,10 @@ def share(pixels: np.ndarray) -> SharedPixels | None:
     if not hasattr(os, "memfd_create"):
         return None
     pixels = np.ascontiguousarray(pixels)
-    fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
+    try:
+        fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
+    except OSError:  # (out of files)
+        return None
     try:
         view = memoryview(pixels).cast("B")
         written = 0

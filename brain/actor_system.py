@@ -44,7 +44,7 @@ def start_actor_system(
     `capabilities` are added to thespian's (e.g. the convention leader's address).
     Must run before any thread is started: the admin and actors are forked.
     """
-    from thespian.actors import ActorSystem
+    from thespian.actors import ActorSystem, InvalidActorAddress
 
     host = guard.host
     _check_port_free(host, admin_port)
@@ -54,7 +54,13 @@ def start_actor_system(
     guard_actor_network(guard)
     log_defs = _log_defs()
     _let_the_admin_restart_its_logger(log_defs)
-    system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=log_defs)
+    try:
+        system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=log_defs)
+    except InvalidActorAddress as exc:  # (taken since the check: thespian found no admin of its own there)
+        raise AdminPortBusy(
+            f"the actor admin port {host}:{admin_port} was taken by something else as the brain "
+            "started; start it again, or choose another [actors] admin_port."
+        ) from exc
     _reap_exited_children()
     log.info("actor system started on %s:%d", host, admin_port)
     return system

@@ -24,6 +24,7 @@ the lanes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import pickle
 import queue
@@ -48,7 +49,7 @@ from actors.messages import (
     WhoAmI,
     YouAre,
 )
-from brain.routes import EyeRoutes
+from brain.routes import RouteTable
 
 __all__ = ["Bridge", "BridgeError", "SNAPSHOTS_KEPT"]
 
@@ -59,6 +60,8 @@ _STOP = object()
 #: The last snapshots' memory files kept open for each eye: at 15 frames/s, a second for a
 #: busy cortex to read its stimulus (each reads it as soon as it arrives).
 SNAPSHOTS_KEPT = 16
+#: After failing to take a Session's connection (out of files), listen again this much later.
+ACCEPT_AGAIN_S = 1.0
 
 
 class BridgeError(RuntimeError):
@@ -83,9 +86,10 @@ class Bridge:
         self._address_known = threading.Event()
         self.eye_address: Any = None
         self.sessions: dict[str, asyncio.StreamWriter] = {}  # session id → its inputs socket
-        self.routes: dict[str, tuple[socket.socket, EyeRoutes]] = {}  # session id → (its routes socket, its routes)
+        self.table = RouteTable(SNAPSHOTS_KEPT)  # every eye's pipes to its cortexes
         self._route_links: set[socket.socket] = set()  # the Sessions' connections to the routes socket
-        self.on_linked: Callable[[str], None] | None = None  # a Session gave its routes
+        self._numbers = itertools.count(1)  # of those connections, in the order they came
+        self.on_linked: Callable[[str], None] | None = None  # a Session gave its routes and connected
         self.actor_sid = 0
         self.admin_pid = 0
         self._threads = [
@@ -149,6 +153,8 @@ class Bridge:
         if replaced is not None:
             replaced.close()  # (a restarted Session)
         self.sessions[session_id] = writer
+        if self.table.session_connected(session_id):
+            self._linked(session_id)
         try:
             await reader.read()  # nothing more comes: wait for its end
         except ConnectionError:
@@ -156,62 +162,74 @@ class Bridge:
         finally:
             if self.sessions.get(session_id) is writer:
                 del self.sessions[session_id]
+                self.table.connected.discard(session_id)
             writer.close()
 
     def _route_connected(self) -> None:
         try:
             connection, _ = self._routes_server.accept()
-        except OSError:
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # (out of files: listen again in a while, or the loop spins)
+            log.warning("the bridge could not take a Session's connection (%s); trying again in 1 s", exc)
+            self._loop.remove_reader(self._routes_server.fileno())
+            self._loop.call_later(ACCEPT_AGAIN_S, self._listen_for_routes)
             return
         connection.setblocking(False)
         self._route_links.add(connection)
-        self._loop.add_reader(connection.fileno(), self._routes_ready, connection, [None])
+        self._loop.add_reader(connection.fileno(), self._routes_ready, connection, next(self._numbers), [""])
 
-    def _routes_ready(self, connection: socket.socket, session: list) -> None:
-        """A Session's routes: each replaces its cortex's earlier one."""
+    def _listen_for_routes(self) -> None:
+        if self._routes_server.fileno() >= 0:
+            self._loop.add_reader(self._routes_server.fileno(), self._route_connected)
+
+    def _routes_ready(self, connection: socket.socket, number: int, session: list[str]) -> None:
+        """A Session's routes (`number`: its connection's, in the order they came)."""
         messages, ended = read_routes(connection)
         for message, pipe in messages:
-            if isinstance(message, Route) and pipe is not None:
-                held = self.routes.get(message.session_id)
-                if held is None or held[0] is not connection:  # (a new or restarted Session)
-                    self.forget(message.session_id)
-                    held = self.routes[message.session_id] = (connection, EyeRoutes(SNAPSHOTS_KEPT))
+            if isinstance(message, Route):
                 session[0] = message.session_id
-                held[1].add(message, pipe)
-            elif isinstance(message, RoutesGiven) and self.on_linked is not None:
-                self.on_linked(message.session_id)
+                if pipe is None:
+                    log.error("the %s cortex's pipe was lost on its way (out of files?)", message.cortex)
+                else:
+                    self.table.route(number, message, pipe)
+            elif isinstance(message, RoutesGiven):
+                session[0] = message.session_id
+                if self.table.routes_given(number, message.session_id):
+                    self._linked(message.session_id)
             elif pipe is not None:
                 pipe.close()
         if ended:
             self._loop.remove_reader(connection.fileno())
             self._route_links.discard(connection)
-            held = self.routes.get(session[0])
-            if held is not None and held[0] is connection:
-                self.forget(session[0])
+            self.table.closed(number, session[0])
             connection.close()
 
+    def _linked(self, session_id: str) -> None:
+        if self.on_linked is not None:
+            self.on_linked(session_id)
+
     def forget(self, session_id: str) -> None:
-        """Close an eye's pipes and snapshots (it left, or its Session ended)."""
-        held = self.routes.pop(session_id, None)
-        if held is not None:
-            held[1].close()
+        """Close an eye's pipes and snapshots (it left)."""
+        self.table.forget(session_id)
 
     def forward(
         self, session_id: str, address: Any, stimulus: Stimulus, lane: int, done: Callable[[], None] | None = None
     ) -> None:
         """A stimulus from the eye: down the pipes of the cortexes that take it, and to the
         Session what they cannot take. `done` as for send_to_session()."""
-        held = self.routes.get(session_id)
-        if held is None:
+        routes = self.table.get(session_id)
+        if routes is None:
             self.send_to_session(session_id, address, stimulus, lane, done)
             return
-        stimulus, sent = held[1].send(stimulus)
+        stimulus, sent = routes.send(stimulus)
         if not sent.routed:
             self.send_to_session(session_id, address, stimulus, lane, done)
             return
-        for n, cortex in enumerate(sent.to_session, 1):
+        for n, (cortex, generation) in enumerate(sent.to_session, 1):
+            last = n == len(sent.to_session)
             self.send_to_session(
-                session_id, address, Rerouted(cortex, stimulus), lane, done if n == len(sent.to_session) else None
+                session_id, address, Rerouted(cortex, generation, stimulus), lane, done if last else None
             )
         if not sent.to_session and done is not None:
             done()
@@ -259,8 +277,7 @@ class Bridge:
         if routes_server is not None:
             self._loop.remove_reader(routes_server.fileno())
             routes_server.close()
-        for session_id in list(self.routes):
-            self.forget(session_id)
+        self.table.close()
         for connection in self._route_links:
             self._loop.remove_reader(connection.fileno())
             connection.close()

@@ -109,6 +109,19 @@ def _with_overrides(config: Config, args: argparse.Namespace) -> Config:
     )
 
 
+def _raise_open_files_limit() -> None:
+    """The gateway holds ~30 files an eye (a pipe to each cortex, the last snapshots, the
+    actors' connections): 50 eyes pass the usual soft limit of 1,024. Take the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > soft):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            log.warning("could not raise the open files limit from %d", soft)
+
+
 async def _serve(config: Config, reflector, services: dict, supervisor, core_pids: dict) -> None:
     from actors.preload import tune_malloc
     from brain.bridge import Bridge
@@ -196,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     from actors.sessions.reflector import Reflector
     from actors.sessions.supervisor import SessionSupervisor
 
+    _raise_open_files_limit()
     preload()  # (shared by every actor process, which are all forked from here)
     # The actor system forks its admin: start it before any thread exists.
     try:

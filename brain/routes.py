@@ -5,9 +5,16 @@ the gateway only writes down the pipes, so a stimulus reaches its cortexes witho
 waking any actor in between (actors/eye_link.py says why). What cannot go down a pipe
 goes to the Session, which sends it on the thespian way:
 
-- a kind no route takes (the Session tells the eye so, or the cortex is being restarted);
+- a kind no route takes (the Session tells the eye so, or the cortex is being restarted:
+  it misses that one);
 - everything for a cortex whose pipe was once full or too small for a stimulus, from then
-  on, so that nothing overtakes what went before (a new route starts afresh).
+  on, so that nothing overtakes what went before (a new route starts afresh, and the
+  Session drops what was meant for the cortex's earlier start: it missed those too).
+
+A restarted Session connects anew and gives its routes again; its connections are
+numbered in the order they came, so a late word from the Session it replaced changes
+nothing. An eye may send once its Session has given all its routes and connected for
+what the pipes cannot take (`RouteTable.linked`).
 
 A snapshot is written once to a memory file that every cortex reads (see
 actors/shared_pixels.py); the last `kept` of them stay open for cortexes that lag.
@@ -23,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from actors.messages import Route, Stimulus
 from actors.shared_pixels import Kept, share_bytes
 
-__all__ = ["EyeRoutes", "SHARE_FROM_BYTES", "Sent"]
+__all__ = ["EyeRoutes", "RouteTable", "SHARE_FROM_BYTES", "Sent"]
 
 #: Snapshots at least this big reach the cortexes through memory, not down each pipe.
 SHARE_FROM_BYTES = 16 * 1024
@@ -34,7 +41,7 @@ class Sent:
     """What became of one stimulus."""
 
     piped: list[str] = field(default_factory=list)  # cortexes it went down the pipe to
-    to_session: list[str] = field(default_factory=list)  # cortexes the Session must send it to
+    to_session: list[tuple[str, int]] = field(default_factory=list)  # (cortex, its route's generation): for the Session
     ended: list[str] = field(default_factory=list)  # cortexes whose pipe had closed (they ended)
 
     @property
@@ -48,6 +55,7 @@ class EyeRoutes:
 
     def __init__(self, kept: int):
         self.pipes: dict[str, tuple[tuple[str, ...], socket.socket]] = {}
+        self.generations: dict[str, int] = {}  # cortex → its route's generation
         self.by_session: set[str] = set()  # cortexes whose stimuli go through the Session for good
         self.kept = Kept(kept)
 
@@ -56,6 +64,7 @@ class EyeRoutes:
         if old is not None:
             old[1].close()
         self.pipes[route.cortex] = (tuple(route.kinds), pipe)
+        self.generations[route.cortex] = route.generation
         self.by_session.discard(route.cortex)
 
     def send(self, stimulus: Stimulus) -> tuple[Stimulus, Sent]:
@@ -73,7 +82,7 @@ class EyeRoutes:
         data = pickle.dumps(stimulus, protocol=pickle.HIGHEST_PROTOCOL)
         for name in takers:
             if name in self.by_session:
-                sent.to_session.append(name)
+                sent.to_session.append((name, self.generations[name]))
                 continue
             try:
                 self.pipes[name][1].send(data)
@@ -90,10 +99,73 @@ class EyeRoutes:
 
     def _by_session(self, name: str, sent: Sent) -> None:
         self.by_session.add(name)
-        sent.to_session.append(name)
+        sent.to_session.append((name, self.generations[name]))
 
     def close(self) -> None:
         for _, pipe in self.pipes.values():
             pipe.close()
         self.pipes.clear()
         self.kept.close()
+
+
+class RouteTable:
+    """Every eye's routes, as their Sessions give them over numbered connections."""
+
+    def __init__(self, kept: int):
+        self.kept = kept
+        self.eyes: dict[str, tuple[int, EyeRoutes]] = {}  # session id → (its connection's number, routes)
+        self.given: set[str] = set()  # sessions that have given all their routes
+        self.connected: set[str] = set()  # sessions connected for what the pipes cannot take
+
+    def route(self, connection: int, route: Route, pipe: socket.socket) -> None:
+        routes = self._routes_of(connection, route.session_id)
+        if routes is None:
+            pipe.close()
+        else:
+            routes.add(route, pipe)
+
+    def routes_given(self, connection: int, session_id: str) -> bool:
+        """All of a Session's routes are in; whether its eye may send now."""
+        if self._routes_of(connection, session_id) is not None:
+            self.given.add(session_id)
+        return self.linked(session_id)
+
+    def session_connected(self, session_id: str) -> bool:
+        """Its Session connected for the rest; whether its eye may send now."""
+        self.connected.add(session_id)
+        return self.linked(session_id)
+
+    def linked(self, session_id: str) -> bool:
+        return session_id in self.given and session_id in self.connected
+
+    def closed(self, connection: int, session_id: str) -> None:
+        """A Session's routes connection closed (it ended): its pipes go, unless a newer
+        Session of the same eye has given its own."""
+        held = self.eyes.get(session_id)
+        if held is not None and held[0] == connection:
+            self.forget(session_id)
+
+    def get(self, session_id: str) -> EyeRoutes | None:
+        held = self.eyes.get(session_id)
+        return held[1] if held is not None else None
+
+    def forget(self, session_id: str) -> None:
+        """Close an eye's pipes and snapshots (it left, or its Session ended)."""
+        held = self.eyes.pop(session_id, None)
+        if held is not None:
+            held[1].close()
+        self.given.discard(session_id)
+
+    def close(self) -> None:
+        for session_id in list(self.eyes):
+            self.forget(session_id)
+
+    def _routes_of(self, connection: int, session_id: str) -> EyeRoutes | None:
+        """The routes `connection` may change: None if a newer Session has replaced it."""
+        held = self.eyes.get(session_id)
+        if held is not None and held[0] > connection:
+            return None
+        if held is None or held[0] < connection:  # a new Session (or one restarted)
+            self.forget(session_id)
+            held = self.eyes[session_id] = (connection, EyeRoutes(self.kept))
+        return held[1]

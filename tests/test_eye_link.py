@@ -9,7 +9,7 @@ import pytest
 
 from actors.eye_link import EyeLink, Frames, frame, send_output
 from actors.messages import EyeOutput, Output, Route, RoutesGiven, Stimulus
-from brain.routes import EyeRoutes
+from brain.routes import EyeRoutes, RouteTable
 
 
 def test_frames_cut_anywhere_come_out_whole_and_in_order():
@@ -101,16 +101,20 @@ def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
     sent = routes.send(Stimulus("command", text="enroll"))[1]
     while not sent.to_session:
         sent = routes.send(Stimulus("command", text="enroll"))[1]
-    assert sent.to_session == ["faces"]
+    assert sent.to_session == [("faces", 0)]
     read_datagrams(ends["faces"])  # (read now, but the order must hold: still the Session's way)
-    assert routes.send(Stimulus("command", text="enroll"))[1].to_session == ["faces"]
-    assert routes.send(Stimulus("image", image=snapshot))[1].to_session == ["faces"]
+    assert routes.send(Stimulus("command", text="enroll"))[1].to_session == [("faces", 0)]
+    assert routes.send(Stimulus("image", image=snapshot))[1].to_session == [("faces", 0)]
 
     # A new route (the cortex restarted) starts afresh; a too big stimulus goes the Session's way.
     ours, ends["faces"] = stimuli_pair()
-    routes.add(Route("s1", "faces", ("image", "command")), ours)
+    routes.add(Route("s1", "faces", ("image", "command"), generation=1), ours)
     assert routes.send(Stimulus("command", text="enroll"))[1].piped == ["faces"]
-    assert routes.send(Stimulus("text", text="x" * (4 << 20)))[1].to_session == ["echo"]
+    assert routes.send(Stimulus("text", text="x" * (4 << 20)))[1].to_session == [("echo", 0)]
+    ends["faces"].setblocking(False)
+    while not (sent := routes.send(Stimulus("command", text="enroll"))[1]).to_session:
+        pass
+    assert sent.to_session == [("faces", 1)]  # (the Session drops what was for an earlier start)
 
     # A cortex that ended (its end closed): its route goes, and it misses that one.
     ends["objects"].close()
@@ -142,3 +146,39 @@ def test_a_session_hands_its_pipes_over_a_real_socket():
         assert read_routes(gateway) == ([], True)
         for sock in (pipe, theirs, gateway, server):
             sock.close()
+
+
+def test_the_newest_session_of_an_eye_owns_its_routes_and_the_eye_waits_for_both_links():
+    from actors.eye_link import stimuli_pair
+
+    table, pipes = RouteTable(kept=2), []
+
+    def pipe():
+        ours, theirs = stimuli_pair()
+        pipes.append(theirs)
+        return ours
+
+    table.route(1, Route("s1", "echo", ("text",)), pipe())
+    assert table.session_connected("s1") is False  # routes not all given yet
+    assert table.routes_given(1, "s1") is True  # both: the eye may send
+    first = table.get("s1")
+
+    # The Session was restarted: its successor (connection 2) gives its own routes ...
+    table.route(2, Route("s1", "echo", ("text",)), pipe())
+    assert table.get("s1") is not first and not first.pipes  # (the old pipes are closed)
+    assert not table.linked("s1")  # until the new one has given them all
+    assert table.routes_given(2, "s1")
+    # ... and a late word from the one it replaced changes nothing.
+    late = pipe()
+    table.route(1, Route("s1", "echo", ("text",)), late)
+    assert late.fileno() == -1 and table.get("s1").pipes["echo"][1] is not late
+    table.closed(1, "s1")
+    assert table.get("s1") is not None
+    table.closed(2, "s1")  # the current Session ended: its pipes go
+    assert table.get("s1") is None and not table.linked("s1")
+
+    table.route(3, Route("s2", "echo", ("text",)), pipe())
+    table.close()
+    assert table.get("s2") is None
+    for end in pipes:
+        end.close()

@@ -64,5 +64,8 @@ def test_a_pool_writes_each_request_into_a_file_given_back_and_keeps_few():
     pool.discard(late.fd)  # (given up on: a late reader gets an error, not newer pixels)
     with pytest.raises(OSError):
         read(late)
-    pool.close()
-    assert pool.idle == []
+    idle = pool.share(small)
+    pool.give_back(idle.fd)
+    pool.close()  # (the cortex ends)
+    with pytest.raises(OSError):
+        read(idle)

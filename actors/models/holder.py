@@ -47,6 +47,10 @@ __all__ = ["ModelHolder"]
 log = logging.getLogger(__name__)
 
 
+#: After failing to take a connection (out of files), listen again this much later.
+ACCEPT_AGAIN_S = 1.0
+
+
 @dataclass(frozen=True)
 class BatchDue:
     """Timer: the first request of a batch for this model has waited max_wait_ms."""
@@ -66,6 +70,7 @@ class ModelHolder(ActorTypeDispatcher):
         self.batcher: Batcher | None = None
         self.listener: socket.socket | None = None  # the link cortexes on this machine connect to
         self.connections: dict[int, socket.socket] = {}  # fd → a cortex's connection
+        self.accept_again = 0.0  # (monotonic) when to listen again after failing to accept
 
     def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
         started = time.perf_counter()
@@ -113,13 +118,19 @@ class ModelHolder(ActorTypeDispatcher):
         # thespian watches files only for as long as every handler keeps asking it to.
         if self.listener is None or isinstance(message, ActorExitRequest):
             return None
-        return ThespianWatch([self.listener.fileno(), *self.connections])
+        listening = [self.listener.fileno()] if time.monotonic() >= self.accept_again else []
+        return ThespianWatch([*listening, *self.connections])
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
         for fd in message.ready:
             if self.listener is not None and fd == self.listener.fileno():
-                for connection in holder_link.accept(self.listener):
-                    self.connections[connection.fileno()] = connection
+                try:
+                    for connection in holder_link.accept(self.listener):
+                        self.connections[connection.fileno()] = connection
+                except OSError as exc:  # (out of files: stop listening a while, or spin)
+                    log.warning("the model holder could not take a connection (%s); trying again in 1 s", exc)
+                    self.accept_again = time.monotonic() + ACCEPT_AGAIN_S
+                    self.wakeupAfter(timedelta(seconds=ACCEPT_AGAIN_S), "accept again")
                 continue
             connection = self.connections.get(fd)
             if connection is None:

@@ -10,8 +10,10 @@ watched by thespian (ThespianWatch) like any actor's files. A holder on another 
 a full socket, or a message too big for one datagram: thespian's way, as before.
 
 The socket is in Linux's abstract namespace (nothing on disk to clean up after a killed
-holder), so anyone on the machine could connect: the holder accepts only processes of its
-own user (SO_PEERCRED), since what it reads is unpickled.
+holder), so anyone on the machine could connect, or take a dead holder's name: both ends
+check the other's credentials (SO_PEERCRED), since what each reads is unpickled. The
+holder accepts only processes of its own user; a cortex talks only to the holder's own
+process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import socket
 import struct
 
-__all__ = ["accept", "connect", "listen"]
+__all__ = ["accept", "connect", "listen", "peer"]
 
 _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
@@ -36,7 +38,8 @@ def listen() -> tuple[socket.socket, str]:
 
 
 def accept(listener: socket.socket) -> list[socket.socket]:
-    """The cortexes waiting to connect, of this user only (others are closed at once)."""
+    """The cortexes waiting to connect, of this user only (others are closed at once).
+    OSError if none can be taken now (out of files: try again later)."""
     accepted = []
     while True:
         try:
@@ -44,23 +47,35 @@ def accept(listener: socket.socket) -> list[socket.socket]:
         except (BlockingIOError, InterruptedError):
             return accepted
         except OSError:
-            return accepted
-        credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
-        _pid, uid, _gid = _CREDENTIALS.unpack(credentials)
-        if uid != os.getuid():
+            if accepted:
+                return accepted  # (the error comes again next time)
+            raise
+        if peer(connection)[1] != os.getuid():
             connection.close()
             continue
         connection.setblocking(False)
         accepted.append(connection)
 
 
-def connect(name: str) -> socket.socket | None:
-    """A cortex's connection to a holder's socket (non-blocking); None if it is gone."""
+def connect(name: str, pid: int) -> socket.socket | None:
+    """A cortex's connection to the holder `pid`'s socket (non-blocking); None if it is
+    gone, its backlog is full (a hung holder: never wait for it), or another process now
+    listens there."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    connection.setblocking(False)
     try:
         connection.connect(name)
+        if peer(connection) != (pid, os.getuid()):
+            raise ConnectionRefusedError("not the holder")
     except OSError:
         connection.close()
         return None
-    connection.setblocking(False)
     return connection
+
+
+def peer(connection: socket.socket) -> tuple[int, int]:
+    """(pid, uid) of the process at the other end (for a listener: the one that listened)."""
+    pid, uid, _gid = _CREDENTIALS.unpack(
+        connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
+    )
+    return pid, uid

@@ -81,6 +81,7 @@ class Session(ActorTypeDispatcher):
         self.inputs = None  # the socket the gateway writes to us on (what no pipe takes)
         self.routes = None  # our connection to the gateway's routes socket
         self.rerouted: set[str] = set()  # cortexes whose pipe was full: their stimuli come here
+        self.generations: dict[str, int] = {}  # cortex → how many times it was started
         self.frames = Frames(MAX_FRAME_BYTES)
 
     def receiveMessage(self, message, sender):
@@ -136,8 +137,12 @@ class Session(ActorTypeDispatcher):
             try:
                 self.inputs = open_inputs(message.outputs, message.session_id)
                 self.routes = open_routes(message.outputs)
-            except OSError:
+            except OSError:  # (its eye then hears that the session could not start)
                 log.warning("session %s: the gateway's sockets did not answer", message.session_id)
+                for sock in (self.inputs, self.routes):
+                    if sock is not None:
+                        sock.close()
+                self.inputs = self.routes = None
         for spec in message.cortexes:
             self._start(spec)
         if self.routes is not None:
@@ -150,13 +155,21 @@ class Session(ActorTypeDispatcher):
     def _start(self, spec: CortexSpec) -> None:
         before_fork()
         ours, theirs = stimuli_pair() if self.routes is not None else (None, None)
-        address = self.createActor(cortex_type(spec.type))  # (forks: the child has both ends now)
+        try:
+            address = self.createActor(cortex_type(spec.type))  # (forks: the child has both ends now)
+        except BaseException:
+            for end in (ours, theirs):
+                if end is not None:
+                    end.close()
+            raise
         inherited, theirs_fd = self._own_files(), -1
+        generation = self.generations[spec.name] = self.generations.get(spec.name, 0) + 1
         if ours is not None:
             inherited.append(ours.fileno())
             theirs_fd = theirs.fileno()
             theirs.close()  # (the number stays valid in the child, which has its own copy)
-            send_route(self.routes, Route(self.open.session_id, spec.name, tuple(spec.subscribes)), ours)
+            route = Route(self.open.session_id, spec.name, tuple(spec.subscribes), generation)
+            send_route(self.routes, route, ours)
             ours.close()  # (the gateway has its own copy now, or is gone)
             self.rerouted.discard(spec.name)
         self.cortexes[spec.name] = address
@@ -181,6 +194,8 @@ class Session(ActorTypeDispatcher):
     def receiveMsg_Rerouted(self, message: Rerouted, sender) -> None:
         """The gateway could not write to a cortex's pipe (full, or the stimulus too big):
         that cortex's stimuli come here from now on, and go on as messages."""
+        if message.generation != self.generations.get(message.cortex):
+            return  # for a start of it that has ended: missed, as while it was restarted
         if message.cortex not in self.rerouted:
             self.rerouted.add(message.cortex)
             log.warning(
@@ -232,9 +247,10 @@ class Session(ActorTypeDispatcher):
             return
         if self.closing:
             return
-        # (Before our routes were given, or for a cortex that ended: by message.)
+        # With routes, the gateway sends what any running cortex takes: one that comes here
+        # is for a cortex being restarted (it misses it; later ones would overtake it).
         routed = False
-        for spec in self.open.cortexes:
+        for spec in self.open.cortexes if self.routes is None else ():
             if message.kind in spec.subscribes and spec.name in self.cortexes:
                 self.send(self.cortexes[spec.name], message)
                 routed = True
