@@ -127,6 +127,16 @@ class FrameCortex(Cortex):
             self._links[at.link] = link
         return self._links[at.link]
 
+    def own_files(self) -> list[int]:
+        """Files of this cortex that a child it forks must close: its stimuli pipe and the
+        pixels' memory files (its holder links are in watched_files())."""
+        pipe = getattr(self, "_stimuli", None)
+        return [
+            *([pipe.fileno()] if pipe is not None else []),
+            *self._pixels.idle,
+            *self._shared.values(),
+        ]
+
     def watched_files(self) -> list[int]:
         return [link.fileno() for link in getattr(self, "_links", {}).values()]
 

@@ -16,6 +16,7 @@ class Train:
     image_copies: int = 4  # augmented copies of each image sample
     mirror_poses: bool = True
     min_keypoints: int = 5  # a pose sample with fewer seen is skipped
+    inherited: tuple[int, ...] = ()  # the cortex's files the trainer was forked with: it closes them
 
 
 @dataclass(frozen=True)

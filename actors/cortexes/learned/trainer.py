@@ -42,6 +42,11 @@ VALIDATION = 0.15
 
 class Trainer(ActorTypeDispatcher):
     def receiveMsg_Train(self, message: Train, sender) -> None:
+        for fd in message.inherited:  # (its cortex's pipe and links: they must close when it ends)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         self.asker, self.job, self.started = sender, message, time.monotonic()
         try:
             self._prepare(message)
