@@ -121,6 +121,7 @@ class _BrainProcess:
             self.stop()
             raise RuntimeError(f"{what} did not start:\n" + self.log)
         if self.proc.poll() is not None:
+            self._reader.join(5)  # (its last words may still be in the pipe: a busy machine)
             raise RuntimeError(f"{what} exited at start:\n" + self.log)
 
     def _read_log(self) -> None:
