@@ -112,6 +112,12 @@ class Cortex(ActorTypeDispatcher):
     def on_files_ready(self, ready: list[int]) -> None:
         """Some of watched_files() can be read."""
 
+    def own_files(self) -> list[int]:
+        """This cortex's files, which a child it forks must close: its stimuli pipe and
+        the watched ones."""
+        pipe = getattr(self, "_stimuli", None)
+        return [*([pipe.fileno()] if pipe is not None else []), *self.watched_files()]
+
     # -- thespian plumbing ------------------------------------------------------------
 
     def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:

@@ -21,11 +21,9 @@ log = logging.getLogger(__name__)
 _buffer = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
 
 
-def send_datagram(sock: socket.socket | None, message) -> bool:
+def send_datagram(sock: socket.socket, message) -> bool:
     """One message down a non-blocking socket; False if it cannot go that way now (full,
     too big for one datagram, or closed)."""
-    if sock is None:
-        return False
     try:
         sock.send(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
         return True

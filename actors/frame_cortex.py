@@ -111,7 +111,7 @@ class FrameCortex(Cortex):
                 image = handle
         request = Infer(request_id, model, threshold, image, deadline)
         link = self._link(at)
-        if not send_datagram(link, replace(request, reply_to=self.myAddress) if link else None):
+        if link is None or not send_datagram(link, replace(request, reply_to=self.myAddress)):
             self.send(holder, request)  # (another machine's holder, or its link is full or gone)
         self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
 
@@ -128,14 +128,7 @@ class FrameCortex(Cortex):
         return self._links[at.link]
 
     def own_files(self) -> list[int]:
-        """Files of this cortex that a child it forks must close: its stimuli pipe and the
-        pixels' memory files (its holder links are in watched_files())."""
-        pipe = getattr(self, "_stimuli", None)
-        return [
-            *([pipe.fileno()] if pipe is not None else []),
-            *self._pixels.idle,
-            *self._shared.values(),
-        ]
+        return [*super().own_files(), *self._pixels.idle, *self._shared.values()]
 
     def watched_files(self) -> list[int]:
         return [link.fileno() for link in getattr(self, "_links", {}).values()]

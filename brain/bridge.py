@@ -162,7 +162,7 @@ class Bridge:
         finally:
             if self.sessions.get(session_id) is writer:
                 del self.sessions[session_id]
-                self.table.connected.discard(session_id)
+                self.table.session_disconnected(session_id)
             writer.close()
 
     def _route_connected(self) -> None:

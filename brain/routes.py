@@ -26,6 +26,7 @@ import errno
 import pickle
 import socket
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from actors.messages import Route, Stimulus
 from actors.shared_pixels import Kept, share_bytes
@@ -50,28 +51,32 @@ class Sent:
         return bool(self.piped or self.to_session or self.ended)
 
 
+class _Pipe(NamedTuple):
+    kinds: tuple[str, ...]
+    sock: socket.socket  # non-blocking, one datagram a message
+    generation: int  # the route's
+
+
 class EyeRoutes:
-    """One eye's routes; the pipes are non-blocking sockets of one datagram a message."""
+    """One eye's routes."""
 
     def __init__(self, kept: int):
-        self.pipes: dict[str, tuple[tuple[str, ...], socket.socket]] = {}
-        self.generations: dict[str, int] = {}  # cortex → its route's generation
+        self.pipes: dict[str, _Pipe] = {}  # cortex → its pipe
         self.by_session: set[str] = set()  # cortexes whose stimuli go through the Session for good
         self.kept = Kept(kept)
 
     def add(self, route: Route, pipe: socket.socket) -> None:
         old = self.pipes.pop(route.cortex, None)
         if old is not None:
-            old[1].close()
-        self.pipes[route.cortex] = (tuple(route.kinds), pipe)
-        self.generations[route.cortex] = route.generation
+            old.sock.close()
+        self.pipes[route.cortex] = _Pipe(tuple(route.kinds), pipe, route.generation)
         self.by_session.discard(route.cortex)
 
     def send(self, stimulus: Stimulus) -> tuple[Stimulus, Sent]:
         """Write `stimulus` down the pipe of each cortex that takes it; returns it as sent
         (a snapshot then names its memory file) and where it went."""
         sent = Sent()
-        takers = [name for name, (kinds, _) in self.pipes.items() if stimulus.kind in kinds]
+        takers = [name for name, pipe in self.pipes.items() if stimulus.kind in pipe.kinds]
         if not takers:
             return stimulus, sent
         if len(stimulus.image) >= SHARE_FROM_BYTES:
@@ -82,10 +87,10 @@ class EyeRoutes:
         data = pickle.dumps(stimulus, protocol=pickle.HIGHEST_PROTOCOL)
         for name in takers:
             if name in self.by_session:
-                sent.to_session.append((name, self.generations[name]))
+                sent.to_session.append((name, self.pipes[name].generation))
                 continue
             try:
-                self.pipes[name][1].send(data)
+                self.pipes[name].sock.send(data)
                 sent.piped.append(name)
             except (BlockingIOError, InterruptedError):  # full: a cortex not reading
                 self._by_session(name, sent)
@@ -93,17 +98,17 @@ class EyeRoutes:
                 if exc.errno == errno.EMSGSIZE:  # too big for one datagram
                     self._by_session(name, sent)
                 else:  # its cortex ended (being restarted): it misses this one
-                    self.pipes.pop(name)[1].close()
+                    self.pipes.pop(name).sock.close()
                     sent.ended.append(name)
         return stimulus, sent
 
     def _by_session(self, name: str, sent: Sent) -> None:
         self.by_session.add(name)
-        sent.to_session.append((name, self.generations[name]))
+        sent.to_session.append((name, self.pipes[name].generation))
 
     def close(self) -> None:
-        for _, pipe in self.pipes.values():
-            pipe.close()
+        for pipe in self.pipes.values():
+            pipe.sock.close()
         self.pipes.clear()
         self.kept.close()
 
@@ -134,6 +139,9 @@ class RouteTable:
         """Its Session connected for the rest; whether its eye may send now."""
         self.connected.add(session_id)
         return self.linked(session_id)
+
+    def session_disconnected(self, session_id: str) -> None:
+        self.connected.discard(session_id)
 
     def linked(self, session_id: str) -> bool:
         return session_id in self.given and session_id in self.connected

@@ -144,7 +144,7 @@ class Learned(FrameCortex, type_name="learned"):
                 path,
                 max_epochs=self.params.max_epochs,
                 mirror_poses=self.params.mirror_poses,
-                inherited=tuple(self.watched_files()) + tuple(self.own_files()),
+                inherited=tuple(self.own_files()),
             ),
         )
         total = sum(counts.values())
