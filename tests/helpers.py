@@ -215,6 +215,12 @@ class Brain(_BrainProcess):
     def processes(self) -> list[psutil.Process]:
         return processes_in_session(self.session_id)
 
+    def thespian_log(self, tail: int = 6000) -> str:
+        """The end of what thespian itself logged (its warnings: failed or retried sends)."""
+        path = self.tmp / "thespian.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return f"thespian.log: {text[-tail:]}" if text else "thespian.log: (nothing)"
+
     def eye(self, **kwargs) -> Eye:
         return Eye(self.ws_url, **kwargs)
 
