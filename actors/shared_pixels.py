@@ -39,20 +39,26 @@ def share(pixels: np.ndarray) -> SharedPixels | None:
     """Write `pixels` to a new memory file; None where that is not possible (then send them)."""
     if not hasattr(os, "memfd_create"):
         return None
-    pixels = np.ascontiguousarray(pixels)
     try:
         fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
     except OSError:  # (out of files)
         return None
     try:
-        view = memoryview(pixels).cast("B")
-        written = 0
-        while written < len(view):
-            written += os.write(fd, view[written:])
+        return _write(fd, pixels, os.fstat(fd).st_ino)
     except OSError:
         os.close(fd)
         return None
-    return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str, os.fstat(fd).st_ino)
+
+
+def _write(fd: int, pixels: np.ndarray, inode: int) -> SharedPixels:
+    """`pixels` at the start of memory file `fd` (a bigger file from earlier pixels keeps
+    its tail: the reader reads only these); OSError if they cannot be written."""
+    pixels = np.ascontiguousarray(pixels)
+    view = memoryview(pixels).cast("B")
+    written = 0
+    while written < len(view):
+        written += os.pwrite(fd, view[written:], written)
+    return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str, inode)
 
 
 def read(handle: SharedPixels) -> np.ndarray:
@@ -92,20 +98,15 @@ class Pool:
         """`pixels` in a file of the pool; None where that is not possible (then send them)."""
         if not hasattr(os, "memfd_create"):
             return None
-        pixels = np.ascontiguousarray(pixels)
         try:
             fd = self.idle.pop() if self.idle else self._new()
-        except OSError:
+        except OSError:  # (out of files)
             return None
         try:
-            view = memoryview(pixels).cast("B")
-            written = 0
-            while written < len(view):  # (a bigger file from earlier pixels: the reader reads only these)
-                written += os.pwrite(fd, view[written:], written)
+            return _write(fd, pixels, self.inodes[fd])
         except OSError:
             self._close(fd)
             return None
-        return SharedPixels(os.getpid(), fd, tuple(pixels.shape), pixels.dtype.str, self.inodes[fd])
 
     def give_back(self, fd: int) -> None:
         if len(self.idle) < self.idle_max:
