@@ -565,10 +565,28 @@ async def open_page(url: str, flags: list[str], allow_camera: bool, action):
                 viewport={"width": 1200, "height": 820}, permissions=["camera"] if allow_camera else []
             )
             page = await context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
             await page.goto(url)
-            return await action(page)
+            try:
+                return await action(page)
+            except Exception as exc:
+                # A wait that timed out says only what it waited for: say what the page showed.
+                exc.add_note(await page_report(page, console))
+                raise
         finally:
             await browser.close()
+
+
+async def page_report(page, console: list[str]) -> str:
+    """What a person would have seen on the page when a test gave up, and its last console lines."""
+    try:
+        text = await page.evaluate("document.body.innerText")
+    except Exception as exc:  # (a page that crashed has no text to give)
+        text = f"(could not read the page: {exc})"
+    lines = "\n".join(f"  {line}" for line in text.splitlines()[:80] if line.strip())
+    logged = "\n".join(f"  {line}" for line in console[-20:]) or "  (nothing)"
+    return f"The page showed, at {time.strftime('%H:%M:%S')}:\n{lines}\nIts console said:\n{logged}"
 
 
 def brain_state(brain) -> dict:
