@@ -4,6 +4,7 @@
 import { Creature } from "./creature.js";
 import { EdgeFaces, EdgePose } from "./edge.js";
 import { changeOf, createGate, decide, greyOf } from "./gate.js";
+import { Picture } from "./picture.js";
 import { drawSkeleton } from "./skeleton.js";
 import { TeachPanel } from "./teach.js";
 
@@ -39,10 +40,14 @@ const state = {
   lastLabels: "", boxes: {}, boxesTimer: null, models: {},
   pose: null, // { people, width, height, at } from the pose cortex
   speakNextLabel: false, // "what do you see": say the next label even if it did not change
+  cameraStarting: false, // asked for the camera, not given it yet
 };
+// What the brain says of one snapshot: once the camera is off, about a picture no longer shown.
+const FRAME_RESULTS = new Set(["pose", "label", "faces"]);
 const creature = new Creature(ui.creature);
+const picture = new Picture(ui.video);
 const teach = new TeachPanel({
-  root: $("teach"), send: (value) => sendJson(value), video: ui.video, say: (t) => say(t),
+  root: $("teach"), send: (value) => sendJson(value), video: ui.video, picture, say: (t) => say(t),
   snapshot: () => sendSnapshot(true), // a sample is this very frame, gate or not
 });
 
@@ -113,6 +118,7 @@ function connect() {
 function onOutput(output) {
   const { cortex = "brain", kind = "", text = "", data = {} } = output;
   if (teach.onOutput(output)) return;
+  if (FRAME_RESULTS.has(kind) && !state.stream) return; // (sent before the camera stopped)
   if (kind === "pose") {
     // Every frame with somebody in it: drawn and followed, never read aloud.
     state.pose = { people: data.people || [], width: data.width, height: data.height, at: Date.now() };
@@ -261,11 +267,18 @@ function obey(action) {
   if (action === "open_eyes") startCamera();
   else if (action === "close_eyes") stopCamera();
   else if (action === "switch_camera") flipCamera();
-  else if (action === "look") {
-    state.speakNextLabel = true;
-    if (state.stream) sendSnapshot(true);
-    else addLine("page", "My eyes are closed: say \"open your eyes\" or press Start camera first.", "error");
+  else if (action === "look") look();
+}
+
+// "What do you see": this very picture, past the gate, and say what is seen even if it did
+// not change. A camera still starting is looked at once its first picture shows.
+function look() {
+  if (!state.stream && !state.cameraStarting) {
+    addLine("page", "My eyes are closed: say \"open your eyes\" or press Start camera first.", "error");
+    return;
   }
+  state.speakNextLabel = true;
+  picture.whenReady(() => sendSnapshot(true));
 }
 
 function sendJson(value) {
@@ -311,18 +324,23 @@ async function startCamera() {
     return;
   }
   ui.cameraState.textContent = "asking for the camera…";
+  state.cameraStarting = true;
   try {
     state.stream = await navigator.mediaDevices.getUserMedia({
       video: { facingMode: state.facing, width: { ideal: 1280 }, height: { ideal: 720 } },
       audio: false,
     });
   } catch (error) {
+    state.cameraStarting = state.speakNextLabel = false;
+    picture.stopped();
     showCameraMessage(cameraProblem(error));
     ui.cameraState.textContent = "camera off";
     ui.cameraToggle.textContent = "Start camera";
     return;
   }
+  state.cameraStarting = false;
   ui.video.srcObject = state.stream;
+  picture.started();
   showCameraMessage("");
   ui.cameraState.textContent = `camera on (${state.facing === "user" ? "front" : "back"})`;
   ui.cameraToggle.textContent = "Stop camera";
@@ -332,6 +350,8 @@ async function startCamera() {
 function stopCamera() {
   if (state.stream) state.stream.getTracks().forEach((track) => track.stop());
   state.stream = null;
+  state.speakNextLabel = false; // (a look asked for before is moot)
+  picture.stopped();
   ui.video.srcObject = null;
   clearInterval(state.snapshotTimer);
   state.boxes = {};
@@ -353,7 +373,9 @@ function restartSnapshots() {
 function sendSnapshot(force = false) {
   const ws = state.ws;
   const video = ui.video;
-  if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return Promise.resolve(false);
+  if (!state.brainReady || !ws || ws.readyState !== WebSocket.OPEN || !picture.ready()) {
+    return Promise.resolve(false);
+  }
   if (settings.privacy) {
     if (force) addLine("page", "Privacy mode: no picture leaves this page, only your pose.", "error");
     else sendPose();

@@ -9,10 +9,11 @@ const TIMER_SAMPLES = 10;
 const THUMB = 72;
 
 export class TeachPanel {
-  constructor({ root, send, video, say, snapshot }) {
+  constructor({ root, send, video, picture, say, snapshot }) {
     this.$ = (selector) => root.querySelector(selector);
     this.send = send;
     this.video = video;
+    this.picture = picture; // (a Picture of the video: no sample before the camera shows one)
     this.speak = say;
     this.snapshot = snapshot;
     this.counts = {};
@@ -60,8 +61,8 @@ export class TeachPanel {
       this.say("Name the project and the class first, then record.", true);
       return false;
     }
-    if (!this.video.videoWidth) {
-      this.say("Start the camera first: samples come from it.", true);
+    if (!this.picture.ready()) {
+      this.say("Start the camera first, and wait for its picture: samples come from it.", true);
       return false;
     }
     return true;

@@ -101,25 +101,32 @@ def test_the_page_draws_the_skeleton_the_creature_follows_and_the_voice_commands
         await page.press("#say-text", "Enter")
         await page.wait_for_function("document.querySelector('#camera-state').textContent === 'camera off'")
         closed = await page.inner_text("#transcript")
+        # "what do you see" at once: the snapshot waits for the camera's first picture (a
+        # frame taken before it came was black: "I see nothing I know"), and what is seen
+        # is said even if unchanged.
+        before = await page.locator("#transcript li").count()
         await page.fill("#say-text", "open your eyes")
         await page.press("#say-text", "Enter")
         await page.wait_for_function("document.querySelector('#camera-state').textContent.startsWith('camera on')")
-        # "what do you see": a snapshot now, and what is seen is said even if unchanged.
-        await page.wait_for_function("document.querySelector('#seeing').textContent.includes('person')")
-        before = await page.locator("#transcript li").count()
         await page.fill("#say-text", "What do you see?")
         await page.press("#say-text", "Enter")
         await page.wait_for_function(
             f"[...document.querySelectorAll('#transcript li')].slice(0, -{before})"
-            ".some(li => li.textContent.includes('I see person'))"
+            ".some(li => li.textContent.includes('I see '))"
         )
-        return skeleton, creature, gesture, closed
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-look.png"))
+        seen = await page.evaluate(
+            f"[...document.querySelectorAll('#transcript li .what')].slice(0, -{before})"
+            ".map(what => what.textContent).filter(text => text.startsWith('I see '))"
+        )
+        return skeleton, creature, gesture, closed, seen
 
-    skeleton, creature, gesture, closed = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    skeleton, creature, gesture, closed, seen = asyncio.run(open_page(brain.url + "/", flags, True, check))
     assert skeleton > 500, "no skeleton drawn over the preview"
     assert creature > 10_000, "no creature drawn"
     assert gesture.startswith("last gesture: ")
     assert "Je ferme les yeux." in closed
+    assert len(seen) == 1 and seen[0].startswith("I see person"), f"after 'what do you see' it said {seen}"
 
 
 def test_the_teach_panel_records_trains_shows_its_mistakes_and_predicts(brain, tmp_path):
