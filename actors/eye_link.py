@@ -44,6 +44,7 @@ __all__ = [
     "frame",
     "open_inputs",
     "open_routes",
+    "read_inputs",
     "read_routes",
     "send_output",
     "send_route",
@@ -52,6 +53,10 @@ __all__ = [
 
 HEADER = struct.Struct("!I")  # the length of the pickle that follows
 MAX_FRAME_BYTES = 64 * 2**20  # far above any stimulus or output: a larger one is a broken peer
+#: What a Session reads of its inputs socket per wake-up. The gateway refills that socket
+#: as fast as it is read, so reading until it was empty once read for 50 s, into one
+#: growing buffer, and passed nothing on: its eye stalled (seen on a busy machine).
+INPUTS_READ_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,19 @@ class Frames:
             messages.append(pickle.loads(self.buffer[HEADER.size : HEADER.size + length]))
             del self.buffer[: HEADER.size + length]
         return messages
+
+
+def read_inputs(connection: socket.socket, frames: Frames) -> tuple[list, bool]:
+    """The whole messages of one read (of at most INPUTS_READ_BYTES) of a non-blocking
+    stream, and whether its other end has closed. More may wait: the caller is woken again
+    (thespian watches the socket) after it has passed these on. ValueError: a broken frame."""
+    try:
+        data = connection.recv(INPUTS_READ_BYTES)
+    except BlockingIOError:
+        return [], False
+    except OSError:
+        return [], True
+    return frames.feed(data), not data
 
 
 def open_inputs(link: EyeLink, session_id: str) -> socket.socket:

@@ -2,12 +2,14 @@
 which the gateway writes an eye's stimuli (real socket pairs)."""
 
 import os
+import select
 import socket
 import tempfile
+import threading
 
 import pytest
 
-from actors.eye_link import EyeLink, Frames, frame, send_output
+from actors.eye_link import INPUTS_READ_BYTES, MAX_FRAME_BYTES, EyeLink, Frames, frame, read_inputs, send_output
 from actors.messages import EyeOutput, Output, Route, RoutesGiven, Stimulus
 from brain.routes import EyeRoutes, RouteTable
 
@@ -27,6 +29,38 @@ def test_a_frame_over_the_limit_is_refused_before_it_is_read():
     frames = Frames(100)
     with pytest.raises(ValueError, match="over the 100-byte limit"):
         frames.feed(frame(b"x" * 200)[:8])  # (its header is enough)
+
+
+def test_a_session_reads_a_bite_at_a_time_of_a_gateway_that_never_stops_writing():
+    # The gateway refills a Session's inputs socket as fast as it is read. Reading it
+    # until it was empty once went on for 50 s, passing nothing on: one read must return.
+    gateway, session = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    session.setblocking(False)
+    stop = threading.Event()
+
+    def write_forever() -> None:
+        n = 0
+        while not stop.is_set():
+            gateway.sendall(frame(Stimulus("text", text=f"{n} " + "x" * 300_000)))
+            n += 1
+        gateway.close()
+
+    writer = threading.Thread(target=write_forever, daemon=True)
+    writer.start()
+    frames, got, reads, ended = Frames(MAX_FRAME_BYTES), [], 0, False
+    while not ended:
+        select.select([session], [], [])
+        before = len(frames.buffer) + sum(len(s.text) for s in got)
+        received, ended = read_inputs(session, frames)
+        got += received
+        reads += 1
+        assert len(frames.buffer) + sum(len(s.text) for s in got) - before <= INPUTS_READ_BYTES
+        if reads == 40:
+            stop.set()  # (the writer ends once its send in progress is read)
+    writer.join(10)
+    assert not writer.is_alive()
+    assert [int(s.text.split()[0]) for s in got] == list(range(len(got))) and len(got) >= 10
+    assert not frames.buffer
 
 
 def test_outputs_reach_the_socket_and_the_sender_reconnects_when_it_is_back():

@@ -30,7 +30,16 @@ from thespian.actors import (
 )
 
 from actors.cortex import cortex_type
-from actors.eye_link import MAX_FRAME_BYTES, Frames, open_inputs, open_routes, send_output, send_route, stimuli_pair
+from actors.eye_link import (
+    MAX_FRAME_BYTES,
+    Frames,
+    open_inputs,
+    open_routes,
+    read_inputs,
+    send_output,
+    send_route,
+    stimuli_pair,
+)
 from actors.messages import (
     CloseSession,
     CortexReady,
@@ -95,17 +104,8 @@ class Session(ActorTypeDispatcher):
         """From the gateway (actors/eye_link.py), handled as if they were messages."""
         if self.inputs is None:
             return
-        data = b""
         try:
-            while chunk := self.inputs.recv(1 << 20):
-                data += chunk
-            ended = True  # (recv returned b"": the gateway closed it)
-        except BlockingIOError:
-            ended = False
-        except OSError:
-            ended = True
-        try:
-            received = self.frames.feed(data)
+            received, ended = read_inputs(self.inputs, self.frames)
         except ValueError:
             log.exception("the gateway's stimuli could not be read")
             received, ended = [], True
