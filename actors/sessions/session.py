@@ -110,12 +110,18 @@ class Session(ActorTypeDispatcher):
             log.exception("the gateway's stimuli could not be read")
             received, ended = [], True
         for item in received:
-            if isinstance(item, Stimulus):
-                self.receiveMsg_Stimulus(item, None)
-            elif isinstance(item, Rerouted):
-                self.receiveMsg_Rerouted(item, None)
-            elif isinstance(item, CloseSession):
-                self.receiveMsg_CloseSession(item, None)
+            # A handler that raised here would make thespian stop watching the socket (it
+            # watches what the last handler returned), and the eye would hang unheard.
+            try:
+                if isinstance(item, Stimulus):
+                    self.receiveMsg_Stimulus(item, None)
+                elif isinstance(item, Rerouted):
+                    self.receiveMsg_Rerouted(item, None)
+                elif isinstance(item, CloseSession):
+                    self.receiveMsg_CloseSession(item, None)
+            except Exception:
+                session = self.open.session_id if self.open else "?"
+                log.exception("session %s could not pass on a %s", session, type(item).__name__)
         if ended:
             self.inputs.close()
             self.inputs = None
