@@ -40,19 +40,22 @@ def free_port() -> int:
 
 
 def actor_processes(admin_port: int) -> list[psutil.Process]:
-    """Live (not zombie) processes of the actor system whose admin listens on admin_port.
+    """Live (not zombie) processes of the actor system whose admin has admin_port.
 
-    thespian's admin calls setsid(), and every actor is forked from it, so they all
-    share the admin's session id.
+    thespian's admin calls setsid(), and every actor is forked from it, so they all share
+    the admin's session id. The admin is known by its title (setproctitle's "MultiProcAdmin
+    ActorAddr-(T|…:PORT)"), not by who listens on the port: once the system has ended, any
+    process may listen there (a brain's eye server, on port 0), and "its leftovers", that
+    process's session, were once the whole test run: killed.
     """
-    admin_pid = None
-    for conn in psutil.net_connections("tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == admin_port and conn.pid:
-            admin_pid = conn.pid
-    try:
-        return processes_in_session(os.getsid(admin_pid)) if admin_pid else []
-    except ProcessLookupError:  # (it ended since it was listed)
-        return []
+    for proc in psutil.process_iter():
+        title = process_title(proc)
+        if title.startswith("MultiProcAdmin ") and title.endswith(f":{admin_port})"):
+            try:
+                return processes_in_session(os.getsid(proc.pid))
+            except ProcessLookupError:  # (it ended since it was listed)
+                continue
+    return []
 
 
 def actor_session(admin_port: int, timeout: float = 10) -> int:
@@ -72,6 +75,8 @@ def actor_session(admin_port: int, timeout: float = 10) -> int:
 
 
 def processes_in_session(sid: int) -> list[psutil.Process]:
+    if not sid or sid == os.getsid(0):
+        return []  # (never the test run's own: its leftovers would be the run itself)
     found = []
     for proc in psutil.process_iter(["status"]):
         try:
@@ -239,6 +244,7 @@ class Member(_BrainProcess):
         admin_port: int | None = None,
     ):
         self.host = host
+        self.sessions: set[int] = set()  # of every actor system it has run (see processes())
         self.admin_port = admin_port or free_port()
         self.name = f"{host}:{self.admin_port}"
         env = dict(os.environ, THESPLOG_FILE=str(tmp / f"thespian-{host}.log"), PYTHONUNBUFFERED="1", **(env or {}))
@@ -258,10 +264,18 @@ class Member(_BrainProcess):
             "joins the leader",
             "member",
         )
+        self.processes()  # (its first actor system's session, kept for the leftovers)
 
     def processes(self) -> list[psutil.Process]:
-        # (looked up each time: a member that joins afresh runs a new actor system)
-        return actor_processes(self.admin_port)
+        """Its actor system's processes, and any left of the ones it ran before: a member
+        that joins afresh runs a new actor system (looked up each time), and one that
+        outlived its system's shutdown is a leak to see, and to end."""
+        for proc in actor_processes(self.admin_port):
+            try:
+                self.sessions.add(os.getsid(proc.pid))
+            except ProcessLookupError:
+                continue
+        return [proc for sid in sorted(self.sessions) for proc in processes_in_session(sid)]
 
     def crash(self) -> None:
         """The host dies: every process of its actor system and its `brain join` at once."""
