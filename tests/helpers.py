@@ -46,7 +46,7 @@ def actor_processes(admin_port: int) -> list[psutil.Process]:
     the admin's session id. The admin is known by its title (setproctitle's "MultiProcAdmin
     ActorAddr-(T|…:PORT)"), not by who listens on the port: once the system has ended, any
     process may listen there (a brain's eye server, on port 0), and "its leftovers", that
-    process's session, were once the whole test run: killed.
+    process's session, would be the whole test run (the likeliest end of a killed CI run).
     """
     for proc in psutil.process_iter():
         title = process_title(proc)
