@@ -39,8 +39,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def actor_processes(admin_port: int) -> list[psutil.Process]:
-    """Live (not zombie) processes of the actor system whose admin has admin_port.
+def admin_session(admin_port: int) -> int:
+    """The session id of the actor system whose admin has admin_port (0 if none runs).
 
     thespian's admin calls setsid(), and every actor is forked from it, so they all share
     the admin's session id. The admin is known by its title (setproctitle's "MultiProcAdmin
@@ -52,24 +52,26 @@ def actor_processes(admin_port: int) -> list[psutil.Process]:
         title = process_title(proc)
         if title.startswith("MultiProcAdmin ") and title.endswith(f":{admin_port})"):
             try:
-                return processes_in_session(os.getsid(proc.pid))
+                return os.getsid(proc.pid)
             except ProcessLookupError:  # (it ended since it was listed)
                 continue
-    return []
+    return 0
+
+
+def actor_processes(admin_port: int) -> list[psutil.Process]:
+    """Live (not zombie) processes of the actor system whose admin has admin_port."""
+    return processes_in_session(admin_session(admin_port))
 
 
 def actor_session(admin_port: int, timeout: float = 10) -> int:
     """The session id of the actor system on admin_port (0 if none shows up in time).
 
-    Looked up until it holds: a process listed as listening may have ended since (the
-    admin's daemonising fork, say), which once failed a test at random."""
+    Looked up until it holds: the admin may not have its title yet, or a process listed
+    may have ended since (the admin's daemonising fork, say), which once failed a test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for proc in actor_processes(admin_port):
-            try:
-                return os.getsid(proc.pid)
-            except ProcessLookupError:
-                continue
+        if sid := admin_session(admin_port):
+            return sid
         time.sleep(0.05)
     return 0
 
@@ -270,11 +272,8 @@ class Member(_BrainProcess):
         """Its actor system's processes, and any left of the ones it ran before: a member
         that joins afresh runs a new actor system (looked up each time), and one that
         outlived its system's shutdown is a leak to see, and to end."""
-        for proc in actor_processes(self.admin_port):
-            try:
-                self.sessions.add(os.getsid(proc.pid))
-            except ProcessLookupError:
-                continue
+        if sid := admin_session(self.admin_port):
+            self.sessions.add(sid)
         return [proc for sid in sorted(self.sessions) for proc in processes_in_session(sid)]
 
     def crash(self) -> None:
