@@ -1,5 +1,5 @@
 // The eye: camera preview, snapshots and speech to the brain; its replies shown and spoken.
-// Wire protocol: see README ("Wire protocol"). Binary messages are JPEG snapshots.
+// Wire protocol: see docs/protocol.md. Binary messages are JPEG snapshots.
 
 import { Creature } from "./creature.js";
 import { EdgeFaces, EdgePose } from "./edge.js";

@@ -1,7 +1,7 @@
 // The teach panel: record samples of your own classes from the live camera, train a
 // model on the brain, see where it errs (a confusion matrix), and use it live.
 // Wire contract: teach.sample, teach.train, teach.use, teach.forget, teach.projects
-// (README, "Teach it"); the brain answers teach, training, trained, class and error.
+// (docs/cortexes.md, "Teach it"); the brain answers teach, training, trained, class and error.
 
 const RECORD_EVERY_MS = 333; // hold-to-record: three samples a second
 const TIMER_S = 3;

@@ -3,7 +3,7 @@
 The model holder runs TFLite models with LiteRT, without TensorFlow: measured with
 `python -m bench.memory`, TensorFlow alone costs a holder ~490 MB and its oneDNN pool grew
 by ~300 MB at batch 16; LiteRT runs the same graphs in a fraction of that, and faster at
-batch 1 on this CPU (README, "Memory"). TensorFlow stays the build tool: this module reads
+batch 1 on this CPU (bench/RESULTS.md, "Memory and speed"). TensorFlow stays the build tool: this module reads
 each graph with our TF.js loader (every fused op split, R6, since the converter knows none
 of TF's fused ops), adds the recipe's tap, converts, and checks that LiteRT's outputs
 match TensorFlow's on a real photo before writing the file.

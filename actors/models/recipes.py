@@ -35,7 +35,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     # The image features of teach projects: centernet's COCO-trained MobileNetV3, its last
     # block averaged (120 numbers). Chosen over MoveNet's MobileNetV2 by measurement
-    # (README, "Teach it").
+    # (docs/cortexes.md, "Teach it").
     "centernet-embedding": Recipe(
         (512, 512),
         lambda images: images.astype(np.float32),

@@ -3,7 +3,7 @@
 Imports TensorFlow: only the ModelHolder process may import this module.
 
 `tensorflowjs` no longer installs beside TF 2.21, so this is our own small loader.
-The rewrites below are the ones measured as necessary (README, "Config reference": models); each is a pure
+The rewrites below are the ones measured as necessary (docs/config.md, `[[model]]`); each is a pure
 function on a GraphDef, tested on a tiny graph in tests/test_tfjs.py.
 """
 
