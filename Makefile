@@ -29,7 +29,7 @@ TFJS_SHA256 := 56505c191e24116787477b3bb5bb1cc0cf1c2bdce8112b9c402a8a2d31cf2f00
 TFJS_TGZ := models/cache/tensorflow-tfjs-$(TFJS_VERSION).tgz
 TFJS := frontend/tf.min.js
 
-.PHONY: setup models run test bench probe clean gpu
+.PHONY: setup models run test test-fast bench probe clean gpu
 
 setup: $(STAMP) $(MODELS_STAMP) $(CONVERTED_STAMP) $(TFJS)
 
@@ -81,6 +81,11 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The pure tests alone (no brain, browser or subprocess: tests/conftest.py marks the others
+# `real`), in seconds: for the edit-test loop. `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not real" -q
 
 bench: setup
 	$(BIN)/python -m bench.echo

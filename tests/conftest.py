@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -38,3 +40,35 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("brain log during the test", logged[-8000:] or "(nothing)"))
             report.sections.append(("thespian log", brain.thespian_log()))
     return report
+
+
+# What starts something real: a brain, a browser, a subprocess or an actor system. A test
+# that does (itself or through its fixtures) is marked `real`; `make test-fast` runs the
+# others, the pure tests, alone (`-m "not real"`), and refuses to start a brain there.
+_STARTS_SOMETHING = re.compile(
+    r"\b(running_brain|Brain\(|Member\(|open_page|subprocess|Popen|ActorSystem|start_actor_system|members\()"
+)
+
+
+def _starts_something(function, seen: set) -> bool:
+    if function in seen:
+        return False
+    seen.add(function)
+    try:
+        return bool(_STARTS_SOMETHING.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real: starts a brain, a browser, a subprocess or an actor system")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        seen: set = set()
+        functions = [getattr(item, "function", None)]
+        for definitions in item._fixtureinfo.name2fixturedefs.values():
+            functions += [definition.func for definition in definitions]
+        if any(_starts_something(function, seen) for function in functions if function is not None):
+            item.add_marker(pytest.mark.real)
