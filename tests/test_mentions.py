@@ -1,7 +1,6 @@
 """Mentions from a local server speaking the X API v2, and events pushed with POST /events."""
 
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -73,7 +72,10 @@ def test_new_mentions_are_announced_unasked(brain, fake):
         # since_id from then on, so nothing comes twice
         assert wait_until(lambda: fake.mention_requests()[-1]["query"].get("since_id") == tweet, 5)
         assert fake.mention_requests()[-1]["auth"] == f"Bearer {TOKEN}"
-        time.sleep(1)
+        # Three more polls, then an echo behind anything they sent: the mention came once.
+        polls = len(fake.mention_requests())
+        assert wait_until(lambda: len(fake.mention_requests()) >= polls + 3, 10)
+        assert eye.ask("anything more?")["text"] == "anything more?"
         assert [o for o in eye.seen if o["kind"] == "mention"] == [mention]
 
 
@@ -120,16 +122,24 @@ def test_two_eyes_share_one_poller(brain, fake):
         first.wait_ready()
         second.wait_ready()
         assert wait_until(lambda: first_poll_done(fake), 10)
-        time.sleep(0.5)
-        before, started = len(fake.mention_requests()), time.monotonic()
-        time.sleep(2)
-        rate = (len(fake.mention_requests()) - before) / (time.monotonic() - started)
-        assert rate < 1 / 0.3 * 1.3, f"{rate:.1f} requests/s: more than one polling loop"
+        # Six polls in a row, each one poll interval (0.3 s) after the last: two loops would
+        # interleave, and half the gaps would be short.
+        seen = len(fake.mention_requests())
+        assert wait_until(lambda: len(fake.mention_requests()) >= seen + 6, 15)
+        times = [r["at"] for r in fake.mention_requests()[seen : seen + 6]]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) > 0.3 * 0.6, f"polls {gaps} s apart: more than one polling loop"
         fake.mention("hello both")
         assert mentions_of(first, 1)[0]["text"] == mentions_of(second, 1)[0]["text"]
+        assert len(brain.named("MentionsPoller")) == 1
+    # The last subscriber left: the poller process ends, so polling has stopped.
+    assert wait_until(lambda: not brain.named("MentionsPoller"), 10), brain.log
     count = len(fake.mention_requests())
-    time.sleep(1.5)  # the last subscriber left: polling (every 0.3 s) stops
-    assert len(fake.mention_requests()) - count <= 1
+    with brain.eye() as eye:  # the next eye gets a poller again, and its mentions
+        eye.wait_ready()
+        assert wait_until(lambda: len(fake.mention_requests()) > count, 10)
+        fake.mention("welcome back")
+        assert mentions_of(eye, 1)[0]["text"].endswith("welcome back")
 
 
 def test_last_seen_id_survives_a_restart(fake, tmp_path):

@@ -2,7 +2,6 @@
 moto's server (wiring, S3 references) and a local server playing each cloud case."""
 
 import json
-import time
 
 import pytest
 import skimage.data
@@ -149,9 +148,11 @@ def test_a_person_who_stays_in_view_costs_one_comparison(eye, fake):
         return eye.wait_for(lambda o: o["kind"] == "faces" and o["data"]["faces"], 30)
 
     def nobody() -> None:
-        eye.send(frame(COFFEE))  # nobody in view: every appearance is over
-        time.sleep(1.0)  # (no answer to wait for when nobody was in view before)
+        # Nobody in view after somebody: every appearance is over, said with an empty list.
+        eye.send(frame(COFFEE))
+        eye.wait_for(lambda o: o["kind"] == "faces" and o["cortex"] == "faces" and not o["data"]["faces"], 30)
 
+    seen(ASTRONAUT)
     nobody()
     before = fake.compare_calls()
     named = [seen(ASTRONAUT)["data"]["faces"][0]["name"] for _ in range(6)]  # she stays for 6 frames

@@ -238,14 +238,21 @@ def guarded(tmp_path_factory):
 def test_a_host_not_allowed_cannot_join(guarded, tmp_path):
     leader = guarded
     stranger = Member(leader, "127.0.0.5", "gpu", tmp_path, ENV)  # not in allowed_peers
+    friend = None
     try:
         assert wait_until(lambda: "refused an actor-network connection from 127.0.0.5" in leader.log, 10), leader.log
-        time.sleep(1)
-        assert "joined, offering" not in leader.log
+        # An allowed host joins after it: the leader has taken in every registration that
+        # came before, and the stranger's was not one of them.
+        friend = Member(leader, "127.0.0.2", "faces", tmp_path, ENV)
+        assert wait_until(lambda: f"host {friend.name} joined" in leader.log, 60), leader.log
+        joined = [line for line in leader.log_lines if "joined, offering" in line]
+        assert not any("127.0.0.5" in line for line in joined), joined
         assert not holders(stranger) and len(holders(leader)) == 1
         still_serves(leader)
     finally:
         stranger.stop()
+        if friend is not None:
+            friend.stop()
 
 
 def test_a_peer_not_allowed_is_turned_away_before_anything_is_read(guarded, tmp_path):
