@@ -79,6 +79,12 @@ class ServerConfig:
     #: TLS: with both set, the page and /ws are served as https:// and wss://.
     cert: str = ""
     key: str = ""
+    #: The most pixels an image's header may state (4096×4096); a bigger one is refused at
+    #: the gateway, before any cortex decodes it (a PNG cannot be decoded at a smaller scale).
+    max_image_pixels: int = bounded(16_777_216, minimum=65_536)
+    #: The largest magnitude of any number in an eye's JSON (JavaScript's largest exact
+    #: integer); a bigger one, NaN or Infinity gets an `error` output naming its field.
+    max_number: int = bounded(2**53 - 1, minimum=1000)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from brain.config import Config
 from brain.gateway import tls_context
+from brain.protocol import has_lone_surrogate
 
 __all__ = ["serve_events"]
 
@@ -57,6 +58,12 @@ def make_app(config: Config, gateway) -> web.Application:
             )
         if not isinstance(to, str) or not to:
             return _refuse(400, '"to" must be "all" or a session id.')
+        if has_lone_surrogate(text) or has_lone_surrogate(to):
+            # (one such event once closed every eye: no websocket can carry it)
+            return _refuse(
+                400,
+                "The event holds invalid Unicode (a lone surrogate escape such as \\ud800); send real characters.",
+            )
         delivered = gateway.push_event(text.strip(), to)
         if to != "all" and delivered == 0:
             return _refuse(404, f"No eye has the session id {to!r}; it may have disconnected.")

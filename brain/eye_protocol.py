@@ -108,7 +108,14 @@ class EyeProtocol:
                 )
             return actions
         try:
-            stimulus = parse_message(message, self.server.max_message_bytes, self.server.max_json_depth, self.commands)
+            stimulus = parse_message(
+                message,
+                self.server.max_message_bytes,
+                self.server.max_json_depth,
+                self.commands,
+                self.server.max_number,
+                self.server.max_image_pixels,
+            )
         except ProtocolError as exc:
             return [Counted("messages_in", "invalid"), *self.reply(brain_error(str(exc)))]
         self.inflight += len(message)
@@ -150,9 +157,17 @@ class EyeProtocol:
     # -- outputs -----------------------------------------------------------------------------
 
     def reply(self, output: Output) -> list[Action]:
-        """Queue an output for the eye; returns what it cost (outputs dropped to make room)."""
+        """Queue an output for the eye, encoded here once for all (the writer only sends
+        bytes); returns what it cost (outputs dropped to make room)."""
         try:
             text = encode_output(output)
+        except UnicodeEncodeError:  # a websocket would fail on it, and close the eye
+            text = encode_output(
+                brain_error(
+                    f"The {output.cortex} cortex sent text with invalid Unicode (a lone surrogate such as "
+                    "\\ud800), which no websocket can carry; it was dropped."
+                )
+            )
         except (TypeError, ValueError) as exc:  # never let one output end the eye
             text = encode_output(
                 brain_error(

@@ -39,7 +39,7 @@ from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Repl
 from brain.limits import TokenBucket
 from brain.memory import give_back_memory
 from brain.metrics import Metrics
-from brain.protocol import brain_error
+from brain.protocol import brain_error, close_reason
 
 __all__ = ["Gateway", "FRONTEND_DIR", "host_allowed", "tls_context"]
 
@@ -136,7 +136,7 @@ class EyeConnection:
                 waiting_bytes = outbox.bytes
                 try:
                     async with asyncio.timeout(self.send_timeout_s):  # (wait_for made a task a send)
-                        await self.websocket.send(outbox.pop())
+                        await self.websocket.send(outbox.pop(), text=True)  # (UTF-8 already: reply())
                 except TimeoutError:
                     # Its keepalive ping cannot get out behind a full buffer either: nothing
                     # else would ever end it, and its queue would hold memory for nobody.
@@ -191,7 +191,7 @@ class Gateway:
             return
         if isinstance(message, SessionEnded):
             eye.put(brain_error(message.reason))
-            asyncio.ensure_future(eye.websocket.close(1011, message.reason[:120]))
+            asyncio.ensure_future(eye.websocket.close(1011, close_reason(message.reason)))
             return
         output = message.output
         self.metrics.observe_output(output)
@@ -305,7 +305,7 @@ class Gateway:
             elif isinstance(action, Reply) and eye is not None:
                 eye.ready.set()
             elif isinstance(action, Close):
-                await websocket.close(action.code, action.reason)
+                await websocket.close(action.code, close_reason(action.reason))
                 return False
         return protocol.phase is not Phase.CLOSED
 

@@ -1,5 +1,5 @@
-"""An eye's outbound queue: encoded outputs waiting to be written, bounded by count and
-by bytes (pure: no sockets, no clock)."""
+"""An eye's outbound queue: encoded outputs (UTF-8 JSON, sent as text frames) waiting to
+be written, bounded by count and by bytes (pure: no sockets, no clock)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ class Outbox:
     def __init__(self, max_items: int, max_bytes: int):
         self.max_items = max_items
         self.max_bytes = max_bytes
-        self._texts: collections.deque[tuple[str, int]] = collections.deque()
-        self.bytes = 0  # the memory its texts hold (sys.getsizeof: 1, 2 or 4 bytes a character)
+        self._texts: collections.deque[tuple[bytes, int]] = collections.deque()
+        self.bytes = 0  # the memory its texts hold (sys.getsizeof)
 
-    def fits(self, text: str) -> bool:
+    def fits(self, text: bytes) -> bool:
         """Whether `text` could be queued at all (alone in an empty queue)."""
         return sys.getsizeof(text) <= self.max_bytes
 
-    def put(self, text: str) -> int:
+    def put(self, text: bytes) -> int:
         """Queue `text` (it must fit); return how many older texts were dropped for it."""
         size = sys.getsizeof(text)
         if size > self.max_bytes:
@@ -36,7 +36,7 @@ class Outbox:
         self.bytes += size
         return dropped
 
-    def pop(self) -> str:
+    def pop(self) -> bytes:
         text, size = self._texts.popleft()
         self.bytes -= size
         return text

@@ -6,6 +6,11 @@ Inbound (one websocket message each):
   - JSON {"text": "..."} or any non-JSON text message: a transcript or typed text;
   - JSON {"command": "<name>", ...}: a control; the other fields travel as its args.
 Outbound: JSON {"cortex", "kind", "text", "data", "ts"}.
+
+Every number an eye sends must be finite and within ±max_number (a browser holds integers
+exactly up to 2**53 - 1); every image's stated size within max_image_pixels; every output
+must be valid UTF-8 (a lone surrogate, "\\ud800", is not): what a websocket cannot carry
+never reaches one.
 """
 
 from __future__ import annotations
@@ -13,11 +18,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 import time
 
+from actors.imaging import image_size
 from actors.messages import Output, Stimulus
 
-__all__ = ["ProtocolError", "parse_message", "is_frame", "encode_output", "brain_error", "nesting_depth", "IMAGE_TYPES"]
+__all__ = [
+    "ProtocolError",
+    "parse_message",
+    "is_frame",
+    "encode_output",
+    "brain_error",
+    "close_reason",
+    "has_lone_surrogate",
+    "nesting_depth",
+    "IMAGE_TYPES",
+    "MAX_NUMBER",
+]
 
 #: content type → magic bytes at the start of the file
 IMAGE_TYPES = {
@@ -27,6 +46,13 @@ IMAGE_TYPES = {
 }
 _KINDS = ("dataURI", "text", "command", "pose")
 MAX_PEOPLE = 6
+#: The default bound of every number from an eye: JavaScript's Number.MAX_SAFE_INTEGER.
+MAX_NUMBER = 2**53 - 1
+#: More digits than any number within the bound has: such an int is never converted (a
+#: 4,000-digit int costs its conversion; 4,301 raise ValueError).
+_MAX_DIGITS = 20
+#: A key that can stand in a field's path as `.key`; any other is quoted: `["odd key!"]`.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 
 
 class ProtocolError(ValueError):
@@ -43,7 +69,7 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
-def _image(data: bytes, claimed: str | None = None) -> Stimulus:
+def _image(data: bytes, max_pixels: int | None, claimed: str | None = None) -> Stimulus:
     actual = sniff_image(data)
     if actual is None:
         head = data[:8].hex(" ")
@@ -52,10 +78,19 @@ def _image(data: bytes, claimed: str | None = None) -> Stimulus:
         )
     if claimed and claimed != actual:
         raise ProtocolError(f"The image says it is {claimed} but its bytes are {actual}; fix contentType.")
+    # Each frame cortex decodes it: a PNG cannot be decoded at a smaller scale, and five of
+    # 6000×6000 (105 KB each) took the brain from 373 MB to 1 GB. A header that states no
+    # size is left to the cortexes, which refuse what they cannot read.
+    size = image_size(data) if max_pixels is not None else None
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ProtocolError(
+            f"The image is {size[0]}×{size[1]} pixels, over the limit of {max_pixels} "
+            "(server.max_image_pixels); send a smaller snapshot."
+        )
     return Stimulus(kind="image", image=data, content_type=actual)
 
 
-def _data_uri(value: object) -> Stimulus:
+def _data_uri(value: object, max_pixels: int | None) -> Stimulus:
     if not isinstance(value, dict):
         raise ProtocolError('"dataURI" must be an object like {"contentType": "image/jpeg", "content": "<base64>"}.')
     content_type, content = value.get("contentType"), value.get("content")
@@ -73,18 +108,73 @@ def _data_uri(value: object) -> Stimulus:
         data = base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError(f'"dataURI.content" is not valid base64 ({exc}).') from None
-    return _image(data, content_type)
+    return _image(data, max_pixels, content_type)
 
 
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+class _Refused:
+    """A number from the wire that is not finite or out of bounds, left where it stood so
+    that the refusal can name its field (the JSON parser's hooks do not know it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
-def _finite(text: str) -> float:
-    number = float(text)
-    if number in (float("inf"), float("-inf")):
-        raise ValueError(f"{text} is too large a number")
-    return number
+class _Numbers:
+    """json.loads hooks that bound every number: NaN, Infinity, 1e999 and a 400-digit int
+    come back out as JSON a browser cannot parse, or overflow a float() (close 1011)."""
+
+    def __init__(self, max_number: float):
+        self.max_number = max_number
+        self.refused = False
+
+    def _refuse(self, text: str) -> _Refused:
+        self.refused = True
+        return _Refused(text)
+
+    def integer(self, text: str) -> int | _Refused:
+        if len(text) > _MAX_DIGITS or abs(value := int(text)) > self.max_number:
+            return self._refuse(text)
+        return value
+
+    def real(self, text: str) -> float | _Refused:
+        value = float(text)
+        return value if math.isfinite(value) and abs(value) <= self.max_number else self._refuse(text)
+
+    def constant(self, text: str) -> _Refused:  # NaN, Infinity, -Infinity
+        return self._refuse(text)
+
+
+def _refused_number(value: object, max_number: float) -> str:
+    """The sentence for the first refused number in `value` (nested at most max_depth)."""
+    stack: list[tuple[object, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, _Refused):
+            shown = item.text if len(item.text) <= 24 else f"{item.text[:20]}… ({len(item.text)} characters)"
+            why = "is not a finite number" if item.text.lstrip("-") in ("NaN", "Infinity") else "is out of bounds"
+            return (
+                f'The number at "{path.lstrip(".")}" ({shown}) {why}: numbers must be finite and within '
+                f"±{max_number:.16g} (server.max_number); send a smaller one."
+            )
+        if isinstance(item, dict):
+            stack.extend((child, path + _field(key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(item))))
+    return "A number in the message is out of bounds (server.max_number); send smaller ones."
+
+
+def _shown(key: str) -> str:
+    """A key of the eye's, quoted in a sentence: at most 40 characters, a lone surrogate
+    written as its escape (\\ud800), so that the sentence can always be sent back."""
+    return key[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _field(key: str) -> str:
+    if _PLAIN_KEY.fullmatch(key):
+        return f".{key}"
+    return f"[{json.dumps(key[:40])}]"  # (ASCII: a key's lone surrogate cannot spoil the sentence)
 
 
 def nesting_depth(value: object, limit: int) -> int:
@@ -100,10 +190,14 @@ def nesting_depth(value: object, limit: int) -> int:
     return depth
 
 
-def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stimulus:
+def _json(
+    message: str, max_depth: int, commands: frozenset[str] | None, max_number: float, max_pixels: int | None
+) -> Stimulus:
+    numbers = _Numbers(max_number)
     try:
-        # NaN, Infinity and 1e999 would come back out as JSON a browser cannot parse.
-        value = json.loads(message, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(
+            message, parse_int=numbers.integer, parse_float=numbers.real, parse_constant=numbers.constant
+        )
     except json.JSONDecodeError as exc:
         raise ProtocolError(
             f"The message is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
@@ -117,19 +211,21 @@ def _json(message: str, max_depth: int, commands: frozenset[str] | None) -> Stim
         raise ProtocolError(
             f"The JSON is nested more than {max_depth} levels deep (server.max_json_depth); send a flatter object."
         )
+    if numbers.refused:
+        raise ProtocolError(_refused_number(value, max_number))
     if not isinstance(value, dict):
         raise ProtocolError(
             'A JSON message must be an object with one of the keys "dataURI", "text", "command" or "pose".'
         )
     kinds = [k for k in _KINDS if k in value]
     if len(kinds) != 1:
-        found = ", ".join(sorted(map(str, value))) or "none"
+        found = ", ".join(sorted(_shown(key) for key in list(value)[:10])) + (", …" if len(value) > 10 else "")
         raise ProtocolError(
-            f'A JSON message needs exactly one of "dataURI", "text", "command" or "pose" (it had keys: {found}).'
+            f'A JSON message needs exactly one of "dataURI", "text", "command" or "pose" (it had keys: {found or "none"}).'
         )
     kind = kinds[0]
     if kind == "dataURI":
-        return _data_uri(value["dataURI"])
+        return _data_uri(value["dataURI"], max_pixels)
     if kind == "text":
         return _text(value["text"])
     if kind == "pose":
@@ -184,15 +280,23 @@ def _text(text: object) -> Stimulus:
     return Stimulus(kind="text", text=text.strip())
 
 
+def has_lone_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (from a JSON escape such as \\ud800), which
+    UTF-8, and so a websocket, cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _check_unicode(value: object) -> None:
     """JSON escapes can smuggle lone surrogates in, which no websocket can send back out."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
+        if has_lone_surrogate(value):
             raise ProtocolError(
                 "The message holds invalid Unicode (a lone surrogate escape such as \\ud800); send real characters."
-            ) from None
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_unicode(key)
@@ -208,19 +312,32 @@ def is_frame(message: str | bytes) -> bool:
 
 
 def parse_message(
-    message: str | bytes, max_bytes: int, max_depth: int = 32, commands: frozenset[str] | None = None
+    message: str | bytes,
+    max_bytes: int,
+    max_depth: int = 32,
+    commands: frozenset[str] | None = None,
+    max_number: float = MAX_NUMBER,
+    max_image_pixels: int | None = None,
 ) -> Stimulus:
     """Turn one websocket message into a Stimulus, or raise ProtocolError saying why not.
 
-    `commands`: the command names some cortex understands (None: any name)."""
-    stimulus = _parse(message, max_bytes, max_depth, commands)
+    `commands`: the command names some cortex understands (None: any name);
+    `max_image_pixels`: the most an image's header may state (None: no check here)."""
+    stimulus = _parse(message, max_bytes, max_depth, commands, max_number, max_image_pixels)
     if stimulus.kind != "image":
         _check_unicode(stimulus.text)
         _check_unicode(stimulus.args)
     return stimulus
 
 
-def _parse(message: str | bytes, max_bytes: int, max_depth: int, commands: frozenset[str] | None) -> Stimulus:
+def _parse(
+    message: str | bytes,
+    max_bytes: int,
+    max_depth: int,
+    commands: frozenset[str] | None,
+    max_number: float,
+    max_pixels: int | None,
+) -> Stimulus:
     size = len(message) if isinstance(message, bytes) else len(message.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ProtocolError(
@@ -228,14 +345,17 @@ def _parse(message: str | bytes, max_bytes: int, max_depth: int, commands: froze
             "(server.max_message_bytes); send smaller snapshots."
         )
     if isinstance(message, bytes):
-        return _image(message)
+        return _image(message, max_pixels)
     if message.lstrip().startswith(("{", "[")):
-        return _json(message, max_depth, commands)
+        return _json(message, max_depth, commands, max_number, max_pixels)
     return _text(message)
 
 
-def encode_output(output: Output) -> str:
-    """The JSON text of an outbound message."""
+def encode_output(output: Output) -> bytes:
+    """An outbound message as the UTF-8 bytes of its JSON text: the one place an output is
+    serialised for an eye. Raises TypeError or ValueError (UnicodeEncodeError for text
+    with a lone surrogate, which a websocket would fail to send, closing the eye) when
+    the output cannot be sent."""
     return json.dumps(
         {
             "cortex": output.cortex,
@@ -247,7 +367,13 @@ def encode_output(output: Output) -> str:
         ensure_ascii=False,
         default=str,
         allow_nan=False,
-    )
+    ).encode("utf-8")
+
+
+def close_reason(text: str) -> str:
+    """A websocket close reason from any text: valid UTF-8 (what cannot be encoded becomes
+    "?") of at most 123 bytes (what a close frame holds), cut between characters."""
+    return text.encode("utf-8", "replace")[:123].decode("utf-8", "ignore")
 
 
 def brain_error(text: str, **data: object) -> Output:

@@ -36,3 +36,11 @@ class Napper(Cortex):
             return
         self.seen += 1
         self.emit("napper", stimulus.text, {"seen": self.seen})
+
+
+class Mumbler(Cortex):
+    """On "mumble" says text with a lone surrogate (as a mention or an event from outside
+    could), which no websocket can carry; echoes anything else."""
+
+    def on_stimulus(self, stimulus) -> None:
+        self.emit("mumble", "half a character: \ud800" if stimulus.text == "mumble" else stimulus.text)

@@ -100,3 +100,22 @@ def test_an_output_too_big_or_unencodable_becomes_an_error_sentence():
     assert "was too big to send" in json.loads(eye.outbox.pop())["text"]
     eye.reply(Output("odd", "thing", "", {"bad": float("nan")}))
     assert "could not be encoded (ValueError)" in json.loads(eye.outbox.pop())["text"]
+
+
+def test_an_output_with_a_lone_surrogate_becomes_an_error_and_the_queue_holds_only_utf8():
+    eye = EyeProtocol(SERVER, now=0.0)
+    eye.reply(Output("events", "event", "door \ud800"))
+    eye.reply(Output("echo", "echo", "fine"))
+    sent = [eye.outbox.pop() for _ in range(2)]
+    assert all(isinstance(s, bytes) for s in sent)  # encoded once, here: the writer cannot fail
+    error = json.loads(sent[0])
+    assert error["kind"] == "error" and "invalid Unicode" in error["text"] and "events" in error["text"]
+    assert json.loads(sent[1])["text"] == "fine"
+
+
+def test_a_huge_number_from_the_eye_is_answered_not_raised():
+    eye = EyeProtocol(SERVER, now=0.0)
+    people = '[{"keypoints": [[' + "9" * 400 + ", 1, 1]" + ", [1, 1, 1]" * 16 + "]}]"
+    actions = eye.receive('{"pose": {"width": 640, "height": 480, "people": ' + people + "}}", 0.1)
+    assert actions[0] == Counted("messages_in", "invalid")
+    assert "pose.people[0].keypoints[0][0]" in replies(actions)[0]

@@ -160,3 +160,79 @@ def test_a_pose_from_the_page_is_a_stimulus_and_a_bad_one_a_sentence():
     ]:
         with pytest.raises(ProtocolError, match=re.escape(words)):
             parse_message(json.dumps({"pose": pose}), 10**6)
+
+
+# -- numbers: every one on the wire is finite and bounded, refused naming its field -----
+
+HUGE = "9" * 400
+
+
+@pytest.mark.parametrize(
+    "message, field",
+    [
+        (
+            '{"pose": {"width": 640, "height": 480, "people": [{"keypoints": [['
+            + HUGE
+            + ", 1, 1]"
+            + ", [1, 1, 1]" * 16
+            + "]}]}}",
+            "pose.people[0].keypoints[0][0]",
+        ),
+        ('{"command": "pause", "for": ' + HUGE + "}", "for"),
+        ('{"command": "pause", "for": -' + HUGE + "}", "for"),
+        ('{"command": "pause", "for": 9007199254740992}', "for"),
+        ('{"command": "pause", "args": {"n": [1, 2, 1e300]}}', "args.n[2]"),
+        ('{"command": "pause", "for": 1e999}', "for"),
+        ('{"command": "pause", "for": NaN}', "for"),
+        ('{"command": "pause", "for": -Infinity}', "for"),
+        ('{"command": "pause", "odd key!": 1e400}', '["odd key!"]'),
+        ('{"command": "pause", "' + "k" * 5000 + '": 1e400}', "k" * 40),
+    ],
+)
+def test_a_number_out_of_bounds_is_refused_naming_its_field(message, field):
+    with pytest.raises(ProtocolError) as refused:
+        parse_message(message, 10**6)
+    sentence = str(refused.value)
+    assert f'"{field}' in sentence and "server.max_number" in sentence and sentence.endswith("."), sentence
+    assert len(sentence) < 300, sentence
+
+
+def test_numbers_within_bounds_pass_and_the_bound_is_a_setting():
+    stimulus = parse_message('{"command": "pause", "for": 9007199254740991, "x": -1.5e15, "y": 0.25}', 10**6)
+    assert stimulus.args == {"for": 9007199254740991, "x": -1.5e15, "y": 0.25}
+    with pytest.raises(ProtocolError, match=r"±1000 \(server.max_number\)"):
+        parse_message('{"command": "pause", "for": 1001}', 10**6, max_number=1000)
+
+
+# -- images: absurd dimensions are refused from the header, before any cortex decodes ----
+
+
+def test_an_image_with_too_many_pixels_is_refused_from_its_header():
+    from tests.helpers import png_claiming
+
+    with pytest.raises(ProtocolError) as refused:
+        parse_message(png_claiming(6000, 6000), 10**6, max_image_pixels=16_777_216)
+    assert str(refused.value) == (
+        "The image is 6000×6000 pixels, over the limit of 16777216 (server.max_image_pixels); send a smaller snapshot."
+    )
+    assert parse_message(png_claiming(4096, 4096), 10**6, max_image_pixels=16_777_216).kind == "image"
+    assert parse_message(JPEG, 10**6, max_image_pixels=1).kind == "image"  # no size in its header: the cortex judges
+
+
+# -- outputs: what cannot be encoded never reaches a websocket --------------------------
+
+
+def test_an_output_that_is_not_valid_unicode_cannot_be_encoded():
+    with pytest.raises(UnicodeEncodeError):
+        encode_output(Output("events", "event", "door \ud800"))
+    assert isinstance(encode_output(Output("echo", "echo", "café")), bytes)
+
+
+def test_a_close_reason_is_valid_utf8_of_at_most_123_bytes():
+    from brain.protocol import close_reason
+
+    assert close_reason("bye") == "bye"
+    assert close_reason("lost \ud800 here") == "lost ? here"
+    long = close_reason("é" * 200)
+    assert len(long.encode()) <= 123 and long == "é" * 61
+

@@ -57,5 +57,8 @@ def test_known_traps():
         '{"command": "x", "n": 1e999}',
         '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}",
         '{"command": "x", "\\udfff": 1}',
+        '{"command": "x", "n": ' + "9" * 5000 + "}",  # (past Python's 4,300-digit int limit too)
+        '{"pose": {"width": 640, "height": 480, "people": [{"keypoints": [[' + "9" * 400 + ", 1, 1]" + "]}]}}",
+        '{"command": "x", "n": -Infinity, "\\ud800": 1}',
     ]:
         check(trap)
