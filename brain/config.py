@@ -79,12 +79,22 @@ class ServerConfig:
     #: TLS: with both set, the page and /ws are served as https:// and wss://.
     cert: str = ""
     key: str = ""
+    #: The longest request target (path and query); a longer one gets 414 with a sentence.
+    max_url_chars: int = bounded(2048, minimum=256, maximum=8000)
     #: The most pixels an image's header may state (4096×4096); a bigger one is refused at
     #: the gateway, before any cortex decodes it (a PNG cannot be decoded at a smaller scale).
     max_image_pixels: int = bounded(16_777_216, minimum=65_536)
     #: The largest magnitude of any number in an eye's JSON (JavaScript's largest exact
     #: integer); a bigger one, NaN or Infinity gets an `error` output naming its field.
     max_number: int = bounded(2**53 - 1, minimum=1000)
+    #: Files (the page, its scripts, /models/…) being sent at once; each is streamed from
+    #: disk with backpressure, and the next one gets 503 with a sentence.
+    max_downloads: int = bounded(32, minimum=1, maximum=10_000)
+    #: With an eye token set: whether /metrics and /health need it too (?token=… or
+    #: "Authorization: Bearer …"). /metrics names cortexes, eyes and refusals; /health
+    #: only says the brain is up, which monitors must see without a secret.
+    metrics_need_token: bool = True
+    health_needs_token: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from actors.messages import Output
-from brain.gateway import host_allowed
+from brain.config import ServerConfig
+from brain.gateway import host_allowed, needs_token, token_given
 from brain.protocol import ProtocolError, encode_output, nesting_depth, parse_message
 from tests.helpers import JPEG, PNG, WEBP
 
@@ -236,3 +237,33 @@ def test_a_close_reason_is_valid_utf8_of_at_most_123_bytes():
     long = close_reason("é" * 200)
     assert len(long.encode()) <= 123 and long == "é" * 61
 
+
+# -- which paths need the eye token, and how it may be given ------------------------------
+
+
+def test_metrics_need_the_token_and_health_does_not_by_default():
+    default, strict = ServerConfig(), ServerConfig(metrics_need_token=False, health_needs_token=True)
+    assert [needs_token(p, default) for p in ("/metrics", "/health", "/", "/models/x.bin")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert [needs_token(p, strict) for p in ("/metrics", "/health")] == [False, True]
+
+
+@pytest.mark.parametrize(
+    "token, target, authorization, given",
+    [
+        ("", "/metrics", "", True),  # no token set: nothing to give
+        ("letmein", "/metrics", "", False),
+        ("letmein", "/metrics?token=letmein", "", True),
+        ("letmein", "/metrics?token=nope", "", False),
+        ("letmein", "/metrics", "Bearer letmein", True),
+        ("letmein", "/metrics", "Bearer nope", False),
+        ("letmein", "/metrics", "letmein", False),  # (a bare header is not a bearer token)
+        ("letmein", "/metrics?token=", "Bearer ", False),
+    ],
+)
+def test_the_token_may_come_in_the_query_or_as_a_bearer(token, target, authorization, given):
+    assert token_given(token, target, authorization) is given

@@ -1,19 +1,26 @@
 """What crosses the eye's websocket and HTTP (issue 22, items 3, 4, 8 and 11): text no
-websocket can carry, numbers no browser can hold, absurd images. After every refusal the
-brain still answers."""
+websocket can carry, numbers no browser can hold, files nobody reads, absurd URLs and
+images, and which paths need the eye token. After every refusal the brain still answers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
+import ssl
+import subprocess
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 
-from tests.helpers import png_claiming, running_brain
+from brain.gateway import MODELS_DIR
+from tests.helpers import png_claiming, running_brain, wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image", "command", "pose"]\n'
 MUMBLER = '[[cortex]]\nname = "mumbler"\ntype = "tests.cortexes:Mumbler"\nsubscribes = ["text"]\n'
+MODEL_FILE = "movenet-lightning.bin"
 
 
 def config(**server) -> str:
@@ -104,3 +111,82 @@ def test_an_image_of_absurd_dimensions_is_refused_before_any_cortex_decodes_it(b
         assert error["kind"] == "error" and error["cortex"] == "brain", error
         assert "6000×6000 pixels" in error["text"] and "server.max_image_pixels" in error["text"]
         assert eye.ask(png_claiming(64, 48))["kind"] == "image"  # (the echo cortex says what it got)
+
+
+# -- item 11: URLs and which paths need the eye token ------------------------------------
+
+
+def test_a_5000_character_path_gets_414_with_a_sentence(brain):
+    status, body = get(brain.url + "/" + "a" * 5000)
+    assert status == 414 and b"server.max_url_chars" in body and body.rstrip().endswith(b"."), body
+    assert get(brain.url + "/" + "a" * 300)[0] == 404  # a name too long for the file system: not found
+    assert get(brain.url + "/")[0] == 200
+    still_answers(brain)
+
+
+def test_metrics_need_the_eye_token_and_health_is_a_choice(tmp_path):
+    token = {"CORTICAL_EYE_TOKEN": "letmein"}
+    with running_brain(config(), tmp_path, env=token) as brain:
+        assert get(brain.url + "/metrics")[0] == 403
+        assert get(brain.url + "/metrics?token=nope")[0] == 403
+        assert get(brain.url + "/metrics?token=letmein")[0] == 200
+        status, body = get(brain.url + "/metrics", {"Authorization": "Bearer letmein"})
+        assert status == 200 and b"cortical_eyes" in body
+        assert get(brain.url + "/health")[0] == 200  # a monitor needs no secret to see it is up
+    (tmp_path / "strict").mkdir()
+    with running_brain(
+        config(health_needs_token=True, metrics_need_token=False), tmp_path / "strict", env=token
+    ) as brain:
+        status, body = get(brain.url + "/health")
+        assert status == 403 and b"token" in body
+        assert get(brain.url + "/health?token=letmein")[0] == 200
+        assert get(brain.url + "/metrics")[0] == 200
+
+
+# -- item 8: downloads nobody reads --------------------------------------------------------
+
+
+def unread_download(port: int, path: str) -> socket.socket:
+    """A GET whose answer is never read (a tiny receive buffer: the kernel reads little for it)."""
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.connect(("127.0.0.1", port))
+    peer.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    return peer
+
+
+def test_downloads_nobody_reads_are_bounded_and_cost_the_gateway_no_memory(tmp_path):
+    with running_brain(config(max_downloads=8), tmp_path) as brain:
+        gateway = psutil.Process(brain.proc.pid)
+        before = gateway.memory_full_info().pss
+        peers = [unread_download(brain.port, f"/models/{MODEL_FILE}") for _ in range(40)]
+        try:
+            statuses = [peer.recv(12)[9:12] for peer in peers]  # "HTTP/1.1 200": read no further
+            assert statuses.count(b"503") == 32 and statuses.count(b"200") == 8, statuses
+            refusal = peers[statuses.index(b"503")].recv(4096)
+            assert b"server.max_downloads" in refusal, refusal
+            grown = gateway.memory_full_info().pss - before
+            assert grown < 20 << 20, f"8 unread downloads cost the gateway {grown >> 20} MB"
+        finally:
+            for peer in peers:
+                peer.close()
+        whole = MODELS_DIR / MODEL_FILE
+        # the slots are given back, and a download that is read gets the whole file
+        assert wait_until(lambda: get(f"{brain.url}/models/{MODEL_FILE}")[0] == 200, 10)
+        status, body = get(f"{brain.url}/models/{MODEL_FILE}")
+        assert status == 200 and hashlib.sha256(body).digest() == hashlib.sha256(whole.read_bytes()).digest()
+        still_answers(brain)
+
+
+def test_a_model_file_over_tls_arrives_whole(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with running_brain(config(cert=str(cert), key=str(key)), tmp_path) as brain:
+        trust = ssl.create_default_context(cafile=str(cert))
+        url = f"https://127.0.0.1:{brain.port}/models/{MODEL_FILE}"
+        with urllib.request.urlopen(url, context=trust, timeout=30) as response:
+            assert response.read() == (MODELS_DIR / MODEL_FILE).read_bytes()
