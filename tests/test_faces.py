@@ -143,3 +143,42 @@ def test_enrolment_survives_a_restart_and_forget_removes_it(tmp_path, store):
         assert command(eye, command="forget", name="Ada", token="open sesame")["text"] == "I have forgotten Ada."
         assert command(eye, command="forget", name="Ada")["text"] == "I do not know 'Ada'."
     assert [p.suffix for p in store.iterdir()] == [".json"]  # only Eileen's file is left
+
+
+def test_an_enrolled_name_is_not_taken_over(tmp_path):
+    """Issue 22, item 5: another face enrolling under a known name once added itself to it,
+    and after max_views enrolments was greeted as that person while they were not."""
+    store = tmp_path / "faces"
+    text = config(store)
+    assert "max_people = 100," in text
+    text = text.replace("max_people = 100,", "max_people = 1,")
+    admin = {"CORTICAL_FACES_ADMIN_TOKEN": "open sesame"}
+    with running_brain(text, tmp_path, env=admin) as brain, ready(brain) as eileen, ready(brain) as other:
+        faces_of(eileen, ASTRONAUT)
+        assert command(eileen, command="enroll", name="Eileen")["kind"] == "enrolled"
+        faces_of(other, CAMERAMAN)
+        for name, token in (("Eileen", None), ("eileen", None), ("Eileen", "guess")):
+            refused = command(other, command="enroll", name=name, **({"token": token} if token else {}))
+            assert refused["kind"] == "error" and refused["text"] == (
+                "Eileen is already enrolled, and the face I see is not theirs: only Eileen in front of the "
+                "camera (or the faces admin token) can add to that name; enrol under your own name."
+            )
+        assert faces_of(other, CAMERAMAN)["data"]["faces"][0]["name"] is None  # still nobody
+        assert faces_of(eileen, ASTRONAUT)["text"] == "Hello, Eileen"  # and she is still herself
+        # max_people = 1: a new name is refused, whoever asks.
+        for fields in ({}, {"token": "open sesame"}):
+            refused = command(other, command="enroll", name="Bert", **fields)
+            assert refused["kind"] == "error" and refused["text"] == (
+                "I already know as many people as I keep (1, the faces cortex's max_people); "
+                "forget someone first, or ask the operator to raise it."
+            )
+        assert faces_of(other, CAMERAMAN)["data"]["faces"][0]["name"] is None
+        for name in ("..", "/", "a/b"):
+            refused = command(other, command="enroll", name=name)
+            assert refused["kind"] == "error" and refused["text"].startswith("A name ")
+        assert faces_of(other, CAMERAMAN)["data"]["faces"][0]["name"] is None
+        # Eileen herself adds to her name; the admin token lets another face in.
+        assert command(eileen, command="enroll", name="Eileen")["data"]["views"] == 2
+        assert command(other, command="enroll", name="Eileen", token="open sesame")["data"]["views"] == 3
+        assert faces_of(other, CAMERAMAN)["text"] == "Hello, Eileen"
+    assert len(list(store.iterdir())) == 1

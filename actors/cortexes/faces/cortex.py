@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from actors.cortexes.faces.appearances import Appearances
-from actors.cortexes.faces.store import EnrolError, FaceStore
+from actors.cortexes.faces.enrolment import EnrolError, check_name, enrolled_as, may_enroll, may_forget
+from actors.cortexes.faces.store import FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
 from actors.messages import Inferred, Stimulus
@@ -60,10 +61,14 @@ class Faces(FrameCortex, type_name="faces"):
         #: JPEGs are decoded at the smallest scale that keeps this many pixels a side
         decode_side: int = bounded(640, minimum=256, maximum=4096)
         infer_timeout_ms: int = bounded(5000, minimum=50)
-        #: Forgetting someone needs them in front of the camera, or this token in the
-        #: command ({"command": "forget", "name": …, "token": …}); the environment
-        #: variable holds it (unset: only the person in view can be forgotten).
+        #: Forgetting someone, or adding views to an enrolled name, needs them in front of
+        #: the camera, or this token in the command ({"command": "forget", "name": …,
+        #: "token": …}); the environment variable holds it (unset: only the person in view).
         admin_token_env: str = "CORTICAL_FACES_ADMIN_TOKEN"
+        #: the most people enrolled (each is compared with every face seen, and an eye
+        #: once enrolled 300 in 25 s); a new name beyond it is refused, token or not
+        max_people: int = bounded(100, minimum=1, maximum=10_000)
+        max_name_chars: int = bounded(60, minimum=1, maximum=200)
         # -- rekognition backend --
         references: dict = field(default_factory=dict)  # name → local path or s3://bucket/key
         similarity_threshold: float = bounded(80.0, minimum=0.0, maximum=100.0)
@@ -83,7 +88,7 @@ class Faces(FrameCortex, type_name="faces"):
         return (self.params.detector,)
 
     def on_start(self) -> None:
-        self.store = FaceStore(self.params.store_dir)
+        self.store = FaceStore(self.params.store_dir, max_name_chars=self.params.max_name_chars)
         self.announced: dict[str, float] = {}  # name → when last said
         self.last: _Frame | None = None  # the last frame compared, for enrolment
         self.last_time = 0.0
@@ -123,35 +128,35 @@ class Faces(FrameCortex, type_name="faces"):
                     "Enrolment is for the local backend; with Rekognition, list reference "
                     "photos under the cortex's references in the config."
                 )
-            name = self.store.clean_name(args.get("name"))
+            name = check_name(args.get("name"), self.params.max_name_chars)
             if command == "forget":
-                self._may_forget(name, args)
+                enrolled = enrolled_as(name, self.store.names)
+                if enrolled is not None:  # (an unknown name: store.forget says so)
+                    name = enrolled  # any eye could otherwise make the brain forget anyone:
+                    may_forget(name, self._in_view() if self._recent() else [], admin=self._admin(args))
                 self.store.forget(name)
                 self.announced.pop(name, None)
                 self.emit("forgot", f"I have forgotten {name}.", {"name": name})
                 return
-            self._enroll(name)
+            self._enroll(name, args)
         except EnrolError as exc:
             self.error(str(exc), {"command": command})
 
-    def _may_forget(self, name: str, args: dict) -> None:
-        """Any eye could otherwise make the brain forget anyone."""
-        if name not in self.store.names:
-            return  # store.forget says so
+    def _admin(self, args: dict) -> bool:
+        """Whether the command carries the faces admin token (never, when it is unset)."""
         token = os.environ.get(self.params.admin_token_env, "")
         offered = args.get("token")
-        if token and isinstance(offered, str) and hmac.compare_digest(offered.encode(), token.encode()):
-            return
-        recent = self.last is not None and time.monotonic() - self.last_time <= self.params.enroll_max_age_s
-        if recent and self.store.shows(name, self.last.embeddings.values(), self.params.match_threshold):
-            return
-        raise EnrolError(
-            f"I forget someone only while they are in front of the camera (or with the faces "
-            f"admin token): I do not see {name} now."
-        )
+        return bool(token) and isinstance(offered, str) and hmac.compare_digest(offered.encode(), token.encode())
 
-    def _enroll(self, name: str) -> None:
-        if self.last is None or time.monotonic() - self.last_time > self.params.enroll_max_age_s:
+    def _recent(self) -> bool:
+        return self.last is not None and time.monotonic() - self.last_time <= self.params.enroll_max_age_s
+
+    def _in_view(self) -> list[str | None]:
+        """Who each face of the last frame is (None: nobody enrolled)."""
+        return self.store.names_of(self.last.embeddings.values(), self.params.match_threshold)
+
+    def _enroll(self, name: str, args: dict) -> None:
+        if not self._recent():
             raise EnrolError(
                 "I have not seen a frame in the last few seconds; turn the camera on, look at it, and try again."
             )
@@ -159,6 +164,8 @@ class Faces(FrameCortex, type_name="faces"):
             raise EnrolError("I see no face; look at the camera and try again.")
         if len(self.last.faces) > 1:
             raise EnrolError(f"I see {len(self.last.faces)} faces; only the person to remember should be in view.")
+        (in_view,) = self._in_view()
+        name = may_enroll(name, in_view, self.store.names, admin=self._admin(args), max_people=self.params.max_people)
         views = self.store.enroll(name, self.last.embeddings[0])
         self.announced.pop(name, None)  # greet them on the next frame
         self.emit("enrolled", f"I will remember {name}.", {"name": name, "views": views})

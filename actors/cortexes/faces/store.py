@@ -10,23 +10,22 @@ import hashlib
 import json
 import re
 import time
-import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from actors.cortexes.faces.enrolment import EnrolError, check_name
 from actors.files import write_json_atomically
 from actors.models.faces import cosine
 
 __all__ = ["FaceStore", "EnrolError"]
 
 
-class EnrolError(ValueError):
-    """An enrolment or removal that cannot be done; str() is a sentence for the person."""
-
-
 def _file_name(name: str) -> str:
-    # Readable, but never a path: letters and digits only, plus a hash for uniqueness.
+    # Readable, but never a path, whatever the name: ASCII letters and digits only (a name
+    # in another script becomes "face"), plus a hash of the whole name for uniqueness
+    # ("Ada Lovelace" and "Ada-Lovelace", "Ada" and "ADA" get two files).
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "face"
     return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}.json"
 
@@ -72,24 +71,11 @@ class FaceStore:
                 best, best_score = name, score
         return best, best_score
 
-    def clean_name(self, name: object) -> str:
-        if not isinstance(name, str) or not name.strip():
-            raise EnrolError('Say whose face this is: send {"command": "enroll", "name": "Olivier"}.')
-        name = " ".join(name.split())
-        if len(name) > self.max_name_chars:
-            raise EnrolError(f"That name is {len(name)} characters long; use at most {self.max_name_chars}.")
-        # Invisible characters (bidi overrides such as U+202E, zero-width spaces, controls)
-        # would make one name look like another when it is shown or spoken.
-        hidden = next((c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn")), None)
-        if hidden is not None:
-            raise EnrolError(
-                f"That name holds an invisible character (U+{ord(hidden):04X}); type it again "
-                "with visible characters only."
-            )
-        return name
-
     def enroll(self, name: str, embedding: np.ndarray) -> int:
-        """Add a view of `name`'s face; return how many views are now stored."""
+        """Add a view of `name`'s face; return how many views are now stored. Who may is the
+        caller's to decide (enrolment.may_enroll); the name is checked here too, so no
+        file is ever written for an unchecked one."""
+        name = check_name(name, self.max_name_chars)
         self.refresh()
         views = list(self._people.get(name, np.zeros((0, embedding.shape[0]), np.float32)))
         views = (views + [embedding.astype(np.float32)])[-self.max_views :]
@@ -98,11 +84,9 @@ class FaceStore:
         self._people[name] = np.asarray(views, dtype=np.float32)
         return len(views)
 
-    def shows(self, name: str, embeddings, threshold: float) -> bool:
-        """Whether one of these faces is `name`'s: the best match, at `threshold` or above."""
-        return any(
-            match == name and score >= threshold for match, score in (self.match(embedding) for embedding in embeddings)
-        )
+    def names_of(self, embeddings: Iterable[np.ndarray], threshold: float) -> list[str | None]:
+        """Who each of these faces is: the best match at `threshold` or above, else None."""
+        return [name if score >= threshold else None for name, score in map(self.match, embeddings)]
 
     def forget(self, name: str) -> None:
         self.refresh()
