@@ -105,6 +105,7 @@ probe: setup
 	$(BIN)/python -m bench.slow_eye
 	$(BIN)/python -m bench.churn --cycles 200
 	$(BIN)/python -m bench.probe_wire
+	$(BIN)/python -m bench.probe_faces
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models $(TFJS)
