@@ -5,6 +5,7 @@ Small frozen dataclasses: picklable, comparable, and readable in one screen.
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,14 @@ __all__ = [
     "SessionClosing",
     "Ping",
     "Pong",
+    "WatchModels",
+    "HolderState",
+    "HolderSeen",
+    "HostNow",
+    "HoldersNow",
+    "CortexState",
+    "CortexSeen",
+    "CortexesNow",
 ]
 
 #: What an eye can send; cortexes subscribe to some of these.
@@ -271,6 +280,80 @@ class KillHolder:
     """ModelDirectory → the HostBeacon of a holder's host: it is hung, end its process."""
 
     pid: int
+
+
+# -- the live view: told by the actor that owns what it shows ------------------------------
+
+
+@dataclass(frozen=True)
+class WatchModels:
+    """Gateway → ModelDirectory: tell `watcher` its holders now, and again at each change."""
+
+    watcher: Any
+
+
+class HolderState(enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"  # it could not load its models (`error` says why)
+    LOST = "lost"  # none runs: the last one died, and the next waits for its backoff
+
+
+@dataclass(frozen=True)
+class HolderSeen:
+    """One holder, or the lack of one, for a group of models that share a holder."""
+
+    holder: int  # the directory's number for it (0: none now, LOST)
+    host: str  # where it runs ("" for this machine)
+    models: tuple[str, ...]
+    state: HolderState
+    pid: int = 0  # once READY
+    devices: dict[str, str] = field(default_factory=dict)  # once READY: model → "CPU", "GPU:0 (…)"
+    error: str = ""  # FAILED: why
+    incoming: bool = False  # loading on a better host; takes over from the one serving now
+    lost: int = 0  # holders of these models lost so far (died, hung, their host gone)
+    last_lost: str = ""  # why the last one was lost
+
+
+@dataclass(frozen=True)
+class HostNow:
+    """A joined host, as the directory sees it."""
+
+    name: str
+    state: str  # "joining", "up" or "lost" (actors/models/placement.py, HostState)
+
+
+@dataclass(frozen=True)
+class HoldersNow:
+    """ModelDirectory → its watchers: every holder and joined host, whenever one changed
+    (and at once to a new watcher, so one that watches late is right)."""
+
+    holders: tuple[HolderSeen, ...]
+    hosts: tuple[HostNow, ...] = ()
+
+
+class CortexState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"  # it crashed; started again after its backoff
+    OFF = "off"  # it kept crashing: off for the rest of the session
+    FAILED = "failed"  # it could not start (`error` says why)
+
+
+@dataclass(frozen=True)
+class CortexSeen:
+    name: str
+    state: CortexState
+    restarts: int = 0
+    error: str = ""  # why it is RESTARTING, OFF or FAILED
+
+
+@dataclass(frozen=True)
+class CortexesNow:
+    """Session → the gateway (by its outputs socket): its cortexes, whenever one changed."""
+
+    session_id: str
+    cortexes: tuple[CortexSeen, ...]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ It turns thespian's messages into the placement's events, and carries out the co
 that come back: create a holder (here or pinned to a joined host), ask one to exit, kill
 a hung one, start or ping a host's beacon, answer cortexes, set a timer. Every decision
 is the placement's; here, only addresses, clocks and sends.
+
+It also tells its watchers (the gateway's live view, WatchModels) every holder and host
+after each change: the view is told by the one that knows, not guessed from outputs.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from thespian.actors import (
     ActorSystemConventionUpdate,
     ActorTypeDispatcher,
     ChildActorExited,
+    PoisonMessage,
     WakeupMessage,
 )
 
 from actors.messages import (
     Heartbeat,
     HolderLost,
+    HoldersNow,
     HolderSuspect,
     HostAlive,
     KillHolder,
@@ -39,6 +44,7 @@ from actors.messages import (
     Ping,
     Pong,
     StartDirectory,
+    WatchModels,
     WhereIsModel,
 )
 from actors.models.holder import ModelHolder
@@ -91,6 +97,8 @@ class ModelDirectory(ActorTypeDispatcher):
         self.holders: dict[int, object] = {}  # holder key → address, until the actor exits
         self.beacons: dict[str, object] = {}  # host name → its beacon's address
         self.stopping = False
+        self.watchers: list = []  # who is told every holder and host at each change (WatchModels)
+        self.told: HoldersNow | None = None
 
     def _do(self, commands: list[Command]) -> None:
         for command in commands:
@@ -124,6 +132,24 @@ class ModelDirectory(ActorTypeDispatcher):
                     self.send(client, ModelUnavailable(model, reason))
                 case TellLost(client, key, reason):
                     self.send(client, HolderLost(self.holders[key], reason))
+        self._tell_watchers()
+
+    def _tell_watchers(self) -> None:
+        now = self.placement.seen()
+        if now != self.told:
+            self.told = now
+            for watcher in self.watchers:
+                self.send(watcher, now)
+
+    def receiveMsg_WatchModels(self, message: WatchModels, sender) -> None:
+        if message.watcher not in self.watchers:
+            self.watchers.append(message.watcher)
+        if self.placement is not None:  # (else it is told at the first change)
+            self.send(message.watcher, self.placement.seen())
+
+    def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender) -> None:
+        if isinstance(message.poisonMessage, HoldersNow):  # (a watcher that is gone)
+            self.watchers = [watcher for watcher in self.watchers if watcher != sender]
 
     def _holder(self, address) -> int | None:
         return next((key for key, known in self.holders.items() if known == address), None)

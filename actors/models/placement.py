@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.messages import ModelsLoaded
+from actors.messages import HolderSeen, HoldersNow, HolderState, HostNow, ModelsLoaded
 from actors.specs import HolderSettings, ModelSpec
 from actors.supervision import Restarts, never_give_up
 
@@ -275,6 +275,9 @@ class _Group:
     incoming: _Holder | None = None  # loading on a better host; replaces `current` once loaded
     failed: str = ""
     askers: list = field(default_factory=list)  # (client, model) waiting for a loaded holder
+    lost: int = 0  # its holders lost so far, and why and where the last one was (the live view)
+    last_lost: str = ""
+    lost_on: str = HERE
 
     @property
     def names(self) -> str:
@@ -458,6 +461,7 @@ class Placement:
         verdict = group.restarts.crashed(now)
         target = _where(group.incoming.host if group.incoming else self._best_host(group.requires))
         reason = f"{why}; it is being re-created on {target}"
+        group.lost, group.last_lost, group.lost_on = group.lost + 1, reason, old.host
         log.error("%s (restart %d)", reason, verdict.count)
         told = []
         for client, _ in self._clients_of(group):
@@ -519,6 +523,30 @@ class Placement:
     def _clients_of(self, group: _Group) -> list:
         names = {m.name for m in group.models}
         return [(client, model) for client, model in self.clients if model in names]
+
+    # -- what the live view shows ----------------------------------------------------------
+
+    def seen(self) -> HoldersNow:
+        """Every holder (a group with none now shows as LOST) and every joined host."""
+        holders = []
+        for group in self.groups:
+            names = tuple(m.name for m in group.models)
+            lost = {"lost": group.lost, "last_lost": group.last_lost}
+            for holder, incoming in ((group.current, False), (group.incoming, True)):
+                if holder is None:
+                    continue
+                if holder.loaded is not None:
+                    devices = {name: holder.loaded.devices.get(name, "CPU") for name in names}
+                    state = {"state": HolderState.READY, "pid": holder.pid, "devices": devices}
+                elif group.failed and not incoming:
+                    state = {"state": HolderState.FAILED, "error": group.failed}
+                else:
+                    state = {"state": HolderState.LOADING}
+                holders.append(HolderSeen(holder.key, holder.host, names, incoming=incoming, **state, **lost))
+            if group.current is None and group.incoming is None:
+                holders.append(HolderSeen(0, group.lost_on, names, HolderState.LOST, **lost))
+        hosts = tuple(HostNow(name, host.liveness.state.value) for name, host in sorted(self.hosts.items()))
+        return HoldersNow(tuple(holders), hosts)
 
     # -- hosts -----------------------------------------------------------------------------
 

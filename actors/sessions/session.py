@@ -9,6 +9,8 @@ It routes by handing the gateway a pipe to each cortex with the kinds that corte
 takes (a Route): the gateway then writes each stimulus straight down the right pipes,
 and the Session wakes only for what they cannot take (actors/eye_link.py says why).
 Cortexes send their outputs straight to the eye.
+
+It tells the gateway its cortexes' states (CortexesNow) at each change, for the live view.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ from actors.eye_link import (
 )
 from actors.messages import (
     CloseSession,
+    CortexesNow,
     CortexReady,
+    CortexSeen,
+    CortexState,
     EyeOutput,
     Meter,
     OpenSession,
@@ -92,6 +97,8 @@ class Session(ActorTypeDispatcher):
         self.rerouted: set[str] = set()  # cortexes whose pipe was full: their stimuli come here
         self.generations: dict[str, int] = {}  # cortex → how many times it was started
         self.frames = Frames(MAX_FRAME_BYTES)
+        self.seen: dict[str, CortexSeen] = {}  # cortex → its state, as the live view shows it
+        self.told: tuple[CortexSeen, ...] = ()  # what the gateway was last told of them
 
     def receiveMessage(self, message, sender):
         super().receiveMessage(message, sender)
@@ -154,6 +161,7 @@ class Session(ActorTypeDispatcher):
         if self.routes is not None:
             send_route(self.routes, RoutesGiven(message.session_id))
         self._maybe_ready()
+        self._tell_states()
         early, self.early = self.early, []
         for stimulus in early:
             self.receiveMsg_Stimulus(stimulus, sender)
@@ -180,6 +188,7 @@ class Session(ActorTypeDispatcher):
             self.rerouted.discard(spec.name)
         self.cortexes[spec.name] = address
         self.starting.add(spec.name)
+        self._set(spec.name, CortexState.STARTING)
         self.send(
             address,
             StartCortex(
@@ -216,20 +225,20 @@ class Session(ActorTypeDispatcher):
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
         if message.error:
-            self._tell_eye(
-                "error",
-                f"The {message.name} cortex could not start: {message.error}. "
-                "Check its [[cortex]] stanza in the config.",
-                {"cortex": message.name, "state": "failed"},
-            )
-        elif message.name in self.restarts and self.told_ready:
-            self._tell_eye(
-                "status",
-                f"The {message.name} cortex is back.",
-                {"restarted": message.name, "cortex": message.name, "state": "running"},
-                Meter(restarted=message.name),
-            )
+            text = f"The {message.name} cortex could not start: {message.error}. Check its [[cortex]] stanza in the config."
+            self._set(message.name, CortexState.FAILED, text)
+            self._tell_eye("error", text, {"cortex": message.name, "state": "failed"})
+        else:
+            self._set(message.name, CortexState.RUNNING)
+            if message.name in self.restarts and self.told_ready:
+                self._tell_eye(
+                    "status",
+                    f"The {message.name} cortex is back.",
+                    {"restarted": message.name, "cortex": message.name, "state": "running"},
+                    Meter(restarted=message.name),
+                )
         self._maybe_ready()
+        self._tell_states()
 
     def _maybe_ready(self) -> None:
         if self.starting:
@@ -291,6 +300,7 @@ class Session(ActorTypeDispatcher):
                 self.starting.discard(name)
                 self._crashed(name)
                 self._maybe_ready()
+        self._tell_states()
 
     def _crashed(self, name: str) -> None:
         policy = self.policy
@@ -303,13 +313,12 @@ class Session(ActorTypeDispatcher):
                 verdict.count,
                 policy.window_s,
             )
-            self._tell_eye(
-                "error",
-                f"The {name} cortex keeps crashing ({verdict.count} times in "
-                f"{policy.window_s:g} s); it stays off in this session. Reconnect to "
-                "try again.",
-                {"cortex": name, "state": "off"},
+            text = (
+                f"The {name} cortex keeps crashing ({verdict.count} times in {policy.window_s:g} s); "
+                "it stays off in this session. Reconnect to try again."
             )
+            self._set(name, CortexState.OFF, text)
+            self._tell_eye("error", text, {"cortex": name, "state": "off"})
             return
         # (killed, or out of memory: a process that dies leaves no traceback of its own)
         log.warning(
@@ -318,12 +327,12 @@ class Session(ActorTypeDispatcher):
             name,
             verdict.after_s,
         )
-        self._tell_eye(
-            "error",
+        text = (
             f"The {name} cortex crashed; restarting it in {verdict.after_s:g} s (restart "
-            f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s).",
-            {"cortex": name, "restarting": name, "state": "restarting"},
+            f"{verdict.count} of at most {policy.max_restarts} in {policy.window_s:g} s)."
         )
+        self._set(name, CortexState.RESTARTING, text, restarted=True)
+        self._tell_eye("error", text, {"cortex": name, "restarting": name, "state": "restarting"})
         self.wakeupAfter(timedelta(seconds=verdict.after_s), RestartCortex(name))
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
@@ -332,6 +341,7 @@ class Session(ActorTypeDispatcher):
             return
         spec = next(s for s in self.open.cortexes if s.name == due.name)
         self._start(spec)
+        self._tell_states()
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender) -> None:
         log.warning("a message could not be delivered or handled: %r", message.poisonMessage)
@@ -342,6 +352,18 @@ class Session(ActorTypeDispatcher):
 
     def _exit(self) -> None:
         self.send(self.myAddress, ActorExitRequest())
+
+    def _set(self, name: str, state: CortexState, error: str | None = None, restarted: bool = False) -> None:
+        """A cortex's new state (`error`: None keeps the last one), told at the next _tell_states()."""
+        before = self.seen.get(name) or CortexSeen(name, state)
+        self.seen[name] = CortexSeen(name, state, before.restarts + restarted, before.error if error is None else error)
+
+    def _tell_states(self) -> None:
+        """The gateway's live view learns the cortexes' states from here, as they change."""
+        now = tuple(self.seen.values())
+        if now != self.told and self.open is not None and self.open.outputs is not None:
+            self.told = now
+            send_output(self.open.outputs, CortexesNow(self.open.session_id, now))
 
     def _tell_eye(self, kind: str, text: str, data: dict, meter: Meter | None = None) -> None:
         output = Output(cortex="session", kind=kind, text=text, data=data, meter=meter)
