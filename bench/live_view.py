@@ -1,8 +1,9 @@
 """What the live view costs (issue 15): the objects round trip and frames/s with the /brain
 page closed and open, and /brain/state with 50 eyes.
 
-The view is fed by the outputs the gateway forwards anyway, so its per-output cost is paid
-with the page closed too: it is timed on its own. "Open" is the /brain page in headless
+The view takes its measurements from the outputs the gateway forwards anyway (its states
+are told by the Sessions and the model directory, at each change), so its per-output cost
+is paid with the page closed too: it is timed on its own. "Open" is the /brain page in headless
 Chromium on this same machine (its drawing competes for the 2 cores: the worst case), and
 separately a plain HTTP poller asking once a second, as the page does (the brain's share).
 Conditions alternate in rounds, so a busy machine's drift hits them alike.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from actors.messages import Meter, Output
+from actors.messages import CortexesNow, CortexSeen, CortexState, Meter, Output
 from bench.objects import OBJECTS, _ready, closed_loop, photo, round_trips
 from brain.brain_view import BrainView
 from tests.helpers import CHROMIUM, FLAGS, running_brain
@@ -69,7 +70,7 @@ def view_costs() -> tuple[float, float, int]:
     cortexes = ["echo", "objects", "faces", "pose", "voice", "learned", "mentions"]
     for s in range(50):
         view.opened(f"s{s}", "10.0.0.1:5000", 0.0)
-        view.output(f"s{s}", Output("session", "status", "ready", {"ready": True, "cortexes": cortexes}), 0.0)
+        view.cortexes_now(CortexesNow(f"s{s}", tuple(CortexSeen(name, CortexState.RUNNING) for name in cortexes)))
     outputs = [
         Output(name, "label", "cup", {}, meter=Meter(latency_ms=float(i % 90), batch=4, queued=0, model=name))
         for i, name in enumerate(cortexes * 20)

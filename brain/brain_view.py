@@ -1,13 +1,16 @@
-"""What the brain is doing, as people see it in `GET /brain/state` and `brain top`: built
-from the outputs the gateway forwards anyway (no extra hop per frame), as a pure state
-machine (the time is passed in).
+"""What the brain is doing, as people see it in `GET /brain/state` and `brain top`: a pure
+state machine (the time is passed in), told by the actors that own each part.
 
-Per session: its cortexes, each with a state (starting, running, restarting, off,
-failed), restarts, last error, outputs a second, p50/p95 latency and frames dropped (from
-each output's Meter). Per model holder: its models, host, pid and device (from the
-cortexes' "model ready" statuses), batch sizes and queue. Per model: a latency histogram.
-The last warnings (error outputs). Bounded: a few hundred numbers per cortex and per
-model, whatever the traffic.
+- The holders, their models, devices, hosts and pids: the model directory's HoldersNow,
+  sent at each change and at once when the gateway starts watching. So the view is right
+  with no eye connected, and after every eye has left.
+- Each session's cortexes and their states (starting, running, restarting, off, failed)
+  and restarts: its Session's CortexesNow.
+- The measurements of each output (its Meter), which only the outputs carry: outputs a
+  second, p50/p95 latency and frames dropped per cortex; per model a latency histogram,
+  batch sizes and queue. And the last warnings (error outputs, holders lost or failed).
+
+Bounded: a few hundred numbers per cortex and per model, whatever the traffic.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from actors.messages import Output
+from actors.messages import CortexesNow, CortexSeen, HolderSeen, HoldersNow, HolderState, Output
 
-__all__ = ["BrainView", "histogram", "HISTOGRAM_MS"]
+__all__ = ["BrainView", "histogram", "HISTOGRAM_MS", "THIS_MACHINE"]
 
 WINDOW_S = 10.0  # outputs a second are counted over this window
 LATENCIES_KEPT = 200
@@ -25,12 +28,12 @@ BATCHES_KEPT = 50
 WARNINGS_KEPT = 20
 # Upper edges of the per-model latency histogram, in ms (the last bin is everything above).
 HISTOGRAM_MS = (10, 25, 50, 100, 250, 500, 1000)
+THIS_MACHINE = "this machine"
 
 
 @dataclass
 class _Cortex:
-    state: str = "starting"
-    restarts: int = 0
+    told: CortexSeen | None = None  # its Session's last word on it (not shown until there is one)
     last_error: str = ""
     outputs: deque = field(default_factory=lambda: deque(maxlen=2000))  # times
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
@@ -39,7 +42,6 @@ class _Cortex:
 
 @dataclass
 class _Model:
-    device: str = "CPU"
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCIES_KEPT))
     batches: deque = field(default_factory=lambda: deque(maxlen=BATCHES_KEPT))
     queued: int = 0
@@ -67,13 +69,19 @@ def histogram(values, edges=HISTOGRAM_MS) -> list[int]:
     return counts
 
 
+def _where(host: str) -> str:
+    return host or THIS_MACHINE
+
+
 class BrainView:
     def __init__(self) -> None:
         self.sessions: dict[str, _Session] = {}
-        self.holders: dict[tuple[str, int], set[str]] = {}  # (host, pid) → models
-        self.models: dict[str, _Model] = {}
+        self.placed = HoldersNow(())  # the model directory's last word
+        self.models: dict[str, _Model] = {}  # measurements by model name
         self.changes = 0  # counts what a snapshot must show at once (not the counters)
         self.warnings: deque = deque(maxlen=WARNINGS_KEPT)
+
+    # -- told by the gateway, the Sessions and the model directory -------------------------
 
     def opened(self, session: str, remote: str, now: float) -> None:
         self.sessions[session] = _Session(remote, now)
@@ -83,53 +91,76 @@ class BrainView:
         self.sessions.pop(session, None)
         self.changes += 1
 
+    def cortexes_now(self, told: CortexesNow) -> None:
+        seen = self.sessions.get(told.session_id)
+        if seen is None:
+            return  # (its eye has left)
+        for cortex in told.cortexes:
+            known = seen.cortexes.setdefault(cortex.name, _Cortex())
+            if cortex.error and (known.told is None or cortex.error != known.told.error):
+                known.last_error = cortex.error
+            known.told = cortex
+        self.changes += 1
+
+    def holders_now(self, told: HoldersNow, now: float) -> None:
+        before = {holder.models: holder for holder in self.placed.holders}
+        for holder in told.holders:
+            was = before.get(holder.models)
+            if holder.lost > (was.lost if was else 0):
+                self._warn(now, "", "model directory", holder.last_lost[:1].upper() + holder.last_lost[1:] + ".")
+            if holder.state is HolderState.FAILED and (was is None or was.error != holder.error):
+                names = ", ".join(holder.models)
+                self._warn(
+                    now,
+                    "",
+                    "model directory",
+                    f"The holder of {names} could not load them ({holder.error}): check their [[model]] "
+                    "stanzas (kind, path), then restart the brain.",
+                )
+        self.placed = told
+        self.changes += 1
+
+    # -- measured, output by output --------------------------------------------------------
+
     def output(self, session: str, output: Output, now: float) -> None:
         seen = self.sessions.get(session)
         if seen is None:
             return
-        data = output.data or {}
-        if output.cortex == "session" or output.kind in ("status", "error"):
-            self.changes += 1
-        if output.cortex == "session":
-            if data.get("ready"):
-                for name in data.get("cortexes", []):
-                    seen.cortexes.setdefault(name, _Cortex()).state = "running"
-            name = data.get("cortex")
-            if name and data.get("state"):
-                cortex = seen.cortexes.setdefault(name, _Cortex())
-                if data["state"] == "restarting":
-                    cortex.restarts += 1
-                cortex.state = data["state"]
-        elif output.cortex in seen.cortexes:
-            cortex = seen.cortexes[output.cortex]
-            cortex.outputs.append(now)
-            meter = output.meter
-            if meter is not None and meter.latency_ms is not None:
+        # (Kept for any name, shown only for the cortexes its Session has told of: one may
+        # answer before the Session's word on it arrives, which comes another way.)
+        cortex = seen.cortexes.get(output.cortex)
+        if cortex is None:
+            cortex = seen.cortexes[output.cortex] = _Cortex()
+        cortex.outputs.append(now)
+        meter = output.meter
+        if meter is not None:
+            if meter.latency_ms is not None:
                 cortex.latencies.append(meter.latency_ms)
-            if meter is not None and meter.frames_dropped is not None:
+            if meter.frames_dropped is not None:
                 cortex.dropped = meter.frames_dropped
-            if meter is not None and meter.model:
-                model = self.models.setdefault(meter.model, _Model())
+            if meter.model:
+                model = self.models.get(meter.model)
+                if model is None:
+                    model = self.models[meter.model] = _Model()
                 if meter.latency_ms is not None:
                     model.latencies.append(meter.latency_ms)
                 if meter.batch is not None:
                     model.batches.append(meter.batch)
                 if meter.queued is not None:
                     model.queued = meter.queued
-            if output.kind == "status" and data.get("state") == "ready" and "pid" in data:
-                self.models.setdefault(data["model"], _Model()).device = data.get("device", "CPU")
-                for models in self.holders.values():
-                    models.discard(data["model"])  # (it moved, or its holder was replaced)
-                self.holders.setdefault((data.get("host", ""), data["pid"]), set()).add(data["model"])
-                self.holders = {key: models for key, models in self.holders.items() if models}
         if output.kind == "error":
-            if output.cortex in seen.cortexes:
-                seen.cortexes[output.cortex].last_error = output.text
-            elif data.get("cortex") in seen.cortexes:
-                seen.cortexes[data["cortex"]].last_error = output.text
-            self.warnings.append(
-                {"at": round(now, 3), "session": session, "cortex": output.cortex, "text": output.text}
-            )
+            cortex.last_error = output.text
+            self._warn(now, session, output.cortex, output.text)
+
+    def _warn(self, now: float, session: str, who: str, text: str) -> None:
+        self.warnings.append({"at": round(now, 3), "session": session, "cortex": who, "text": text})
+        self.changes += 1
+
+    # -- shown -----------------------------------------------------------------------------
+
+    def local_pids(self) -> list[int]:
+        """The processes of the holders that run on this machine (their memory is read here)."""
+        return [h.pid for h in self.placed.holders if not h.host and h.pid]
 
     def snapshot(self, now: float, pss_mb: dict[int, float] | None = None) -> dict:
         """The JSON of GET /brain/state. `pss_mb`: the memory of local processes by pid."""
@@ -138,13 +169,15 @@ class BrainView:
         for session, seen in self.sessions.items():
             cortexes = []
             for name, c in seen.cortexes.items():
+                if c.told is None:
+                    continue
                 recent = [t for t in c.outputs if now - t <= WINDOW_S]
                 latencies = list(c.latencies)
                 cortexes.append(
                     {
                         "name": name,
-                        "state": c.state,
-                        "restarts": c.restarts,
+                        "state": c.told.state.value,
+                        "restarts": c.told.restarts,
                         "last_error": c.last_error,
                         "outputs_per_s": round(len(recent) / WINDOW_S, 2),
                         "p50_ms": _percentile(latencies, 0.5),
@@ -155,39 +188,56 @@ class BrainView:
             sessions.append(
                 {"id": session, "remote": seen.remote, "uptime_s": round(now - seen.opened), "cortexes": cortexes}
             )
-        holders, models = [], []
-        for (host, pid), names in sorted(self.holders.items()):
-            served = {name: self.models.get(name) or _Model() for name in sorted(names)}
-            batches = [b for m in served.values() for b in m.batches]
-            holders.append(
+        holders = [self._holder(holder, pss_mb) for holder in self.placed.holders]
+        # Each model once, where it is served (a holder loading on a better host serves
+        # nothing yet): its latencies, which the outputs measured.
+        serving: dict[str, HolderSeen] = {}
+        for holder in sorted(self.placed.holders, key=lambda h: h.incoming):
+            for name in holder.models:
+                serving.setdefault(name, holder)
+        models = []
+        for name, holder in serving.items():
+            latencies = list((self.models.get(name) or _Model()).latencies)
+            models.append(
                 {
-                    "models": sorted(names),
-                    "host": host or "this machine",
-                    "pid": pid,
-                    "pss_mb": pss_mb.get(pid) if not host else None,
-                    "devices": {name: m.device for name, m in served.items()},
-                    "batch_mean": round(sum(batches) / len(batches), 1) if batches else None,
-                    "batch_max": max(batches, default=None),
-                    "queued": sum(m.queued for m in served.values()),
+                    "name": name,
+                    "host": _where(holder.host),
+                    "state": holder.state.value,
+                    "device": holder.devices.get(name),
+                    "p50_ms": _percentile(latencies, 0.5),
+                    "p95_ms": _percentile(latencies, 0.95),
+                    "histogram": histogram(latencies),
                 }
             )
-            for name in sorted(names):
-                latencies = list(served[name].latencies)
-                models.append(
-                    {
-                        "name": name,
-                        "host": host or "this machine",
-                        "p50_ms": _percentile(latencies, 0.5),
-                        "p95_ms": _percentile(latencies, 0.95),
-                        "histogram": histogram(latencies),
-                    }
-                )
-        hosts = sorted({h["host"] for h in holders} | {"this machine"})
+        host_states = {THIS_MACHINE: "up", **{host.name: host.state for host in self.placed.hosts}}
+        for holder in holders:
+            host_states.setdefault(holder["host"], "up")
         return {
             "sessions": sessions,
             "holders": holders,
             "models": models,
             "histogram_ms": list(HISTOGRAM_MS),
-            "hosts": hosts,
+            "hosts": sorted(host_states),
+            "host_states": host_states,
             "warnings": list(self.warnings),
+        }
+
+    def _holder(self, holder: HolderSeen, pss_mb: dict[int, float]) -> dict:
+        served = [self.models.get(name) or _Model() for name in holder.models]
+        batches = [b for m in served for b in m.batches]
+        return {
+            "id": holder.holder,
+            "state": holder.state.value,
+            "models": list(holder.models),
+            "host": _where(holder.host),
+            "pid": holder.pid or None,
+            "pss_mb": pss_mb.get(holder.pid) if holder.pid and not holder.host else None,
+            "devices": dict(holder.devices),
+            "batch_mean": round(sum(batches) / len(batches), 1) if batches else None,
+            "batch_max": max(batches, default=None),
+            "queued": sum(m.queued for m in served),
+            "incoming": holder.incoming,
+            "error": holder.error,
+            "lost": holder.lost,
+            "last_lost": holder.last_lost,
         }

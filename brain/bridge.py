@@ -39,7 +39,9 @@ from thespian.actors import ActorSystem
 
 from actors.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, read_routes
 from actors.messages import (
+    CortexesNow,
     EyeOutput,
+    HoldersNow,
     Rerouted,
     Route,
     RoutesGiven,
@@ -134,7 +136,7 @@ class Bridge:
                     log.error("an actor wrote a %d-byte output; closing its link", length)
                     return
                 message = pickle.loads(await reader.readexactly(length))
-                if isinstance(message, EyeOutput):
+                if isinstance(message, (EyeOutput, CortexesNow)):
                     self._deliver(message)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # that process ended
@@ -299,7 +301,8 @@ class Bridge:
                 message = context.listen(self._listen_timeout_s)
                 if message is None:
                     continue
-                if isinstance(message, (SessionStarted, SessionEnded)):  # (outputs come by the socket)
+                # (outputs come by the socket; HoldersNow from the model directory, for the live view)
+                if isinstance(message, (SessionStarted, SessionEnded, HoldersNow)):
                     try:
                         self._loop.call_soon_threadsafe(self._deliver, message)
                     except RuntimeError:  # the loop has closed: we are shutting down

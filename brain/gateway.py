@@ -32,7 +32,17 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import SERVER, Request, Response
 from websockets.protocol import OPEN
 
-from actors.messages import CloseSession, OpenSession, Output, SessionEnded, SessionStarted, StartSession
+from actors.messages import (
+    CloseSession,
+    CortexesNow,
+    HoldersNow,
+    OpenSession,
+    Output,
+    SessionEnded,
+    SessionStarted,
+    StartSession,
+    WatchModels,
+)
 from brain.brain_view import BrainView
 from brain.bridge import Bridge
 from brain.config import Config, ServerConfig
@@ -220,6 +230,9 @@ class Gateway:
 
     def deliver(self, message) -> None:
         """Called on the loop by the bridge for everything actors send to the gateway."""
+        if isinstance(message, HoldersNow):  # (the model directory's, for the live view)
+            self.view.holders_now(message, time.monotonic())
+            return
         eye = self.eyes.get(message.session_id)
         if isinstance(message, SessionStarted):
             if eye is None:  # the eye left before its Session was (re)started
@@ -232,6 +245,9 @@ class Gateway:
                 eye.started.set_result(message.address)
             return
         if eye is None:
+            return
+        if isinstance(message, CortexesNow):
+            self.view.cortexes_now(message)
             return
         if isinstance(message, SessionEnded):
             eye.put(brain_error(message.reason))
@@ -482,7 +498,7 @@ class Gateway:
         now = time.monotonic()
         built, changes, body = self._state_cache
         if now - built > 0.5 or changes != self.view.changes:
-            state = self.view.snapshot(now, _local_pss_mb([h[1] for h in self.view.holders if not h[0]]))
+            state = self.view.snapshot(now, _local_pss_mb(self.view.local_pids()))
             state["uptime_s"] = round(time.time() - self.started)
             self._state_cache = (now, self.view.changes, json.dumps(state).encode())
         return _response(HTTPStatus.OK, self._state_cache[2], "application/json")
@@ -490,6 +506,8 @@ class Gateway:
     async def serve(self, bridge: Bridge, stop: asyncio.Future) -> None:
         """Serve until `stop` is done; then close every connection (and so every session)."""
         self.bridge = bridge
+        if "models" in self.services:  # the live view is told of every holder from now on
+            bridge.send(self.services["models"], WatchModels(bridge.eye_address))
         server = self.config.server
         tls = tls_context(server.cert, server.key)
         # No permessage-deflate: snapshots are JPEGs already, and deflating 400 KB of

@@ -34,22 +34,26 @@ def render(state: dict) -> str:
     eyes = len(state["sessions"])
     lines = [f"Cortical brain · up {state.get('uptime_s', 0)} s · {eyes} eye{'' if eyes == 1 else 's'}"]
     lines.append("")
-    lines.append("HOLDER                      PID      PSS MB  BATCH MEAN/MAX  QUEUED  DEVICE  MODELS")
+    lines.append("HOLDER ON HOST              STATE    PID      PSS MB  BATCH MEAN/MAX  QUEUED  LOST  DEVICE  MODELS")
     for holder in state["holders"]:
         pss = "–" if holder["pss_mb"] is None else f"{holder['pss_mb']:.0f}"
         batch = "–" if holder["batch_mean"] is None else f"{holder['batch_mean']}/{holder['batch_max']}"
-        devices = ",".join(sorted(set(holder["devices"].values())))
+        devices = ",".join(sorted(set(holder["devices"].values()))) or "–"
+        pid = holder["pid"] or "–"
         lines.append(
-            f"{holder['host'][:26]:<27} {holder['pid']:<8} {pss:>6}  {batch:>14}  {holder['queued']:>6}  "
-            f"{devices:<6}  {', '.join(holder['models'])}"
+            f"{holder['host'][:26]:<27} {holder['state']:<8} {pid:<8} {pss:>6}  {batch:>14}  {holder['queued']:>6}  "
+            f"{holder['lost']:>4}  {devices:<6}  {', '.join(holder['models'])}"
         )
+    for holder in state["holders"]:
+        if holder["error"]:
+            lines.append(f"  {', '.join(holder['models'])}: {holder['error'][:100]}")
     if state["models"]:
         edges = "  ".join(f"≤{e}" for e in state["histogram_ms"])
         lines.append("")
-        lines.append(f"MODEL            P50 MS  P95 MS  LATENCY ({edges}  more ms)")
+        lines.append(f"MODEL            STATE    P50 MS  P95 MS  LATENCY ({edges}  more ms)")
         for model in state["models"]:
             lines.append(
-                f"{model['name'][:16]:<16} {_ms(model['p50_ms']):>6}  {_ms(model['p95_ms']):>6}  "
+                f"{model['name'][:16]:<16} {model['state']:<8} {_ms(model['p50_ms']):>6}  {_ms(model['p95_ms']):>6}  "
                 f"[{bars(model['histogram'])}]  {' '.join(map(str, model['histogram']))}"
             )
     for session in state["sessions"]:

@@ -1,6 +1,6 @@
 // The live actor tree, from GET /brain/state once a second: the machines and their model
-// holders, then each eye's session and its cortexes, coloured by state; and a small latency
-// histogram per model.
+// holders (as the model directory tells them, eyes or none), then each eye's session and its
+// cortexes (as its Session tells them), coloured by state; and a small latency histogram per model.
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -23,6 +23,33 @@ function box(svg, x, y, kind, title, ...details) {
 
 function ms(value) { return value === null ? "–" : `${Math.round(value)}`; }
 
+function clip(text, length = 36) { return text.length > length ? `${text.slice(0, length - 1)}…` : text; }
+
+// A holder's state, in the colours of a cortex's: ready is running; loading, starting; lost or failed, failed.
+const HOLDER_CLASS = { ready: "running", loading: "starting", lost: "failed", failed: "failed" };
+
+function holderBox(svg, x, y, holder) {
+  const pss = holder.pss_mb === null ? "" : ` · ${Math.round(holder.pss_mb)} MB`;
+  const moving = holder.incoming ? " (moving here)" : "";
+  let title = `holder · ${holder.state}${moving}`, detail;
+  if (holder.state === "ready") {
+    title = `holder pid ${holder.pid}${pss}${moving}`;
+    const devices = [...new Set(Object.values(holder.devices))].join(", ");
+    detail = holder.batch_mean === null ? `${devices} · no batch yet`
+      : `${devices} · batch ${holder.batch_mean} (max ${holder.batch_max}) · ${holder.queued} queued`;
+  } else if (holder.state === "loading") {
+    detail = "loading its models…";
+  } else {
+    detail = clip(holder.error || holder.last_lost);
+  }
+  const details = [clip(holder.models.join(", ")), detail];
+  if (holder.lost) details.push(`re-created ${holder.lost}× (hover: why)`);
+  const g = box(svg, x, y, HOLDER_CLASS[holder.state] || "plain", title, ...details);
+  const why = [holder.models.join(", "), holder.error, holder.last_lost && `Last lost: ${holder.last_lost}.`];
+  el("title", {}, g).textContent = why.filter(Boolean).join("\n");
+  return details.length;
+}
+
 function draw(state) {
   const svg = $("tree");
   svg.replaceChildren();
@@ -39,18 +66,14 @@ function draw(state) {
   y += ROW;
   for (const host of state.hosts) {
     line(INDENT + 20, directoryY + BOX_H, 2 * INDENT, y + BOX_H / 2);
-    box(svg, 2 * INDENT, y, "plain", host, "host");
+    const hostState = state.host_states[host];
+    box(svg, 2 * INDENT, y, hostState === "lost" ? "failed" : "plain", host, `host · ${hostState}`);
     const hostY = y;
     y += ROW;
     for (const holder of state.holders.filter((h) => h.host === host)) {
       line(2 * INDENT + 20, hostY + BOX_H, 3 * INDENT, y + BOX_H / 2);
-      const pss = holder.pss_mb === null ? "" : ` · ${Math.round(holder.pss_mb)} MB`;
-      const devices = [...new Set(Object.values(holder.devices))].join(", ");
-      const batches = holder.batch_mean === null ? "no batch yet"
-        : `batch ${holder.batch_mean} (max ${holder.batch_max}) · ${holder.queued} queued`;
-      box(svg, 3 * INDENT, y, "running", `holder pid ${holder.pid}${pss}`, holder.models.join(", "),
-        `${devices} · ${batches}`);
-      y += ROW + 14;
+      const lines = holderBox(svg, 3 * INDENT, y, holder);
+      y += ROW + 14 * (lines - 1);
     }
   }
   for (const session of state.sessions) {
@@ -95,7 +118,9 @@ function drawLatencies(state) {
   for (const model of state.models) {
     const figure = document.createElement("figure");
     const caption = document.createElement("figcaption");
-    caption.textContent = `${model.name} · p50 ${ms(model.p50_ms)} / p95 ${ms(model.p95_ms)} ms · ${model.host}`;
+    const answered = model.histogram.some((count) => count > 0);
+    const latency = answered ? `p50 ${ms(model.p50_ms)} / p95 ${ms(model.p95_ms)} ms` : `${model.state}, no answer yet`;
+    caption.textContent = `${model.name} · ${latency} · ${model.host}`;
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" }, figure);
     svg.setAttribute("aria-label", `Latency of ${model.name}: ${model.histogram.join(", ")} answers per bin`);
     const top = Math.max(1, ...model.histogram);
@@ -108,7 +133,7 @@ function drawLatencies(state) {
     figure.prepend(caption);
     list.append(figure);
   }
-  if (!state.models.length) list.textContent = "No model has answered yet.";
+  if (!state.models.length) list.textContent = "This brain holds no model.";
 }
 
 async function refresh() {
