@@ -1,13 +1,13 @@
 """FrameCortex: the base of cortexes that look at frames with models on the model holder.
 
-It finds the holder through the ModelDirectory (and talks to a holder on its machine over
-the holder's link: actors/models/holder_link.py), keeps **latest frame wins** (while one
-frame is being worked on, at most one newer frame waits; an older waiting frame is
-dropped and counted), and times out every request: a message to a dead holder is lost
-silently, so a request that outlives `infer_timeout_ms` becomes an `error` output, the
-holder is reported as suspect, and its address is asked for again. When the directory
-learns first that a holder is gone (its host stopped answering), it says so (HolderLost)
-and a frame in flight becomes an `error` output at once.
+It is the shell around `FrameFlow` (actors/frame_flow.py), which decides everything:
+**latest frame wins** (while one frame is being worked on, at most one newer frame
+waits; an older waiting frame is dropped and counted), every request's deadline and the
+verdict on a late one (busy, or hung: reported as suspect and asked for again), and what
+happens when the directory says a holder is lost. Here: finding the holder through the
+ModelDirectory, talking to a holder on this machine over its link
+(actors/models/holder_link.py) with pixels in memory files, reading the clocks and the
+holder's CPU time, timers, and carrying out the flow's commands.
 
 A subclass says which models it needs (`model_names`), starts work on a frame in
 `on_frame`, sends requests with `infer`, receives answers in `on_result`, and calls
@@ -27,6 +27,17 @@ import numpy as np
 
 from actors.cortex import Cortex
 from actors.datagrams import read_datagrams, send_datagram
+from actors.frame_flow import (
+    AskWhere,
+    Command,
+    Deliver,
+    FrameFlow,
+    ReportSuspect,
+    Start,
+    Tell,
+    WakeAfter,
+    local_pid,
+)
 from actors.messages import (
     HolderLost,
     HolderSuspect,
@@ -52,8 +63,6 @@ log = logging.getLogger(__name__)
 
 _request_ids = itertools.count(1)
 
-#: Say "the model is busy" at most this often (it is not an error: nothing to fix).
-BUSY_NOTICE_EVERY_S = 30.0
 #: Smaller inputs (a teach head's features) travel in the message: sharing costs syscalls.
 SHARE_FROM_BYTES = 16 * 1024
 #: Memory files kept for the next requests' pixels once their answers came.
@@ -61,17 +70,6 @@ PIXEL_FILES_IDLE = 4
 #: Blocks up to this size stay in the heap for the next frame (a 1920×1280 JPEG decodes at
 #: half scale for a 416-pixel model: 960×640, 2.5 MB; a 640×480 is 0.9 MB).
 FRAME_BUFFERS_BYTES = 4 * 2**20
-
-
-@dataclass(frozen=True)
-class _Request:
-    """An Infer in flight."""
-
-    model: str
-    tag: Any
-    holder: Any  # where it went
-    pid: int  # the holder's process if on this machine, else 0
-    cpu: float | None  # that process's CPU seconds when sent: progress since tells busy from hung
 
 
 @dataclass(frozen=True)
@@ -99,10 +97,9 @@ class FrameCortex(Cortex):
         """Ask for `model` on an image (or features); `via`: the configured model whose
         holder also holds this one (a head hot-loaded there)."""
         request_id = next(_request_ids)
+        at = self._flow.at[via or model]
         # The holder's CPU time now: at a timeout, progress since tells busy from hung.
-        at = self._at[via or model]
-        holder, pid = at.holder, 0 if at.host else at.pid  # (another machine's pid means nothing here)
-        self._pending[request_id] = _Request(via or model, tag, holder, pid, cpu_seconds(pid))
+        commands = self._flow.sent(request_id, via or model, tag, cpu_seconds(local_pid(at)))
         deadline = time.time() + self.params.infer_timeout_ms / 1000
         if not at.host and isinstance(image, np.ndarray) and image.nbytes >= SHARE_FROM_BYTES:
             handle = self._pixels.share(image)  # (a holder here reads the pixels from memory)
@@ -112,8 +109,8 @@ class FrameCortex(Cortex):
         request = Infer(request_id, model, threshold, image, deadline)
         link = self._link(at)
         if link is None or not send_datagram(link, replace(request, reply_to=self.myAddress)):
-            self.send(holder, request)  # (another machine's holder, or its link is full or gone)
-        self.after(self.params.infer_timeout_ms / 1000, InferTimeout(request_id))
+            self.send(at.holder, request)  # (another machine's holder, or its link is full or gone)
+        self._do(commands)  # (its timer)
 
     def _link(self, at: ModelAt) -> socket.socket | None:
         """Our connection to the holder's link, if it is on this machine (made on first use;
@@ -152,7 +149,7 @@ class FrameCortex(Cortex):
 
     def where(self, model: str) -> str:
         """The host of the holder serving `model` ("" for this machine), for meters."""
-        at = self._at.get(model)
+        at = self._flow.at.get(model)
         return at.host if at is not None else ""
 
     def meter(self, received: float, model: str = "", served: Inferred | None = None) -> Meter:
@@ -168,79 +165,76 @@ class FrameCortex(Cortex):
         )
 
     def input_size(self, model: str) -> tuple[int, int]:
-        return tuple(self._at[model].input_size)
+        return tuple(self._flow.at[model].input_size)
 
     def frame_done(self) -> None:
-        self._busy = False
-        self._pending.clear()
-        self._next()
+        self._do(self._flow.frame_done())
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped so far: replaced while waiting (latest frame wins), or missed."""
+        return self._flow.dropped
+
+    # (Read by subclasses: faces defers an enrolment while a frame is in work; learned
+    # loads its head on the holder of its feature model.)
+    @property
+    def _busy(self) -> bool:
+        return self._flow.busy
+
+    @property
+    def _at(self) -> dict[str, ModelAt]:
+        return self._flow.at
 
     # -- machinery ---------------------------------------------------------------------
+
+    def _do(self, commands: list[Command]) -> None:
+        """Carry out the flow's commands, in order."""
+        for command in commands:
+            match command:
+                case AskWhere(model):
+                    self.send(self.services["models"], WhereIsModel(model))
+                case Tell(kind, text, data):
+                    self.emit(kind, text, data)
+                case ReportSuspect(holder):
+                    self.send(self.services["models"], HolderSuspect(holder))
+                case WakeAfter(seconds, request_id):
+                    self.after(seconds, InferTimeout(request_id))
+                case Start(frame):
+                    try:
+                        self.on_frame(frame)
+                    except Exception:
+                        self._flow.frame_failed()
+                        raise
+                case Deliver(tag, answer):
+                    try:
+                        self.on_result(tag, answer.result, answer)
+                    except Exception as exc:
+                        self._do(self._flow.unusable(exc))
 
     def on_start(self) -> None:
         # Each frame decodes into the same ~1 MB buffers: mapping them anew at every frame
         # (the brain's 128 KB default, actors/preload.py) cost 1.7 ms a decode (measured).
         tune_malloc(mmap_threshold=FRAME_BUFFERS_BYTES, trim_threshold=2 * FRAME_BUFFERS_BYTES)
-        self._at: dict[str, ModelAt] = {}  # model → where its holder is
-        self._busy_told = -BUSY_NOTICE_EVERY_S
-        self._pending: dict[int, _Request] = {}
+        self._flow = FrameFlow(self.name, self.model_names(), self.params.infer_timeout_ms)
         self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
         self._pixels = Pool(PIXEL_FILES_IDLE)
         self._links: dict[str, socket.socket] = {}  # a holder's link → our connection to it
-        self._busy = False
-        self._waiting: Stimulus | None = None
-        self.dropped = 0
-        for model in self.model_names():
-            self.send(self.services["models"], WhereIsModel(model))
-
-    def _ready(self) -> bool:
-        return all(model in self._at for model in self.model_names())
+        self._do(self._flow.start())
 
     def receiveMsg_ModelLoading(self, message: ModelLoading, sender) -> None:
-        self.emit("status", f"Loading the {message.model} model…", {"model": message.model, "state": "loading"})
+        self._do(self._flow.loading(message.model))
 
     def receiveMsg_ModelAt(self, message: ModelAt, sender) -> None:
-        self._at[message.model] = message
-        where = f" on host {message.host}" if message.host else ""
-        self.emit(
-            "status",
-            f"The {message.model} model is ready{where}.",
-            {
-                "model": message.model,
-                "state": "ready",
-                "host": message.host,
-                "pid": message.pid,
-                "device": message.device,
-            },
-        )
-        self._next()
+        self._do(self._flow.model_at(message))
 
     def receiveMsg_ModelUnavailable(self, message: ModelUnavailable, sender) -> None:
-        self.error(
-            f"{self.name} is unavailable: {message.reason}. Check the [[model]] stanza and run `make models`.",
-            {"model": message.model},
-        )
+        self._do(self._flow.unavailable(message.model, message.reason))
 
     def on_missed(self, stimulus: Stimulus) -> None:
-        self.dropped += 1  # (as if a newer frame had replaced it while waiting: it had)
+        self._flow.missed()
 
     def on_stimulus(self, stimulus: Stimulus) -> None:
-        if stimulus.kind != "image":
-            return
-        if self._waiting is not None:
-            self.dropped += 1
-        self._waiting = stimulus
-        self._next()
-
-    def _next(self) -> None:
-        while not self._busy and self._waiting is not None and self._ready():
-            stimulus, self._waiting = self._waiting, None
-            self._busy = True
-            try:
-                self.on_frame(stimulus)
-            except Exception:
-                self._busy = False
-                raise
+        self._do(self._flow.arrived(stimulus))
 
     def _unshare(self, request_id: int, answered: bool = True) -> None:
         fd = self._shared.pop(request_id, None)
@@ -253,86 +247,23 @@ class FrameCortex(Cortex):
 
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
         self._unshare(message.request_id)
-        if message.request_id not in self._pending:
-            return  # an answer that came after its timeout
-        tag = self._pending.pop(message.request_id).tag
-        try:
-            self.on_result(tag, message.result, message)
-        except Exception as exc:
-            self.error(f"{self.name} could not use the model's answer: {exc}.")
-            self.frame_done()
+        self._do(self._flow.answered(message))
 
     def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
         self._unshare(message.request_id)
-        if self._pending.pop(message.request_id, None) is None:
-            return  # (including frames the holder skipped after we gave up on them)
-        self.error(f"The model could not look at that frame: {message.error}.")
-        self.frame_done()
+        self._do(self._flow.failed(message.request_id, message.error))
 
     def on_timer(self, payload: Any) -> None:
         if not isinstance(payload, InferTimeout):
             return
         self._unshare(payload.request_id, answered=False)  # (a holder reading it late gets an error)
-        request = self._pending.get(payload.request_id)
-        if request is None:
-            return
-        model = request.model
-        at = self._at.get(model)
-        if at is None or request.holder != at.holder:
-            self.frame_done()  # it went to a holder since replaced (moved, or already lost)
-            return
-        cpu_now = cpu_seconds(request.pid)
-        if request.cpu is not None and cpu_now is not None and cpu_now > request.cpu:
-            # Late but working: the holder is busy with many eyes. Killing it would make
-            # things worse; skip this frame, and say so now and then (not an error).
-            now = time.monotonic()
-            if now - self._busy_told >= BUSY_NOTICE_EVERY_S:
-                self._busy_told = now
-                self.emit(
-                    "status",
-                    f"The {model} model is busy: answers are slow and some frames are skipped.",
-                    {"model": model, "state": "busy"},
-                )
-            self.frame_done()
-            return
-        host = at.host
-        if host:  # its CPU time is on the other machine: the directory's heartbeat knows it
-            self.error(
-                f"The {model} model on host {host} did not answer within {self.params.infer_timeout_ms} ms; "
-                "that frame is skipped and the model is being checked.",
-                {"model": model, "host": host},
-            )
-        else:
-            self.error(
-                f"The {model} model did not answer within {self.params.infer_timeout_ms} ms; it is being "
-                "restarted and this will resume by itself.",
-                {"model": model},
-            )
-        self.send(self.services["models"], HolderSuspect(at.holder))
-        self._forget_holder(at.holder)
-        self.frame_done()
+        pid = self._flow.pid_of(payload.request_id)
+        if pid is None:
+            return  # answered, or its frame finished
+        self._do(self._flow.timed_out(payload.request_id, cpu_seconds(pid), time.monotonic()))
 
     def receiveMsg_HolderLost(self, message: HolderLost, sender) -> None:
-        if not any(at.holder == message.holder for at in self._at.values()):
-            return  # (this cortex already gave up on it)
-        in_flight = [r.model for r in self._pending.values() if r.holder == message.holder]
-        self._forget_holder(message.holder)
-        if in_flight:
-            self.error(
-                f"The {in_flight[0]} model is unavailable for now: {message.reason}. This will resume by itself.",
-                {"model": in_flight[0]},
-            )
-            self.frame_done()
-        else:
-            self.emit("status", f"Models are moving: {message.reason}.", {"state": "loading"})
-
-    def _forget_holder(self, holder) -> None:
-        """Drop every model served by `holder` (all models of a holder go with it) and ask again."""
-        for model in [m for m, at in self._at.items() if at.holder == holder]:
-            del self._at[model]
-        for name in self.model_names():
-            if name not in self._at:
-                self.send(self.services["models"], WhereIsModel(name))
+        self._do(self._flow.holder_lost(message.holder, message.reason))
 
     def receiveMsg_ActorExitRequest(self, message, sender) -> None:
         try:
