@@ -15,6 +15,11 @@ system forks (every admin and actor process inherits them), close that door:
    secret, checked before ``pickle.loads`` — a peer without the secret cannot make the
    brain unpickle anything. (It authenticates; it does not encrypt: keep the actor
    network on a private link or a VPN.)
+
+What is read before a signature can be checked is bounded too (``_FrameBuffer``): a
+frame must begin with its size (a stream without one was read 20 bytes at a time,
+forever), a size over the message cap is refused unread, and the connections that have
+not yet delivered a signed message hold at most a set number of bytes together.
 """
 
 from __future__ import annotations
@@ -27,9 +32,21 @@ import os
 import pickle
 import secrets
 import socket
+import threading
+import weakref
 from dataclasses import dataclass
 
-__all__ = ["NetworkGuard", "SignedPickle", "guard_actor_network", "is_loopback", "MessageTooBig"]
+__all__ = [
+    "NetworkGuard",
+    "SignedPickle",
+    "guard_actor_network",
+    "is_loopback",
+    "frame_size",
+    "to_evict",
+    "MessageTooBig",
+    "MalformedFrame",
+    "StrangersFull",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +68,18 @@ class NetworkGuard:
     allowed_peers: tuple[str, ...]  # addresses or networks (CIDR) besides `host` itself
     secret: bytes
     max_message_bytes: int  # what a peer may make an actor buffer for one message
+    max_unauthenticated_bytes: int  # what connections yet to send a signed message may hold, together
 
     @classmethod
-    def for_host(cls, host: str, allowed_peers, secret: str | bytes, max_message_bytes: int) -> NetworkGuard:
+    def for_host(
+        cls, host: str, allowed_peers, secret: str | bytes, max_message_bytes: int, max_unauthenticated_bytes: int
+    ) -> NetworkGuard:
         if isinstance(secret, str):
             secret = secret.encode()
         # A brain alone on loopback still signs, with a key no other process knows:
         # another user of the machine cannot reach its actors either.
-        return cls(host, tuple(allowed_peers), secret or secrets.token_bytes(32), max_message_bytes)
+        secret = secret or secrets.token_bytes(32)
+        return cls(host, tuple(allowed_peers), secret, max_message_bytes, max_unauthenticated_bytes)
 
     def networks(self) -> list:
         return [ipaddress.ip_network(peer, strict=False) for peer in (self.host, *self.allowed_peers)]
@@ -88,9 +109,9 @@ class SignedPickle:
         body = pickle.dumps(value)
         return self._tag(body) + body
 
-    def loads(self, data: bytes):
-        if len(data) < 32 and data in self._acks:
-            return self._acks[data]
+    def loads(self, data: bytes | bytearray):
+        if len(data) < 32 and bytes(data) in self._acks:
+            return self._acks[bytes(data)]
         tag, body = data[:_TAG_BYTES], memoryview(data)[_TAG_BYTES:]  # (a frame is not copied again)
         if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):
             log.warning(
@@ -103,43 +124,224 @@ class SignedPickle:
 
 
 def guard_actor_network(guard: NetworkGuard) -> None:
-    """Apply the three protections; call before the ActorSystem starts (it forks)."""
+    """Apply the protections (the module's docstring); call before the ActorSystem starts
+    (it forks)."""
     from thespian.system.transport import IPBase, TCPTransport
 
     os.environ["THESPIAN_BASE_IPADDR"] = guard.host
     _bind_to(IPBase.IPActorAddress, guard.host)
     _guard_connections(TCPTransport.TCPTransport, guard.host, guard.networks())
     _survive_accept_errors(TCPTransport.TCPTransport)
-    TCPTransport.ReceiveBuffer = _bounded_receive_buffer(guard.max_message_bytes)
+    any_peer, stranger = _frame_buffers(guard.max_message_bytes, _Strangers(guard.max_unauthenticated_bytes))
+    TCPTransport.ReceiveBuffer = any_peer
+    _count_strangers(TCPTransport.TCPIncoming_Common, stranger)
     TCPTransport.serializer = SignedPickle(guard.secret)
+
+
+#: A frame is its size in ASCII digits, ">", then that many bytes (thespian's
+#: `toSendBuffer`). The ">" must come within this many bytes, as many as thespian reads
+#: before it knows a size: 19 digits outnumber any size a peer may send.
+HEAD_BYTES = 20
 
 
 class MessageTooBig(ValueError):
     """A peer announced an actor message over actors.max_message_bytes."""
 
+    def __init__(self, size: int):
+        super().__init__(f"actor-network message of {size} bytes")
+        self.size = size
 
-def _bounded_receive_buffer(max_bytes: int) -> type:
-    """thespian's ReceiveBuffer, refusing a message whose announced size is over max_bytes.
 
-    A message is read whole before its signature can be checked, so without a bound any
-    allowed peer could make an actor hold gigabytes (measured: 256 MB of an announced
-    2 GB message took the admin from 31 to 288 MB, kept after the close). thespian
-    closes the socket when this raises."""
-    from thespian.system.transport.streamBuffer import ReceiveBuffer
+class MalformedFrame(ValueError):
+    """A peer's first bytes are not a frame's size: it does not speak thespian's protocol."""
 
-    class BoundedReceiveBuffer(ReceiveBuffer):
-        def addMore(self, buf):
-            super().addMore(buf)
-            if self._size is not None and self._size > max_bytes:
+
+class StrangersFull(ValueError):
+    """Connections that have sent no signed message yet hold too much, this one the most."""
+
+
+def frame_size(head: bytes, max_bytes: int) -> int | None:
+    """The size a frame's first bytes announce, or None while its ">" may still come.
+
+    Raises MalformedFrame at the first byte that cannot belong to a size (so a stream
+    without a ">" is refused within HEAD_BYTES, not read forever), and MessageTooBig
+    for a size over max_bytes. Stricter than thespian's ``int()``, which took " 1_2>"."""
+    mark = head.find(b">", 0, HEAD_BYTES)
+    digits = head[: mark if mark >= 0 else HEAD_BYTES]
+    if (digits and not digits.isdigit()) or mark == 0 or (mark < 0 and len(head) >= HEAD_BYTES):
+        raise MalformedFrame(f"an actor-network frame began with {bytes(head[:HEAD_BYTES])!r}, not a size")
+    if mark < 0:
+        return None
+    size = int(digits)
+    if size > max_bytes:
+        raise MessageTooBig(size)
+    return size
+
+
+def to_evict(held: dict, limit: int) -> list:
+    """Which unauthenticated buffers (key → bytes held) to drop so that all of them
+    together hold at most `limit`: the largest first, so that a stranger filling the
+    bound cannot keep out a small first message from one of our own actors."""
+    total = sum(held.values())
+    evicted = []
+    for key, size in sorted(held.items(), key=lambda item: item[1], reverse=True):
+        if total <= limit:
+            break
+        evicted.append(key)
+        total -= size
+    return evicted
+
+
+class _Strangers:
+    """The receive buffers of this process's connections that have not yet delivered a
+    signed message (any allowed address may connect and announce a size: only a complete
+    message can be checked), and the most they may hold together."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._pid = os.getpid()
+        self._buffers: weakref.WeakSet = weakref.WeakSet()  # (a closed connection's buffer is freed)
+        self._lock = threading.Lock()  # (the brain's bridge runs an actor context per thread)
+
+    def _ours(self) -> weakref.WeakSet:
+        if self._pid != os.getpid():  # a forked actor: its parent's connections are not its own
+            self._pid, self._buffers, self._lock = os.getpid(), weakref.WeakSet(), threading.Lock()
+        return self._buffers
+
+    def add(self, buffer: _FrameBuffer) -> None:
+        buffers = self._ours()
+        with self._lock:
+            buffers.add(buffer)
+
+    def grew(self, buffer: _FrameBuffer) -> None:
+        buffers = self._ours()
+        with self._lock:
+            held = {each: each.held for each in buffers}
+        if sum(held.values()) <= self.limit:
+            return
+        for victim in to_evict(held, self.limit):
+            log.warning(
+                "dropped the %d bytes an unauthenticated actor-network connection held: such connections "
+                "may hold [actors] max_unauthenticated_bytes (%d) in all",
+                victim.held,
+                self.limit,
+            )
+            victim.drop()
+        if buffer.dropped:
+            raise StrangersFull("unauthenticated actor-network connections hold too much")
+
+
+class _FrameBuffer:
+    """Reads one frame for thespian's TCP transport: the methods of its ReceiveBuffer,
+    with the size checked as its first bytes come, the body appended to one bytearray
+    (thespian's ``bytes +=`` copied the whole message at every read), and, for a
+    connection not yet authenticated, what it holds counted with the others' (see
+    _Strangers). thespian closes the socket when addMore raises."""
+
+    def __init__(self, deserialize, max_bytes: int, strangers: _Strangers | None = None):
+        self._deserialize = deserialize
+        self._max_bytes = max_bytes
+        self._head = b""  # the size's digits, until its ">"
+        self._size: int | None = None
+        self._buf = bytearray()
+        self._extra = b""
+        self._strangers = strangers
+        self.dropped = False
+        if strangers is not None:
+            strangers.add(self)
+
+    @property
+    def held(self) -> int:
+        return 0 if self.isDone() else len(self._head) + len(self._buf)
+
+    def drop(self) -> None:
+        self.dropped = True
+        self._head, self._buf = b"", bytearray()
+
+    def addMore(self, data) -> None:
+        if self.dropped:
+            raise StrangersFull("this connection's bytes were dropped to keep the unauthenticated bound")
+        if not data:
+            return
+        if self._size is None:
+            head = self._head + bytes(data)
+            try:
+                self._size = frame_size(head, self._max_bytes)
+            except MessageTooBig as refused:
                 log.warning(
                     "refused an actor-network message announced as %d bytes: over [actors] max_message_bytes (%d)",
-                    self._size,
-                    max_bytes,
+                    refused.size,
+                    self._max_bytes,
                 )
-                self._buf = b""
-                raise MessageTooBig(f"actor-network message of {self._size} bytes")
+                self.drop()
+                raise
+            except MalformedFrame as refused:
+                log.warning("closed an actor-network connection: %s (only actors of this brain speak here)", refused)
+                self.drop()
+                raise
+            if self._size is None:
+                self._head = head
+            else:
+                self._head, data = b"", memoryview(head)[head.index(b">") + 1 :]
+        if self._size is not None:
+            want = self._size - len(self._buf)
+            self._buf += data[:want]
+            if len(data) > want:
+                self._extra += bytes(data[want:])  # (thespian reads no further than a frame: its acks do)
+        if self._strangers is not None and not self.isDone():
+            self._strangers.grew(self)
 
-    return BoundedReceiveBuffer
+    def is_empty(self) -> bool:
+        return not self._head and self._size is None
+
+    def remainingAmount(self) -> int:
+        """How much to read next: no further than the end of the size, then of the frame."""
+        if self._size is None:
+            return HEAD_BYTES - len(self._head)
+        return self._size - len(self._buf)
+
+    def isDone(self) -> bool:
+        return self._size is not None and len(self._buf) == self._size
+
+    def removeExtra(self) -> None:
+        self._extra = b""
+
+    def completed(self):
+        """(the message, bytes read past it) once the frame is whole, else None."""
+        if self.isDone():
+            return self._deserialize(self._buf), self._extra
+        return None
+
+
+def _frame_buffers(max_bytes: int, strangers: _Strangers) -> tuple:
+    """thespian's ReceiveBuffer replaced: for every connection (and acknowledgement), and,
+    given to a connection accepted from a peer not yet known, one counted with the strangers'."""
+
+    def any_peer(deserialize=pickle.loads) -> _FrameBuffer:
+        return _FrameBuffer(deserialize, max_bytes)
+
+    def stranger(deserialize) -> _FrameBuffer:
+        return _FrameBuffer(deserialize, max_bytes, strangers)
+
+    return any_peer, stranger
+
+
+def _count_strangers(incoming_class, stranger_buffer) -> None:
+    """A connection thespian accepts starts with an address it does not know yet
+    (``ActorAddress(None)``) and learns it from the first signed message; a reused one
+    is made with the address it learned. Give the former a buffer counted with the
+    strangers'."""
+    from thespian.system.transport import TCPTransport
+
+    original_init = getattr(incoming_class, "_cortical_original_init", incoming_class.__init__)
+
+    def __init__(self, rmtAddr, baseSock, rcvBuf=None):
+        if rcvBuf is None and getattr(rmtAddr, "addressDetails", None) is None:
+            rcvBuf = stranger_buffer(TCPTransport.serializer.loads)
+        original_init(self, rmtAddr, baseSock, rcvBuf)
+
+    incoming_class.__init__ = __init__
+    incoming_class._cortical_original_init = original_init
 
 
 def _bind_to(address_class, host: str) -> None:

@@ -94,7 +94,9 @@ def _network_guard(actors: ActorsConfig, joining: bool = False) -> NetworkGuard:
         raise CannotStart(
             f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, e.g. `openssl rand -hex 32`"
         )
-    return NetworkGuard.for_host(actors.host, actors.allowed_peers, secret, actors.max_message_bytes)
+    return NetworkGuard.for_host(
+        actors.host, actors.allowed_peers, secret, actors.max_message_bytes, actors.max_unauthenticated_bytes
+    )
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:

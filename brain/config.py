@@ -124,6 +124,10 @@ class ActorsConfig:
     #: The largest actor message a peer may send (the biggest is an eye's message passed
     #: on whole); a bigger one is refused as soon as its size is announced, unread.
     max_message_bytes: int = bounded(16 << 20, minimum=1 << 20)
+    #: What the connections to one actor that have not yet delivered a signed message
+    #: may hold, together (any allowed address may connect and announce a size; only a
+    #: whole message can be checked). Over it, the largest is dropped and closed.
+    max_unauthenticated_bytes: int = bounded(32 << 20, minimum=1 << 20)
 
 
 @dataclass(frozen=True)
@@ -300,6 +304,13 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
             path,
             "actors.host_dead_after_s",
             f"must be at least twice actors.heartbeat_every_s ({actors.heartbeat_every_s:g} s)",
+        )
+    if actors.max_unauthenticated_bytes < actors.max_message_bytes:
+        raise ConfigError(
+            path,
+            "actors.max_unauthenticated_bytes",
+            f"must be at least actors.max_message_bytes ({actors.max_message_bytes}): an actor's first "
+            "message on a new connection is unauthenticated until it is whole",
         )
     if actors.leader_lost_after_s <= actors.host_dead_after_s:
         raise ConfigError(

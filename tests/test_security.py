@@ -98,3 +98,63 @@ def test_an_announced_huge_actor_message_is_refused_before_it_is_buffered(brain)
     assert wait_until(lambda: "refused an actor-network message announced as 2000000000 bytes" in brain.log, 5)
     assert admin.memory_info().rss - before < 16 << 20
     brain_answers(brain)
+
+
+@pytest.mark.parametrize("actor", ["admin", "Echo"])
+def test_bytes_without_a_size_are_cut_after_a_few_and_the_brain_lives_on(brain, actor):
+    # A frame begins "<size>>"; thespian read a stream without ">" 20 bytes at a time,
+    # forever (3 MB kept a cortex at 100% CPU for minutes). Now the connection is closed
+    # at the first bytes that cannot be a size.
+    with brain.eye() as eye:
+        eye.wait_ready()
+        assert eye.ask("start the echo cortex")["kind"] == "echo"
+        port = brain.admin_port if actor == "admin" else actor_port(brain.named(actor)[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stranger:
+            stranger.sendall(b"1234567890" * 3)  # digits, but no ">" within 20 bytes
+            assert closed(stranger)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stranger:
+            sent = 0
+            try:
+                while sent < 3 << 20:
+                    sent += stranger.send(b"GET / HTTP/1.1\r\n" * 4096)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            assert sent < 3 << 20 or closed(stranger)
+        assert wait_until(lambda: "only actors of this brain speak here" in brain.log, 5)
+        assert eye.ask("still echoing?")["text"] == "still echoing?"
+    brain_answers(brain)
+
+
+def closed(peer: socket.socket) -> bool:
+    """The other end closed (reading what it may have left), within the socket's timeout."""
+    try:
+        while peer.recv(1 << 16):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_unauthenticated_connections_hold_a_bounded_total(brain):
+    # Each announces 15 MB (under the 16 MB cap) and sends 14 MB, then waits: ten such
+    # kept the admin at 180 MB. Those that have sent no signed message hold at most
+    # [actors] max_unauthenticated_bytes (32 MB) in all; the largest are dropped.
+    (admin,) = brain.named("MultiProcAdmin")
+    before, peak = admin.memory_info().rss, 0
+    strangers = []
+    try:
+        for _ in range(10):
+            stranger = socket.create_connection(("127.0.0.1", brain.admin_port), timeout=10)
+            strangers.append(stranger)
+            stranger.sendall(b"%d>" % (15 << 20) + b"\0" * (14 << 20))
+            peak = max(peak, admin.memory_info().rss)
+        wait_until(lambda: "max_unauthenticated_bytes" in brain.log, 5)
+        peak = max(peak, admin.memory_info().rss)
+    finally:
+        for stranger in strangers:
+            stranger.close()
+    assert peak - before < (32 + 24) << 20, f"the admin grew by {(peak - before) >> 20} MB"
+    assert "dropped the 14680064 bytes an unauthenticated actor-network connection held" in brain.log
+    brain_answers(brain)
