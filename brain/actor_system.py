@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import socket
+import stat
+import tempfile
+from pathlib import Path
 
 from brain.actor_network import NetworkGuard, guard_actor_network
 
-__all__ = ["AdminPortBusy", "start_actor_system"]
+__all__ = [
+    "AdminPortBusy",
+    "start_actor_system",
+    "private_directory",
+    "directory_problem",
+    "thespian_log_file",
+    "log_thespian_to",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +47,7 @@ def _check_port_free(host: str, port: int) -> None:
         probe.close()
 
 
-def start_actor_system(
-    guard: NetworkGuard, admin_port: int, capabilities: dict | None = None, log_file: str | None = None
-):
+def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict | None = None):
     """Start a fresh multiprocTCPBase admin on guard.host:admin_port and return the ActorSystem.
 
     `capabilities` are added to thespian's (e.g. the convention leader's address).
@@ -49,8 +58,7 @@ def start_actor_system(
     host = guard.host
     _check_port_free(host, admin_port)
     _convention_timing(os.environ.get("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD))
-    if log_file:
-        os.environ["THESPLOG_FILE"] = log_file
+    log_thespian_to(thespian_log_file(admin_port))
     guard_actor_network(guard)
     log_defs = _log_defs()
     _let_the_admin_restart_its_logger(log_defs)
@@ -64,6 +72,94 @@ def start_actor_system(
     _reap_exited_children()
     log.info("actor system started on %s:%d", host, admin_port)
     return system
+
+
+def directory_problem(status: os.stat_result, uid: int) -> str | None:
+    """Why a directory (as os.lstat saw it) is not private to `uid`, in words; None if it is.
+
+    Only a directory no one else may enter keeps others from planting a link where the
+    brain will write: thespian appended its log to `$TMPDIR/thespian.log`, following
+    whatever link another user had put there."""
+    if stat.S_ISLNK(status.st_mode):
+        return "is a symbolic link"
+    if not stat.S_ISDIR(status.st_mode):
+        return "is not a directory"
+    if status.st_uid != uid:
+        return f"belongs to another user (uid {status.st_uid})"
+    if status.st_mode & 0o077:
+        return f"is open to other users (mode {stat.S_IMODE(status.st_mode):o})"
+    return None
+
+
+def private_directory() -> Path:
+    """$TMPDIR/cortical-<uid>, made 0700 and checked without following links: where the
+    brain keeps files other users must not touch (thespian's log, `brain join`'s marker).
+    Should that name be taken (by another user, say), a fresh directory is made instead."""
+    uid = os.getuid()
+    path = Path(tempfile.gettempdir()) / f"cortical-{uid}"
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    problem = directory_problem(os.lstat(path), uid)
+    if problem is None:
+        return path
+    fresh = Path(tempfile.mkdtemp(prefix=f"cortical-{uid}-"))
+    log.warning(
+        "%s %s, so the brain keeps its private files in %s instead; remove %s (as its owner or root) to have "
+        "them in one place again",
+        path,
+        problem,
+        fresh,
+        path,
+    )
+    return fresh
+
+
+def thespian_log_file(admin_port: int) -> Path:
+    """Where thespian logs: THESPLOG_FILE if no one else may write in its directory, else
+    thespian-<admin port>.log in the private directory."""
+    chosen = os.environ.get("THESPLOG_FILE")
+    if chosen:
+        try:
+            parent = os.stat(Path(chosen).parent)
+            if parent.st_uid in (os.getuid(), 0) and not parent.st_mode & 0o022:
+                return Path(chosen)
+        except OSError:
+            pass
+        log.warning(
+            "THESPLOG_FILE=%s is in a directory that is missing or that other users may write to; "
+            "thespian logs in the brain's private directory instead (name a file in a directory only "
+            "you can write to)",
+            chosen,
+        )
+    return private_directory() / f"thespian-{admin_port}.log"
+
+
+def _append_privately(file, mode: str = "a", *args, **kwargs):
+    """thesplog's `open(file, "a")`: never through a symbolic link, readable by this user only
+    (thespian's made the file 0644, and its rotation a new one)."""
+    if mode != "a":
+        return builtins.open(file, mode, *args, **kwargs)
+    fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:  # (made by an older brain)
+            os.fchmod(fd, 0o600)
+    except OSError:
+        pass
+    return os.fdopen(fd, "a")
+
+
+def log_thespian_to(path: Path) -> None:
+    """thespian's own log (its warnings: failed sends, refused frames; renamed to .old at
+    THESPLOG_FILE_MAXSIZE, 50 KB) goes to `path`, opened as _append_privately says. Every
+    actor process is forked from here and inherits it."""
+    from thespian.system import utilis
+
+    os.environ["THESPLOG_FILE"] = str(path)
+    utilis._thesplog_file = None  # (thespian reads the variable at its first line, then keeps it)
+    utilis.open = _append_privately  # (thesplog's `open` is looked up in its module first)
+    log.info("thespian logs to %s", path)
 
 
 def _convention_timing(period: str) -> None:

@@ -10,13 +10,11 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from brain import teach_files
 from brain.actor_network import NetworkGuard, is_loopback
-from brain.actor_system import AdminPortBusy, start_actor_system
+from brain.actor_system import AdminPortBusy, private_directory, start_actor_system
 from brain.config import CAPABILITY, ActorsConfig, Config, ConfigError, load_config, parse_config
 from brain.gpu import answer, ask_tensorflow, gpu_warning, gpus_known
 
@@ -307,7 +305,7 @@ def _join(args: argparse.Namespace) -> int:
     capabilities = {"Convention Address.IPv4": leader, HOST: name, OFFERS: list(offers)}
     # The beacon (forked from this process, so it inherits the variable) creates this
     # file when the leader has gone silent.
-    left_behind = Path(tempfile.gettempdir()) / f"cortical-join-{os.getpid()}-left-behind"
+    left_behind = private_directory() / f"join-{os.getpid()}-left-behind"
     left_behind.unlink(missing_ok=True)
     os.environ[LEFT_BEHIND_ENV] = str(left_behind)
     from actors.preload import preload

@@ -177,7 +177,8 @@ class Brain(_BrainProcess):
         admin_port: int | None = None,
     ):
         self.tmp = tmp
-        env = dict(os.environ, THESPLOG_FILE=str(tmp / "thespian.log"), PYTHONUNBUFFERED="1", **(env or {}))
+        env = {**os.environ, "THESPLOG_FILE": str(tmp / "thespian.log"), "PYTHONUNBUFFERED": "1", **(env or {})}
+        env = {name: value for name, value in env.items() if value is not None}  # (None: unset it)
         # The brain binds the eye and events ports itself (0: any free port) and logs them:
         # a port picked here and closed again was once taken by another process meanwhile.
         for attempt in range(3):
@@ -249,7 +250,8 @@ class Member(_BrainProcess):
         self.sessions: set[int] = set()  # of every actor system it has run (see processes())
         self.admin_port = admin_port or free_port()
         self.name = f"{host}:{self.admin_port}"
-        env = dict(os.environ, THESPLOG_FILE=str(tmp / f"thespian-{host}.log"), PYTHONUNBUFFERED="1", **(env or {}))
+        env = {**os.environ, "THESPLOG_FILE": str(tmp / f"thespian-{host}.log"), "PYTHONUNBUFFERED": "1", **(env or {})}
+        env = {name: value for name, value in env.items() if value is not None}  # (None: unset it)
         super().__init__(
             [
                 "join",
