@@ -50,6 +50,7 @@ __all__ = [
     "SessionClosing",
     "Ping",
     "Pong",
+    "WatchBrain",
     "WatchModels",
     "HolderState",
     "HolderSeen",
@@ -485,6 +486,15 @@ class Ping:
 @dataclass(frozen=True)
 class Pong:
     pid: int
+
+
+@dataclass(frozen=True)
+class WatchBrain:
+    """Brain → its lifeline at start: end the actor system when this process is gone
+    (`started`, its creation time, tells it from a later process given the same pid)."""
+
+    pid: int
+    started: float
 
 
 @dataclass(frozen=True)

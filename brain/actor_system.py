@@ -70,8 +70,21 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
             "started; start it again, or choose another [actors] admin_port."
         ) from exc
     _reap_exited_children()
+    _tie_to_this_process(system)
     log.info("actor system started on %s:%d", host, admin_port)
     return system
+
+
+def _tie_to_this_process(system) -> None:
+    """The actor system ends itself when this process is gone, however it went
+    (actors/lifeline.py): a SIGKILLed brain left it all running on the admin port."""
+    import psutil
+
+    from actors.lifeline import Lifeline
+    from actors.messages import WatchBrain
+
+    me = psutil.Process()
+    system.tell(system.createActor(Lifeline), WatchBrain(me.pid, me.create_time()))
 
 
 def directory_problem(status: os.stat_result, uid: int) -> str | None:

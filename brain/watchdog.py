@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 import psutil
+
+from actors.lifeline import others_in_session
 
 __all__ = ["process_alive", "watch_actor_system", "kill_session", "logger_of"]
 
@@ -30,12 +31,11 @@ def process_alive(pid: int) -> bool:
 def kill_session(sid: int) -> int:
     """SIGKILL every process whose session id is `sid` (not this one); return how many."""
     killed = 0
-    for process in psutil.process_iter():
+    for process in others_in_session(sid):
         try:
-            if process.pid != os.getpid() and os.getsid(process.pid) == sid:
-                process.kill()
-                killed += 1
-        except (OSError, psutil.Error):
+            process.kill()
+            killed += 1
+        except psutil.Error:
             continue
     return killed
 

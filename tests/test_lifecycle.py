@@ -1,12 +1,23 @@
 """No thespian process outlives its eye or the brain, whatever way they leave."""
 
+import secrets
 import signal
 import socket
 import struct
 
 import pytest
 
-from tests.helpers import ECHO_TICKER, Brain, actor_processes, free_port, running_brain, wait_until, write_config
+from tests.helpers import (
+    ECHO_TICKER,
+    Brain,
+    Member,
+    actor_processes,
+    free_port,
+    process_title,
+    running_brain,
+    wait_until,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -68,3 +79,46 @@ def test_brain_refuses_an_admin_port_in_use(tmp_path):
             Brain(write_config(tmp_path / "b.toml", ECHO_TICKER), tmp_path, ("--admin-port", str(port)))
     finally:
         holder.close()
+
+
+def titles(processes) -> list[str]:
+    return [process_title(process).split(" ")[0] for process in processes]
+
+
+def test_a_killed_brain_leaves_no_actor_behind_and_starts_again(tmp_path):
+    # thespian daemonises its admin: a SIGKILLed brain left its whole actor system
+    # running (48 processes a minute later) and the next start exited 3 on the busy
+    # admin port. Its lifeline notices and shuts the actor system down.
+    brain = Brain(write_config(tmp_path / "brain.toml", ECHO_TICKER), tmp_path)
+    try:
+        with brain.eye() as eye:
+            eye.wait_ready()
+            assert "Lifeline" in titles(brain.processes())
+            brain.proc.kill()  # (not reaped: a zombie, as under a parent that is busy)
+            assert wait_until(lambda: not brain.processes(), 15), titles(brain.processes())
+        assert "is gone without stopping its actor system" in brain.log
+    finally:
+        brain.stop()
+        brain.kill_leftovers()
+    with running_brain(ECHO_TICKER, tmp_path, admin_port=brain.admin_port) as again:
+        with again.eye() as eye:
+            eye.wait_ready()
+            assert eye.ask("here again")["text"] == "here again"
+
+
+def test_a_killed_brain_join_leaves_no_actor_behind_and_joins_again(tmp_path):
+    secret = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
+    config = ECHO_TICKER + '\n[actors]\nallowed_peers = ["127.0.0.2"]\n'
+    with running_brain(config, tmp_path, env=secret) as leader:
+        member = Member(leader, "127.0.0.2", "gpu", tmp_path, secret)
+        try:
+            assert "Lifeline" in titles(member.processes())
+            member.proc.kill()
+            assert wait_until(lambda: not member.processes(), 15), titles(member.processes())
+        finally:
+            member.stop()
+        again = Member(leader, "127.0.0.2", "gpu", tmp_path, secret, admin_port=member.admin_port)
+        again.stop()
+        with leader.eye() as eye:
+            eye.wait_ready()
+            assert eye.ask("still leading")["text"] == "still leading"
