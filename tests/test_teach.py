@@ -8,11 +8,12 @@ import json
 import time
 
 import numpy as np
+import psutil
 import pytest
 import skimage.data
 from PIL import Image
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, models, running_brain, variant
+from tests.helpers import ASTRONAUT, CAMERAMAN, frame, models, process_title, running_brain, variant, wait_until
 
 TEACH = """
 [server]
@@ -152,3 +153,41 @@ def test_pose_classes_from_a_person(store, tmp_path):
         eye.send(frame(variant(CAMERAMAN, rng)))
         eye.wait_for(lambda o: o["kind"] == "class", 60)
         assert len([o for o in eye.seen if o["kind"] == "gesture"]) == 1  # not again while it lasts
+
+
+def test_a_trainer_ends_with_its_cortex_and_the_eye_trains_again(tmp_path):
+    """Issue 22, item 6: a learned cortex killed mid-training left its trainer running,
+    reparented to PID 1, beside a second training the restarted cortex accepted at once
+    (two versions written). Now the trainer dies with its cortex, and the project's lock
+    is held by the trainer alone: another eye cannot train it while a trainer lives."""
+    rng = np.random.default_rng(11)
+    store = tmp_path / "teach"
+    with (
+        running_brain(TEACH.format(store=store, models=models("pose", "image-features")), tmp_path) as brain,
+        ready(brain) as eye,
+        ready(brain) as other,
+    ):
+        for label, photo in {"portrait": ASTRONAUT, "at the camera": CAMERAMAN}.items():
+            for _ in range(8):
+                assert sample(eye, "poses", label, variant(photo, rng))["kind"] == "teach"
+        command(eye, kinds=("training",), command="teach.train", project="poses", features="pose")
+        assert wait_until(lambda: brain.named("Trainer"), 10)  # (forked as it said so; named a moment later)
+        (trainer,) = brain.named("Trainer")
+        cortex = psutil.Process(trainer.ppid())
+        assert process_title(cortex).startswith("Learned "), process_title(cortex)
+        cortex.kill()
+        assert wait_until(lambda: not brain.named("Trainer"), 10), f"trainer {trainer.pid} outlived its cortex"
+        eye.wait_for(lambda o: o["cortex"] == "session" and o["text"] == "The learned cortex is back.", 30)
+        again = command(eye, kinds=("training", "error"), command="teach.train", project="poses", features="pose")
+        assert again["kind"] == "training", again
+        refused = command(other, kinds=("training", "error"), command="teach.train", project="poses", features="pose")
+        assert refused["text"] == "Project 'poses' is training already; wait for it to finish.", refused
+        assert other.ask("still here")["text"] == "still here"
+        trained = eye.wait_for(lambda o: o["kind"] in ("trained", "error") and o["cortex"] == "learned", 300)
+        assert trained["kind"] == "trained" and trained["data"]["version"] == 1, trained
+        assert wait_until(lambda: not brain.named("Trainer"), 30)
+        assert sorted(p.name for p in (store / "poses" / "versions").iterdir()) == ["1"]
+        # Done, the lock is free at once: the other eye trains it now.
+        again = command(other, kinds=("training", "error"), command="teach.train", project="poses", features="pose")
+        assert again["kind"] == "training", again
+        assert eye.ask("and now")["text"] == "and now"

@@ -1,5 +1,9 @@
 """The teach store, its limits and the pure parts of training: in milliseconds."""
 
+import multiprocessing
+import os
+import signal
+import time
 import zipfile
 
 import numpy as np
@@ -68,6 +72,33 @@ def test_one_training_at_a_time_and_a_dead_one_does_not_block(tmp_path):
     (tmp_path / "dance" / "training.lock").write_text("999999999")  # a pid that is not running
     with store.training("dance"):
         pass
+    # A lock file naming a process that lives (its pid taken again, say) blocks nothing
+    # either: only a holder of the lock does.
+    (tmp_path / "dance" / "training.lock").write_text(str(os.getppid()))
+    with store.training("dance"):
+        pass
+
+
+def test_a_trainer_forked_with_the_lock_holds_it_alone_until_it_dies(tmp_path):
+    """Issue 22, item 6: as the learned cortex does. It takes the lock, forks its trainer,
+    closes its own copy: the trainer holds the lock as long as it lives, and its death
+    (a kill, no last word) frees it."""
+    store = TeachStore(tmp_path)
+    lock = store.begin_training("dance")
+    trainer = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    trainer.start()
+    try:
+        store.end_training(lock)
+        assert store.is_training("dance")
+        with pytest.raises(TeachError, match="'dance' is training already; wait for it to finish"):
+            store.begin_training("dance")
+        os.kill(trainer.pid, signal.SIGKILL)
+        trainer.join(10)
+        assert not store.is_training("dance")
+        store.end_training(store.begin_training("dance"))
+    finally:
+        trainer.kill()
+        trainer.join()
 
 
 def test_a_project_exports_and_imports_under_another_name(tmp_path):

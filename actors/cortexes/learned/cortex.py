@@ -16,7 +16,6 @@ restart, and the holder batches it like any model.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +77,7 @@ class Learned(FrameCortex, type_name="learned"):
         self.debouncer = Debouncer(DebounceSettings(p.min_keypoints, 3, 1.0, p.min_p, 0.1))
 
     def on_stop(self) -> None:
-        self._training_done()  # (its trainer, a child, ends with this cortex)
+        self._training_done()  # (its trainer ends with this cortex: trainer.die_with_parent)
 
     # -- stimuli --------------------------------------------------------------------------
 
@@ -131,9 +130,14 @@ class Learned(FrameCortex, type_name="learned"):
         counts = self.store.check_trainable(project)
         if self.trainer is not None:
             raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
-        # The lock file says "training" to every session until the trainer is done.
-        self.store.begin_training(project, os.getpid())  # (this cortex's process lives as long as its trainer)
-        trainer = self.createActor(Trainer)
+        # The lock says "training" to every session while the trainer lives: forked with it,
+        # the trainer holds it alone once this process closes its copy, and the kernel lets
+        # go when the trainer ends, however it ends (killed with this cortex, say).
+        lock = self.store.begin_training(project)
+        try:
+            trainer = self.createActor(Trainer)  # (forked here and now: thespian starts a local child at once)
+        finally:
+            self.store.end_training(lock)
         self.trainer = (trainer, project)
         path = self.params.pose_model_path if features == "pose" else self.params.image_model_path
         self.send(
@@ -144,7 +148,8 @@ class Learned(FrameCortex, type_name="learned"):
                 path,
                 max_epochs=self.params.max_epochs,
                 mirror_poses=self.params.mirror_poses,
-                inherited=tuple(self.own_files()),
+                inherited=tuple(fd for fd in self.own_files() if fd != lock),
+                lock=lock,
             ),
         )
         total = sum(counts.values())
@@ -198,9 +203,7 @@ class Learned(FrameCortex, type_name="learned"):
 
     def _training_done(self) -> str:
         project = self.trainer[1] if self.trainer else ""
-        self.trainer = None
-        if project:
-            self.store.end_training(project)
+        self.trainer = None  # (the lock went with the trainer)
         return project
 
     # -- predictions ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ class Train:
     mirror_poses: bool = True
     min_keypoints: int = 5  # a pose sample with fewer seen is skipped
     inherited: tuple[int, ...] = ()  # the cortex's files the trainer was forked with: it closes them
+    lock: int = -1  # the project's training lock the trainer was forked with: it holds it until done
 
 
 @dataclass(frozen=True)

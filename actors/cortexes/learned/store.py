@@ -4,13 +4,14 @@
     <root>/<project>/versions/<n>/model.keras      a trained head
     <root>/<project>/versions/<n>/model.tflite     the same, as the holder runs it
     <root>/<project>/versions/<n>/meta.json        its labels, features and report
-    <root>/<project>/training.lock                 a training under way (its pid)
+    <root>/<project>/training.lock                 flock'd by the trainer while it runs
 
 Every refusal is a TeachError whose text is a sentence for the person.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -153,45 +154,40 @@ class TeachStore:
     def meta(version: Path) -> dict:
         return json.loads((version / "meta.json").read_text())
 
-    def begin_training(self, project: str, pid: int) -> None:
-        """Take the project's training lock for process `pid` (it is held as long as that
-        process lives), or refuse: one training of a project at a time, across sessions."""
+    def begin_training(self, project: str) -> int:
+        """Take the project's training lock, or refuse: one training of a project at a time,
+        across sessions. The lock is an flock on an open file, whose descriptor this returns:
+        a process forked with it (the trainer) holds the lock with it, and the kernel lets go
+        when the last copy is closed, however its holder ends, so a file left behind never
+        blocks and a trainer that lives always does."""
         directory = self.project(project)
         directory.mkdir(parents=True, exist_ok=True)
-        lock = directory / "training.lock"
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if self.is_training(project):
-                    break
-                lock.unlink(missing_ok=True)  # left by a training that died
-                continue
-            os.write(fd, str(pid).encode())
+        fd = os.open(directory / "training.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             os.close(fd)
-            return
-        raise TeachError(f"Project {project!r} is training already; wait for it to finish.")
+            raise TeachError(f"Project {project!r} is training already; wait for it to finish.") from None
+        return fd
 
-    def end_training(self, project: str) -> None:
-        (self.project(project) / "training.lock").unlink(missing_ok=True)
+    @staticmethod
+    def end_training(lock: int) -> None:
+        os.close(lock)
 
     @contextmanager
     def training(self, project: str):
         """Held while a project trains in this process: a second training of it is refused."""
-        self.begin_training(project, os.getpid())
+        lock = self.begin_training(project)
         try:
             yield self.project(project)
         finally:
-            self.end_training(project)
+            self.end_training(lock)
 
     def is_training(self, project: str) -> bool:
-        lock = self.project(project) / "training.lock"
         try:
-            os.kill(int(lock.read_text() or 0), 0)
-            return True
-        except (ValueError, ProcessLookupError, FileNotFoundError):
+            self.end_training(self.begin_training(project))
             return False
-        except PermissionError:
+        except TeachError:
             return True
 
     # -- portable ---------------------------------------------------------------------------

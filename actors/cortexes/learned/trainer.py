@@ -6,13 +6,23 @@ the stored samples (its own copy of the feature model: a few MB), holds out 15 %
 class, trains a small head (normalise → Dense 64 → dropout → softmax) one epoch per
 message (progress goes out between them), stops early, and saves the best epoch's head
 as a new version of the project.
+
+A trainer ends with its cortex: it is forked by it, asks the kernel for SIGKILL when that
+process ends (or ends at once if it did already), and holds the project's training lock
+until it is done (store.begin_training), so a restarted cortex can train again at once and
+a second training never runs beside an orphan.
 """
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import io
 import logging
+import multiprocessing
 import os
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -34,13 +44,36 @@ from actors.cortexes.pose.body import visible
 from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "die_with_parent"]
 
 log = logging.getLogger(__name__)
 VALIDATION = 0.15
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process (SIGKILL) when the one that forked it ends; if that
+    one ended already, end now. Killed with SIGKILL, a cortex has no last word for its
+    children, and an orphan trainer trained on beside the next one (issue 22, item 6).
+    (The signal follows the thread that forked: a thespian actor forks its children on its
+    one thread, which lives as long as its process.)"""
+    parent = multiprocessing.parent_process()  # (the process that forked this one, known before the fork)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        log.warning(
+            "prctl(PR_SET_PDEATHSIG) failed (errno %d): this trainer may outlive its cortex", ctypes.get_errno()
+        )
+    if os.getppid() != parent.pid:  # (it ended before the line above: no signal will come)
+        os._exit(0)
 
 
 class Trainer(ActorTypeDispatcher):
+    def __init__(self) -> None:
+        die_with_parent()  # (first: its cortex may be gone before the first message comes)
+        super().__init__()
+
     def receiveMsg_Train(self, message: Train, sender) -> None:
         for fd in message.inherited:  # (its cortex's pipe and links: they must close when it ends)
             try:
@@ -177,6 +210,7 @@ class Trainer(ActorTypeDispatcher):
             "seconds": round(time.monotonic() - self.started, 1),
         }
         store.save_meta(version, report)
+        self._unlock()  # (before the word: the eye may train again the moment it hears)
         log.info("trained %s version %s: %.0f%% on held-out samples", directory.name, version.name, 100 * accuracy)
         self.send(
             self.asker,
@@ -194,8 +228,14 @@ class Trainer(ActorTypeDispatcher):
         self.send(self.myAddress, ActorExitRequest())
 
     def _fail(self, error: str) -> None:
+        self._unlock()
         self.send(self.asker, TrainingFailed(error))
         self.send(self.myAddress, ActorExitRequest())
+
+    def _unlock(self) -> None:
+        if self.job.lock >= 0:
+            TeachStore.end_training(self.job.lock)
+            self.job = dataclasses.replace(self.job, lock=-1)
 
 
 def jpeg_of(image: Image.Image) -> bytes:
