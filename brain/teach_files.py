@@ -4,16 +4,18 @@
     brain teach import dance.zip dance2            a project from such a zip
     brain teach list                               projects and their classes
 
-The store is the `learned` cortex's `store_dir` in the config (data/teach by default).
+The store is the `learned` cortex's `store_dir` in the config (data/teach by default), with
+its limits. An import is refused whole, with a sentence naming the entry, or done whole.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from actors.cortexes.learned.store import TeachError, TeachStore
+from actors.cortexes.learned.store import TeachError, TeachLimits, TeachStore
 from brain.config import Config
 
 __all__ = ["add_parser", "run"]
@@ -36,7 +38,9 @@ def add_parser(commands) -> None:
 def _store(config: Config) -> TeachStore:
     for cortex in config.cortexes:
         if cortex.type == "learned":
-            return TeachStore(dict(cortex.params).get("store_dir", "data/teach"))
+            params = dict(cortex.params)
+            limits = {f.name: params[f.name] for f in dataclasses.fields(TeachLimits) if f.name in params}
+            return TeachStore(params.get("store_dir", "data/teach"), TeachLimits(**limits))
     return TeachStore("data/teach")
 
 

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import re
 import signal
 import time
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from actors.cortexes.learned.features import confusion, mirrored, per_class_accuracy, pose_vector, split
-from actors.cortexes.learned.store import TeachError, TeachLimits, TeachStore
+from actors.cortexes.learned.store import TeachError, TeachLimits, TeachStore, check_archive
 from tests.helpers import person
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
@@ -114,6 +115,132 @@ def test_a_project_exports_and_imports_under_another_name(tmp_path):
         other.import_project(archive, "dance 2")
 
 
+def entry(name: str, size: int = 100, mode: int = 0o100644, flags: int = 0, method: int = zipfile.ZIP_STORED):
+    info = zipfile.ZipInfo(name)
+    info.file_size, info.external_attr, info.flag_bits, info.compress_type = size, mode << 16, flags, method
+    return info
+
+
+#: What `brain teach export --model` writes, with the folder entries another zip tool adds.
+EXPORTED = [
+    entry("samples/"),
+    entry("samples/up/"),
+    entry("samples/up/1a-b2.jpg"),
+    entry("samples/down/3c-d4.jpg"),
+    entry("model.keras"),
+    entry("meta.json"),
+]
+
+
+def test_an_exported_archive_is_checked_from_its_directory_alone():
+    samples = check_archive(EXPORTED, TeachLimits(), room=1000)
+    assert samples == {"up": [("samples/up/1a-b2.jpg", "1a-b2")], "down": [("samples/down/3c-d4.jpg", "3c-d4")]}
+
+
+@pytest.mark.parametrize(
+    "bad, said",
+    [
+        (entry("../escaped/1a-b2.jpg"), "climbs out of its folder (..)"),
+        (entry("samples/up/../../../1a-b2.jpg"), "climbs out of its folder (..)"),
+        (entry("samples\\..\\..\\1a-b2.jpg"), "climbs out of its folder (..)"),
+        (entry("/etc/cron.d/1a-b2.jpg"), "is an absolute path"),
+        (entry("C:/Users/1a-b2.jpg"), "is an absolute path"),
+        (entry("samples/up/5e-f6.jpg", mode=0o120777), "is a symbolic link"),
+        (entry("samples/up/5e-f6.jpg", flags=0x1), "is encrypted; export the project again, without a password"),
+        (entry("samples/up/5e-f6.jpg", method=9), "is compressed with method 9 (only stored and deflated are read)"),
+        (entry("samples/up/5e-f6.jpg", method=zipfile.ZIP_LZMA), "is compressed with method 14"),
+        (entry("samples/up/1a-b2.jpg"), "is in the archive twice"),
+        (entry("notes.txt"), "is not a sample of a teach export (samples/<class>/<id>.jpg)"),
+        (entry("samples/up/holiday.jpg"), "is not a sample of a teach export"),
+        (entry("samples/up/deeper/1a-b2.jpg"), "is not a sample of a teach export"),
+        (entry("samples/.hidden/1a-b2.jpg"), "is in '.hidden', which is not a class name"),
+    ],
+)
+def test_an_entry_that_cannot_be_taken_refuses_the_archive_by_its_name(bad, said):
+    """Issue 22, item 9: each was skipped without a word, stored, or a traceback."""
+    with pytest.raises(TeachError) as refused:
+        check_archive([*EXPORTED, bad], TeachLimits(), room=10_000)
+    assert str(refused.value).startswith(f"The archive's entry {bad.filename!r} ")
+    assert said in str(refused.value)
+
+
+def test_an_archive_beyond_the_limits_is_refused_saying_which():
+    limits = TeachLimits(max_classes=2, max_samples_per_class=2)
+    with pytest.raises(TeachError, match="holds no samples"):
+        check_archive([entry("samples/"), entry("meta.json")], limits, room=1000)
+    with pytest.raises(TeachError, match="holds 3 classes; this brain keeps at most 2 a project \\(max_classes\\)"):
+        check_archive([entry(f"samples/{label}/1a-b2.jpg") for label in "abc"], limits, room=1000)
+    many = [entry(f"samples/a/{n}a-b.jpg") for n in range(3)]
+    with pytest.raises(TeachError, match="class 'a' has 3 samples; .* at most 2 a class \\(max_samples_per_class\\)"):
+        check_archive(many, limits, room=1000)
+    with pytest.raises(TeachError, match="holds 0.0 MB, and the teach store has 0.0 MB left .*delete samples"):
+        check_archive(EXPORTED, limits, room=150)
+
+
+def exported(tmp_path) -> bytes:
+    store = TeachStore(tmp_path / "source")
+    for label in ("up", "down"):
+        for _ in range(3):
+            store.add("dance", label, JPEG)
+    return store.export("dance", tmp_path / "good.zip", model=False).read_bytes()
+
+
+def patched(data: bytes, local: int, central: int, value: bytes) -> bytes:
+    """A zip with `value` written at those offsets of every local and central header."""
+    out = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", local), (b"PK\x01\x02", central)):
+        at = out.find(signature)
+        while at >= 0:
+            out[at + offset : at + offset + len(value)] = value
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+def damaged_after_the_first(good: bytes) -> bytes:
+    """The second sample's data changed: its CRC fails once the first is unpacked."""
+    out = bytearray(good)
+    second = out.find(b"PK\x03\x04", 4)
+    name_length = int.from_bytes(out[second + 26 : second + 28], "little")
+    out[second + 30 + name_length + 10] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "make, said",
+    [
+        (lambda good: b"hello, no zip", "bad.zip is not a zip archive, or it is cut short"),
+        (lambda good: b"", "bad.zip is not a zip archive, or it is cut short"),
+        (lambda good: good[: len(good) // 2], "bad.zip is not a zip archive, or it is cut short"),
+        (lambda good: patched(good, 6, 8, b"\x01\x00"), "is encrypted"),
+        (lambda good: patched(good, 8, 10, b"\x09\x00"), "is compressed with method 9"),
+        (damaged_after_the_first, "cannot be read (Bad CRC-32 for file 'samples/down/"),
+    ],
+)
+def test_a_refused_import_leaves_nothing_and_a_retry_under_its_name_works(tmp_path, make, said):
+    """Issue 22, item 9: a damaged entry after a good one left half a project, which then
+    blocked the retry ("exists already"); the others were tracebacks."""
+    good = exported(tmp_path)
+    (tmp_path / "bad.zip").write_bytes(make(good))
+    store = TeachStore(tmp_path / "teach")
+    store.add("kept", "a", JPEG)
+    with pytest.raises(TeachError, match=re.escape(said)):
+        store.import_project(tmp_path / "bad.zip", "dance")
+    assert sorted(p.name for p in (tmp_path / "teach").iterdir()) == ["kept"]  # (no half project, no unpacking)
+    assert store.import_project(tmp_path / "good.zip", "dance") == {"down": 3, "up": 3}
+    assert store.projects() == ["dance", "kept"]
+
+
+def test_an_import_is_refused_for_a_missing_file_and_beyond_the_project_limit(tmp_path):
+    good = exported(tmp_path)
+    store = TeachStore(tmp_path / "teach", TeachLimits(max_projects=1))
+    with pytest.raises(TeachError, match="There is no file '.*nothing.zip'; give the zip that `brain teach export`"):
+        store.import_project(tmp_path / "nothing.zip", "dance")
+    (tmp_path / "good.zip").write_bytes(good)
+    store.import_project(tmp_path / "good.zip", "dance")
+    with pytest.raises(TeachError, match="already 1 projects \\(the limit\\); delete one to import 'again'"):
+        store.import_project(tmp_path / "good.zip", "again")
+
+
 def test_pose_features_ignore_place_and_size_and_mirror_swaps_sides():
     base = person(left_wrist=(390, 50))
     moved = base.copy()
@@ -181,3 +308,50 @@ def test_brain_teach_exports_imports_and_lists_from_the_command_line(tmp_path):
     assert brain("list").stdout.splitlines() == ["dance: down (1), up (1)", "dance again: down (1), up (1)"]
     refused = brain("import", str(tmp_path / "dance.zip"), "dance")
     assert refused.returncode == 2 and "exists already; import it under another name" in refused.stderr
+
+
+def test_brain_teach_import_refuses_a_damaged_archive_in_one_sentence_then_takes_a_whole_one(tmp_path):
+    """Issue 22, item 9, from the command line: a traceback, half a project left behind,
+    and a retry refused with "exists already" were what a damaged archive gave."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    config = tmp_path / "brain.toml"
+    config.write_text(
+        f'[[cortex]]\nname = "learned"\ntype = "learned"\nsubscribes = ["image", "command"]\n'
+        f'params = {{ store_dir = "{tmp_path / "teach"}", max_classes = 3 }}\n'
+    )
+    good = exported(tmp_path)
+    (tmp_path / "damaged.zip").write_bytes(damaged_after_the_first(good))
+    (tmp_path / "good.zip").write_bytes(good)
+
+    def brain(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "brain.cli", "teach", "--config", str(config), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    refused = brain("import", str(tmp_path / "damaged.zip"), "dance")
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert re.fullmatch(
+        r"brain teach: The archive's entry 'samples/down/[0-9a-f]+-[0-9a-f]+\.jpg' cannot be read \(Bad CRC-32 .*\): "
+        r"the zip is damaged or cut short; export the project again\.",
+        line,
+    ), line
+    assert not (tmp_path / "teach").exists() or not any((tmp_path / "teach").iterdir())
+    taken = brain("import", str(tmp_path / "good.zip"), "dance")
+    assert taken.returncode == 0 and taken.stdout.strip() == "imported dance: down (3), up (3)", taken.stderr
+    assert brain("list").stdout.splitlines() == ["dance: down (3), up (3)"]
+    # The config's limits hold on the command line too.
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        for label in "abcd":
+            archive.writestr(f"samples/{label}/1a-b2.jpg", JPEG)
+    over = brain("import", str(many), "many")
+    assert over.returncode == 2 and "holds 4 classes; this brain keeps at most 3 a project" in over.stderr

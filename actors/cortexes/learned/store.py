@@ -11,23 +11,28 @@ Every refusal is a TeachError whose text is a sentence for the person.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
+import stat
+import tempfile
 import time
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from actors.files import write_json_atomically
 
-__all__ = ["TeachError", "TeachLimits", "TeachStore"]
+__all__ = ["TeachError", "TeachLimits", "TeachStore", "check_archive"]
 
 NAME = re.compile(r"^\w[\w .'-]{0,39}$")
+SAMPLE = re.compile(r"[0-9a-f]+-[0-9a-f]+")
 
 
 class TeachError(ValueError):
@@ -61,7 +66,10 @@ class TeachStore:
         return self.root / _check_name("project", name)
 
     def projects(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+        if not self.root.is_dir():
+            return []
+        # (not an import under way, ".import-…": no project name starts with a dot)
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name))
 
     def counts(self, project: str) -> dict[str, int]:
         samples = self.project(project) / "samples"
@@ -102,7 +110,7 @@ class TeachStore:
 
     def forget(self, project: str, label: object, sample: object) -> dict[str, int]:
         label = _check_name("class", label)
-        if not isinstance(sample, str) or not re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", sample):
+        if not isinstance(sample, str) or not SAMPLE.fullmatch(sample):
             raise TeachError(f"{sample!r} is not a sample id (teach.sample answers with one).")
         path = self.project(project) / "samples" / label / f"{sample}.jpg"
         if not path.exists():
@@ -207,28 +215,130 @@ class TeachStore:
         return destination
 
     def import_project(self, archive_path: Path, project: str) -> dict[str, int]:
-        """A project from an export (its samples; a model is retrained here)."""
+        """A project from an export (its samples; a model is retrained here). It is unpacked
+        into a directory beside the others and renamed into place when whole: a refused or
+        failed import leaves nothing behind."""
         directory = self.project(project)
         if directory.exists():
             raise TeachError(f"A project named {project!r} exists already; import it under another name.")
-        with zipfile.ZipFile(archive_path) as archive:
-            entries = [n for n in archive.namelist() if n.startswith("samples/") and n.endswith(".jpg")]
-            total = sum(archive.getinfo(n).file_size for n in entries)
-            if self.used_bytes() + total > self.limits.max_bytes:
-                raise TeachError("That project does not fit in the teach store's limit; delete something first.")
-            for name in entries:
-                parts = name.split("/")
-                if len(parts) != 3:
-                    continue
-                label = _check_name("class", parts[1])
-                sample = Path(parts[2]).stem
-                if not re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", sample):
-                    continue
-                target = directory / "samples" / label / f"{sample}.jpg"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(name))
-        counts = self.counts(project)
-        if len(counts) > self.limits.max_classes or any(n > self.limits.max_samples_per_class for n in counts.values()):
-            shutil.rmtree(directory)
-            raise TeachError("That project has more classes or samples than this brain's limits allow.")
-        return counts
+        if len(self.projects()) >= self.limits.max_projects:
+            raise TeachError(
+                f"There are already {self.limits.max_projects} projects (the limit); delete one to import {project!r}."
+            )
+        archive_path = Path(archive_path)
+        if not archive_path.is_file():
+            raise TeachError(f"There is no file {str(archive_path)!r}; give the zip that `brain teach export` wrote.")
+        room = self.limits.max_bytes - self.used_bytes()
+        if archive_path.stat().st_size > room:  # (before its directory is even read)
+            raise TeachError(_too_big(archive_path.stat().st_size, room, self.limits))
+        try:
+            archive = zipfile.ZipFile(archive_path)
+        except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+            raise TeachError(
+                f"{archive_path.name} is not a zip archive, or it is cut short ({exc}); "
+                "give the whole zip that `brain teach export` wrote."
+            ) from None
+        with archive:
+            samples = check_archive(archive.infolist(), self.limits, room)
+            self.root.mkdir(parents=True, exist_ok=True)
+            unpacked = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            try:
+                for label, entries in samples.items():
+                    folder = unpacked / "samples" / label
+                    folder.mkdir(parents=True)
+                    for entry, sample in entries:
+                        _unpack(archive, entry, folder / f"{sample}.jpg")
+                try:
+                    os.rename(unpacked, directory)
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    raise TeachError(
+                        f"A project named {project!r} was made while this one was imported; "
+                        "import it under another name."
+                    ) from None
+            except BaseException:
+                shutil.rmtree(unpacked, ignore_errors=True)
+                raise
+        return self.counts(project)
+
+
+def _unpack(archive: zipfile.ZipFile, entry: str, target: Path) -> None:
+    try:
+        with archive.open(entry) as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise TeachError(
+            f"The archive's entry {entry!r} cannot be read ({exc}): the zip is damaged or cut short; "
+            "export the project again."
+        ) from None
+
+
+def _too_big(size: int, room: int, limits: TeachLimits) -> str:
+    return (
+        f"That archive holds {size / 1e6:.1f} MB, and the teach store has {max(room, 0) / 1e6:.1f} MB left "
+        f"of its {limits.max_bytes / 1e6:.0f} MB (max_bytes); delete samples or projects first."
+    )
+
+
+#: What an export holds beside its samples (meta.json and model.keras: the model is retrained here).
+BESIDES_SAMPLES = ("meta.json", "model.keras")
+
+
+def check_archive(entries: list[zipfile.ZipInfo], limits: TeachLimits, room: int) -> dict[str, list[tuple[str, str]]]:
+    """The samples in an exported project's zip, {class: [(entry, sample id)]}, from its
+    directory alone, or a TeachError that names the first entry it cannot take: anything
+    but samples/<class>/<id>.jpg (and the export's meta.json and model.keras), a path that
+    is absolute or climbs out (..), a link, an encrypted entry, a compression other than
+    stored or deflated, a name twice, more classes, samples or bytes than `limits` allow
+    and `room` (the bytes the store has left) holds."""
+    way_out = "import only a zip that `brain teach export` wrote."
+    samples: dict[str, list[tuple[str, str]]] = {}
+    seen, total = set(), 0
+    for info in entries:
+        name = info.filename
+        parts = re.split(r"[/\\]", name)
+        said = f"The archive's entry {name!r}"
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+            raise TeachError(f"{said} is an absolute path; {way_out}")
+        if ".." in parts:
+            raise TeachError(f"{said} climbs out of its folder (..); {way_out}")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise TeachError(f"{said} is a symbolic link; {way_out}")
+        if info.flag_bits & 0x1:
+            raise TeachError(f"{said} is encrypted; export the project again, without a password.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise TeachError(
+                f"{said} is compressed with method {info.compress_type} (only stored and deflated are read); {way_out}"
+            )
+        if name in seen:
+            raise TeachError(f"{said} is in the archive twice; {way_out}")
+        seen.add(name)
+        folder = name == "samples/" or (len(parts) == 3 and parts[0] == "samples" and not parts[2])
+        if folder or name in BESIDES_SAMPLES:
+            continue  # (what is retrained here is not read)
+        stem = parts[2][: -len(".jpg")] if len(parts) == 3 and parts[2].endswith(".jpg") else ""
+        if parts[0] != "samples" or not SAMPLE.fullmatch(stem) or info.is_dir():
+            raise TeachError(f"{said} is not a sample of a teach export (samples/<class>/<id>.jpg); {way_out}")
+        if not NAME.match(parts[1]) or parts[1].strip() != parts[1]:
+            raise TeachError(
+                f"{said} is in {parts[1]!r}, which is not a class name; rename that class and export again."
+            )
+        samples.setdefault(parts[1], []).append((name, stem))
+        total += info.file_size
+    if not samples:
+        raise TeachError(f"The archive holds no samples (samples/<class>/<id>.jpg); {way_out}")
+    if len(samples) > limits.max_classes:
+        raise TeachError(
+            f"The archive holds {len(samples)} classes; this brain keeps at most {limits.max_classes} a project "
+            "(max_classes)."
+        )
+    for label, taken in samples.items():
+        if len(taken) > limits.max_samples_per_class:
+            raise TeachError(
+                f"The archive's class {label!r} has {len(taken)} samples; this brain keeps at most "
+                f"{limits.max_samples_per_class} a class (max_samples_per_class)."
+            )
+    if total > room:
+        raise TeachError(_too_big(total, room, limits))
+    return samples
