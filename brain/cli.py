@@ -174,6 +174,10 @@ def _raise_exit(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The brain's data (teach samples and heads, faces, alert snapshots, logs) is its user's
+    # alone: 0600 files, 0700 directories. Set before the actor system forks: every actor
+    # inherits it.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(args, "log_level", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,20 @@ def test_alert_snapshots_are_kept_for_their_days_only(tmp_path):
     assert archive.purge(tmp_path, keep_days=7, now=now) == 1
     assert [p.read_bytes() for p in tmp_path.rglob("*.jpg")] == [b"new"]
     assert kept.name.endswith("-eye2.jpg")  # (no path in a name)
+
+
+def test_alert_snapshots_are_for_the_brains_user_alone(tmp_path):
+    """Issue 22, item 10: snapshots of people were in 0755 directories. Directories are 0700
+    whatever the umask (the files are 0600 by the brain's: tests/test_private_data.py), and
+    an alerts directory an older brain made 0755 is closed when the sentry starts (purges)."""
+    kept = archive.keep(tmp_path / "new" / "alerts", b"jpeg", "eye-1")
+    for directory in (kept.parent, kept.parent.parent, tmp_path / "new"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    older = tmp_path / "older"
+    older.mkdir()
+    older.chmod(0o755)
+    archive.purge(older, keep_days=7)
+    assert stat.S_IMODE(older.stat().st_mode) == 0o700
 
 
 class Webhook:

@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import re
 import signal
+import stat
 import time
 import zipfile
 
@@ -239,6 +240,35 @@ def test_an_import_is_refused_for_a_missing_file_and_beyond_the_project_limit(tm
     store.import_project(tmp_path / "good.zip", "dance")
     with pytest.raises(TeachError, match="already 1 projects \\(the limit\\); delete one to import 'again'"):
         store.import_project(tmp_path / "good.zip", "again")
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_the_store_is_for_its_owner_alone_and_an_older_one_is_closed(tmp_path):
+    """Issue 22, item 10: samples are photos of people. Directories are 0700 whatever the
+    umask (files are 0600 by the brain's umask: tests/test_private_data.py); a store an older
+    brain made 0755 is closed when a store opens it."""
+    root = tmp_path / "teach"
+    root.mkdir()
+    os.chmod(root, 0o755)
+    store = TeachStore(root)
+    assert mode(root) == 0o700
+    store.add("dance", "up", JPEG)
+    version = store.new_version("dance")
+    with store.training("dance"):
+        assert mode(root / "dance" / "training.lock") == 0o600
+    (tmp_path / "good.zip").write_bytes(exported(tmp_path))
+    store.import_project(tmp_path / "good.zip", "imported")
+    project = root / "dance"
+    for directory in (project, project / "samples", project / "samples" / "up", project / "versions", version):
+        assert mode(directory) == 0o700, directory
+    for directory in (root / "imported", root / "imported" / "samples" / "up"):
+        assert mode(directory) == 0o700, directory
+    fresh = TeachStore(tmp_path / "new" / "teach")
+    fresh.add("p", "a", JPEG)
+    assert mode(tmp_path / "new") == mode(tmp_path / "new" / "teach") == 0o700  # (with its missing parents)
 
 
 def test_pose_features_ignore_place_and_size_and_mirror_swaps_sides():

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from actors.cortexes.faces.enrolment import EnrolError, check_name
-from actors.files import write_json_atomically
+from actors.files import tighten, write_json_atomically
 from actors.models.faces import cosine
 
 __all__ = ["FaceStore", "EnrolError"]
@@ -33,6 +33,7 @@ def _file_name(name: str) -> str:
 class FaceStore:
     def __init__(self, directory: str | Path, max_views: int = 10, max_name_chars: int = 60):
         self.directory = Path(directory)
+        tighten(self.directory)  # (file names say who is enrolled: the directory is 0700)
         self.max_views = max_views
         self.max_name_chars = max_name_chars
         self._people: dict[str, np.ndarray] = {}  # name → [views, 1024]

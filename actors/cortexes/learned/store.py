@@ -6,7 +6,8 @@
     <root>/<project>/versions/<n>/meta.json        its labels, features and report
     <root>/<project>/training.lock                 flock'd by the trainer while it runs
 
-Every refusal is a TeachError whose text is a sentence for the person.
+Every refusal is a TeachError whose text is a sentence for the person. The directories are
+0700 (actors/files.py): samples are photos of people.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.files import write_json_atomically
+from actors.files import private_dir, tighten, write_json_atomically
 
 __all__ = ["TeachError", "TeachLimits", "TeachStore", "check_archive"]
 
@@ -61,6 +62,7 @@ class TeachStore:
     def __init__(self, root: str | Path, limits: TeachLimits = TeachLimits()):
         self.root = Path(root)
         self.limits = limits
+        tighten(self.root)
 
     def project(self, name: object) -> Path:
         return self.root / _check_name("project", name)
@@ -103,7 +105,7 @@ class TeachStore:
                 "delete samples or projects first."
             )
         sample = f"{int(time.time() * 1000):x}-{secrets.token_hex(3)}"
-        (directory / "samples" / label).mkdir(parents=True, exist_ok=True)
+        private_dir(directory / "samples" / label)
         (directory / "samples" / label / f"{sample}.jpg").write_bytes(jpeg)
         counts[label] = counts.get(label, 0) + 1
         return sample, counts
@@ -142,11 +144,10 @@ class TeachStore:
     # -- trained versions -----------------------------------------------------------------
 
     def new_version(self, project: str) -> Path:
-        versions = self.project(project) / "versions"
-        versions.mkdir(parents=True, exist_ok=True)
+        versions = private_dir(self.project(project) / "versions")
         numbers = [int(p.name) for p in versions.iterdir() if p.name.isdigit()]
         path = versions / str(max(numbers, default=0) + 1)
-        path.mkdir()
+        path.mkdir(0o700)
         return path
 
     def latest(self, project: str) -> Path | None:
@@ -168,8 +169,7 @@ class TeachStore:
         a process forked with it (the trainer) holds the lock with it, and the kernel lets go
         when the last copy is closed, however its holder ends, so a file left behind never
         blocks and a trainer that lives always does."""
-        directory = self.project(project)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(self.project(project))
         fd = os.open(directory / "training.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,12 +240,10 @@ class TeachStore:
             ) from None
         with archive:
             samples = check_archive(archive.infolist(), self.limits, room)
-            self.root.mkdir(parents=True, exist_ok=True)
-            unpacked = Path(tempfile.mkdtemp(prefix=".import-", dir=self.root))
+            unpacked = Path(tempfile.mkdtemp(prefix=".import-", dir=private_dir(self.root)))
             try:
                 for label, entries in samples.items():
-                    folder = unpacked / "samples" / label
-                    folder.mkdir(parents=True)
+                    folder = private_dir(unpacked / "samples" / label)
                     for entry, sample in entries:
                         _unpack(archive, entry, folder / f"{sample}.jpg")
                 try:
