@@ -107,6 +107,7 @@ probe: setup
 	$(BIN)/python -m bench.probe_wire
 	$(BIN)/python -m bench.probe_faces
 	$(BIN)/python -m bench.probe_live_view
+	$(BIN)/python -m bench.probe_teach
 	$(BIN)/python -m bench.probe_actor_network
 
 clean:
