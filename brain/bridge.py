@@ -105,7 +105,11 @@ class Bridge:
     # -- used by the event loop ----------------------------------------------------------
 
     async def start(self, timeout_s: float = 10.0) -> None:
-        self._directory = tempfile.mkdtemp(prefix="cortical-eyes-")  # mode 0700: this user only
+        # mode 0700: this user only. A Unix socket's path holds at most 107 bytes: under a
+        # deep $TMPDIR (a test's tmp_path is ~90) the bridge could not start ("AF_UNIX path
+        # too long"), so such a TMPDIR is passed over for /tmp.
+        base = tempfile.gettempdir()
+        self._directory = tempfile.mkdtemp(prefix="cortical-eyes-", dir=base if len(base) <= 64 else "/tmp")
         self.link = EyeLink(
             f"{self._directory}/outputs.sock", f"{self._directory}/inputs.sock", f"{self._directory}/routes.sock"
         )
