@@ -3,8 +3,8 @@ and a shared secret on every message.
 
 thespian's TCP transport listens on every interface and unpickles whatever arrives:
 anyone who can reach an actor port can run code in the brain. thespian itself offers
-no authentication, so three small patches, applied in the brain before the actor
-system forks (every admin and actor process inherits them), close that door:
+no authentication, so three protections, installed as patches to thespian before the
+actor system forks (brain/thespian_patches.py lists them all), close that door:
 
 1. **bind**: every actor socket binds the configured address only (thespian binds
    ``('', port)`` and merely *advertises* THESPIAN_BASE_IPADDR);
@@ -16,7 +16,7 @@ system forks (every admin and actor process inherits them), close that door:
    brain unpickle anything. (It authenticates; it does not encrypt: keep the actor
    network on a private link or a VPN.)
 
-What is read before a signature can be checked is bounded too (``_FrameBuffer``): a
+What is read before a signature can be checked is bounded too (``FrameBuffer``): a
 frame must begin with its size (a stream without one was read 20 bytes at a time,
 forever), a size over the message cap is refused unread, and the connections that have
 not yet delivered a signed message hold at most a set number of bytes together.
@@ -31,7 +31,6 @@ import logging
 import os
 import pickle
 import secrets
-import socket
 import threading
 import weakref
 from dataclasses import dataclass
@@ -39,7 +38,8 @@ from dataclasses import dataclass
 __all__ = [
     "NetworkGuard",
     "SignedPickle",
-    "guard_actor_network",
+    "FrameBuffer",
+    "Strangers",
     "is_loopback",
     "frame_size",
     "to_evict",
@@ -123,21 +123,6 @@ class SignedPickle:
         return pickle.loads(body)
 
 
-def guard_actor_network(guard: NetworkGuard) -> None:
-    """Apply the protections (the module's docstring); call before the ActorSystem starts
-    (it forks)."""
-    from thespian.system.transport import IPBase, TCPTransport
-
-    os.environ["THESPIAN_BASE_IPADDR"] = guard.host
-    _bind_to(IPBase.IPActorAddress, guard.host)
-    _guard_connections(TCPTransport.TCPTransport, guard.host, guard.networks())
-    _survive_accept_errors(TCPTransport.TCPTransport)
-    any_peer, stranger = _frame_buffers(guard.max_message_bytes, _Strangers(guard.max_unauthenticated_bytes))
-    TCPTransport.ReceiveBuffer = any_peer
-    _count_strangers(TCPTransport.TCPIncoming_Common, stranger)
-    TCPTransport.serializer = SignedPickle(guard.secret)
-
-
 #: A frame is its size in ASCII digits, ">", then that many bytes (thespian's
 #: `toSendBuffer`). The ">" must come within this many bytes, as many as thespian reads
 #: before it knows a size: 19 digits outnumber any size a peer may send.
@@ -192,7 +177,7 @@ def to_evict(held: dict, limit: int) -> list:
     return evicted
 
 
-class _Strangers:
+class Strangers:
     """The receive buffers of this process's connections that have not yet delivered a
     signed message (any allowed address may connect and announce a size: only a complete
     message can be checked), and the most they may hold together."""
@@ -208,12 +193,12 @@ class _Strangers:
             self._pid, self._buffers, self._lock = os.getpid(), weakref.WeakSet(), threading.Lock()
         return self._buffers
 
-    def add(self, buffer: _FrameBuffer) -> None:
+    def add(self, buffer: FrameBuffer) -> None:
         buffers = self._ours()
         with self._lock:
             buffers.add(buffer)
 
-    def grew(self, buffer: _FrameBuffer) -> None:
+    def grew(self, buffer: FrameBuffer) -> None:
         buffers = self._ours()
         with self._lock:
             held = {each: each.held for each in buffers}
@@ -231,14 +216,14 @@ class _Strangers:
             raise StrangersFull("unauthenticated actor-network connections hold too much")
 
 
-class _FrameBuffer:
+class FrameBuffer:
     """Reads one frame for thespian's TCP transport: the methods of its ReceiveBuffer,
     with the size checked as its first bytes come, the body appended to one bytearray
     (thespian's ``bytes +=`` copied the whole message at every read), and, for a
     connection not yet authenticated, what it holds counted with the others' (see
-    _Strangers). thespian closes the socket when addMore raises."""
+    Strangers). thespian closes the socket when addMore raises."""
 
-    def __init__(self, deserialize, max_bytes: int, strangers: _Strangers | None = None):
+    def __init__(self, deserialize, max_bytes: int, strangers: Strangers | None = None):
         self._deserialize = deserialize
         self._max_bytes = max_bytes
         self._head = b""  # the size's digits, until its ">"
@@ -311,93 +296,3 @@ class _FrameBuffer:
         if self.isDone():
             return self._deserialize(self._buf), self._extra
         return None
-
-
-def _frame_buffers(max_bytes: int, strangers: _Strangers) -> tuple:
-    """thespian's ReceiveBuffer replaced: for every connection (and acknowledgement), and,
-    given to a connection accepted from a peer not yet known, one counted with the strangers'."""
-
-    def any_peer(deserialize=pickle.loads) -> _FrameBuffer:
-        return _FrameBuffer(deserialize, max_bytes)
-
-    def stranger(deserialize) -> _FrameBuffer:
-        return _FrameBuffer(deserialize, max_bytes, strangers)
-
-    return any_peer, stranger
-
-
-def _count_strangers(incoming_class, stranger_buffer) -> None:
-    """A connection thespian accepts starts with an address it does not know yet
-    (``ActorAddress(None)``) and learns it from the first signed message; a reused one
-    is made with the address it learned. Give the former a buffer counted with the
-    strangers'."""
-    from thespian.system.transport import TCPTransport
-
-    original_init = getattr(incoming_class, "_cortical_original_init", incoming_class.__init__)
-
-    def __init__(self, rmtAddr, baseSock, rcvBuf=None):
-        if rcvBuf is None and getattr(rmtAddr, "addressDetails", None) is None:
-            rcvBuf = stranger_buffer(TCPTransport.serializer.loads)
-        original_init(self, rmtAddr, baseSock, rcvBuf)
-
-    incoming_class.__init__ = __init__
-    incoming_class._cortical_original_init = original_init
-
-
-def _bind_to(address_class, host: str) -> None:
-    original_init = getattr(address_class, "_cortical_original_init", address_class.__init__)
-
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        # thespian binds ('', port) for "external" addresses; bind the advertised
-        # host instead when it is ours, so other interfaces do not listen at all.
-        if self.sockname[0] == host:
-            self.bindname = self.sockname
-
-    address_class.__init__ = __init__
-    address_class._cortical_original_init = original_init
-
-
-def _guard_connections(transport_class, host: str, networks: list) -> None:
-    original_new_socket = getattr(transport_class, "_cortical_original_new_socket", transport_class.new_socket)
-
-    def new_socket(self, op, *args, **kwargs):
-        result = original_new_socket(self, op, *args, **kwargs)
-        if op is socket.socket:
-            # An outgoing connection: from `host`, so that peers see the address they
-            # allow (a machine with several addresses would otherwise pick by route).
-            result.bind((host, 0))
-        elif getattr(op, "__name__", "") == "accept":
-            connection, (peer, _) = result[0], result[1][:2]
-            if not any(ipaddress.ip_address(peer) in network for network in networks):
-                connection.close()
-                log.warning(
-                    "refused an actor-network connection from %s: not this host and not in [actors] allowed_peers", peer
-                )
-                # thespian's accept loop logs an OSError (see _survive_accept_errors).
-                raise ConnectionRefusedError(f"actor-network peer {peer} is not allowed")
-        return result
-
-    transport_class.new_socket = new_socket
-    transport_class._cortical_original_new_socket = original_new_socket
-
-
-def _survive_accept_errors(transport_class) -> None:
-    """thespian 4.0.1 answers a failed accept() (our refusal above, or too many open
-    files) by queueing a ``Thespian__UpdateWork`` among the *received envelopes*; the
-    run loop then hands it to the actor as if it were a message, and the admin dies on
-    ``AttributeError: … no attribute 'message'`` (measured: one connect() from a stranger
-    ended the brain in ~1.5 s). Drop that marker: nothing was received."""
-    from thespian.system.transport import Thespian__UpdateWork
-
-    original_accept = getattr(transport_class, "_cortical_original_accept", transport_class._acceptNewIncoming)
-
-    def _acceptNewIncoming(self):
-        before = len(self._incomingEnvelopes)
-        original_accept(self)
-        added = self._incomingEnvelopes[before:]
-        if any(isinstance(envelope, Thespian__UpdateWork) for envelope in added):
-            self._incomingEnvelopes[before:] = [e for e in added if not isinstance(e, Thespian__UpdateWork)]
-
-    transport_class._acceptNewIncoming = _acceptNewIncoming
-    transport_class._cortical_original_accept = original_accept

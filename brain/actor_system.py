@@ -1,8 +1,8 @@
-"""Start and stop the thespian actor system, protected as brain/actor_network.py says."""
+"""Start and stop the thespian actor system, patched as brain/thespian_patches.py lists
+(protected as brain/actor_network.py says), and where thespian keeps its log."""
 
 from __future__ import annotations
 
-import builtins
 import logging
 import os
 import socket
@@ -10,7 +10,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from brain.actor_network import NetworkGuard, guard_actor_network
+from brain.actor_network import NetworkGuard
+from brain.thespian_patches import apply_patches
 
 __all__ = [
     "AdminPortBusy",
@@ -18,7 +19,6 @@ __all__ = [
     "private_directory",
     "directory_problem",
     "thespian_log_file",
-    "log_thespian_to",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,11 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
 
     host = guard.host
     _check_port_free(host, admin_port)
-    _convention_timing(os.environ.get("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD))
-    log_thespian_to(thespian_log_file(admin_port))
-    guard_actor_network(guard)
     log_defs = _log_defs()
-    _let_the_admin_restart_its_logger(log_defs)
+    log_file = thespian_log_file(admin_port)
+    period = os.environ.get("CONVENTION_REREGISTRATION_PERIOD", CONVENTION_REREGISTRATION_PERIOD)
+    apply_patches(guard, log_file, log_defs, period)
+    log.info("thespian logs to %s", log_file)
     try:
         system = ActorSystem(SYSTEM_BASE, {"Admin Port": admin_port, **(capabilities or {})}, logDefs=log_defs)
     except InvalidActorAddress as exc:  # (taken since the check: thespian found no admin of its own there)
@@ -147,60 +147,6 @@ def thespian_log_file(admin_port: int) -> Path:
             chosen,
         )
     return private_directory() / f"thespian-{admin_port}.log"
-
-
-def _append_privately(file, mode: str = "a", *args, **kwargs):
-    """thesplog's `open(file, "a")`: never through a symbolic link, readable by this user only
-    (thespian's made the file 0644, and its rotation a new one)."""
-    if mode != "a":
-        return builtins.open(file, mode, *args, **kwargs)
-    fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o077:  # (made by an older brain)
-            os.fchmod(fd, 0o600)
-    except OSError:
-        pass
-    return os.fdopen(fd, "a")
-
-
-def log_thespian_to(path: Path) -> None:
-    """thespian's own log (its warnings: failed sends, refused frames; renamed to .old at
-    THESPLOG_FILE_MAXSIZE, 50 KB) goes to `path`, opened as _append_privately says. Every
-    actor process is forked from here and inherits it."""
-    from thespian.system import utilis
-
-    os.environ["THESPLOG_FILE"] = str(path)
-    utilis._thesplog_file = None  # (thespian reads the variable at its first line, then keeps it)
-    utilis.open = _append_privately  # (thesplog's `open` is looked up in its module first)
-    log.info("thespian logs to %s", path)
-
-
-def _convention_timing(period: str) -> None:
-    """How often a joined host re-registers with its leader (thespian's default, 7 min 22 s,
-    would keep a restarted leader waiting that long for its hosts).
-
-    Both periods must change together: a member admin that has not heard its leader's
-    answer yet sleeps CONVENTION_RESTART_PERIOD (3 min 22 s) before it re-registers
-    (thespian's `convention_inattention_delay` falls back to it whenever its running timer
-    is falsy, i.e. not expired), while the leader drops a member after three missed
-    periods: every joined host was dropped ("it left") ~80 s after joining, and its
-    holders were loaded anew. Set on the module, which reads them at each use, so that
-    an earlier import of it cannot keep thespian's defaults."""
-    from thespian.system.admin import convention
-    from thespian.system.utilis import str_to_timedelta
-
-    convention.CONVENTION_REREGISTRATION_PERIOD = str_to_timedelta(period)
-    convention.CONVENTION_RESTART_PERIOD = str_to_timedelta(period)
-
-
-def _let_the_admin_restart_its_logger(log_defs: dict) -> None:
-    """thespian 4.0.1's admin restarts a dead logger process with `self.logDefs`, which it
-    never sets: the restart raised AttributeError and the admin died with it (measured:
-    killing the logger ended the brain in 1.8 s). The admin is forked from here, so a
-    class attribute set now is what it finds."""
-    from thespian.system.multiprocCommon import MultiProcAdmin
-
-    MultiProcAdmin.logDefs = log_defs
 
 
 def _reap_exited_children() -> None:

@@ -17,6 +17,7 @@ from brain.actor_network import NetworkGuard, is_loopback
 from brain.actor_system import AdminPortBusy, private_directory, start_actor_system
 from brain.config import CAPABILITY, ActorsConfig, Config, ConfigError, load_config, parse_config
 from brain.gpu import answer, ask_tensorflow, gpu_warning, gpus_known
+from brain.thespian_patches import ThespianVersionError, check_version
 
 __all__ = ["main"]
 
@@ -184,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     # One line per connection and HTTP request drowns what matters.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    if args.command in ("serve", "join"):
+        try:
+            check_version()  # (the patches to thespian's internals fit one version only)
+        except ThespianVersionError as exc:
+            print(f"brain: {exc}", file=sys.stderr)
+            return 2
     if args.command == "join":
         return _join(args)
     if args.command == "top":

@@ -9,12 +9,12 @@ from thespian.system.transport.streamBuffer import ackDataErrMsg, ackMsg, toSend
 
 from brain.actor_network import (
     HEAD_BYTES,
+    FrameBuffer,
     MalformedFrame,
     MessageTooBig,
     SignedPickle,
+    Strangers,
     StrangersFull,
-    _FrameBuffer,
-    _Strangers,
     frame_size,
     to_evict,
 )
@@ -54,12 +54,12 @@ def test_thespians_unsigned_acknowledgements_pass():
     assert pickle.dumps("ACK") == ackMsg.split(b">", 1)[1]
 
 
-# What is read before a signature can be checked (brain/actor_network.py, _FrameBuffer).
+# What is read before a signature can be checked (brain/actor_network.py, FrameBuffer).
 
 MAX = 16 << 20
 
 
-def read(buffer: _FrameBuffer, stream: bytes, chunk: int = 1 << 20) -> int:
+def read(buffer: FrameBuffer, stream: bytes, chunk: int = 1 << 20) -> int:
     """Feed `stream` as thespian's transport reads it (never more than the buffer asks
     for, at most `chunk` at once) until the frame is whole; return how many reads."""
     reads = 0
@@ -102,7 +102,7 @@ def test_a_size_over_the_cap_is_refused_when_announced():
 
 
 def test_a_stream_without_a_size_is_refused_within_a_few_bytes():
-    buffer, taken = _FrameBuffer(pickle.loads, MAX), 0
+    buffer, taken = FrameBuffer(pickle.loads, MAX), 0
     with pytest.raises(MalformedFrame):
         while True:  # one byte at a time, as slowly as a peer may send it
             taken += 1
@@ -114,7 +114,7 @@ def test_a_signed_message_is_read_whole_in_as_few_reads_as_the_transport_allows(
     signed = SignedPickle(b"k" * 32)
     message = {"frame": bytes(range(256)) * 20_000}  # ~5 MB
     framed = toSendBuffer(message, signed.dumps)
-    buffer = _FrameBuffer(signed.loads, MAX)
+    buffer = FrameBuffer(signed.loads, MAX)
     reads = read(buffer, framed, chunk=1 << 20)
     assert buffer.completed() == (message, b"")
     assert reads == 1 + -(-(len(framed) - HEAD_BYTES) // (1 << 20))  # the size's read, then 1 MB reads
@@ -123,7 +123,7 @@ def test_a_signed_message_is_read_whole_in_as_few_reads_as_the_transport_allows(
 def test_thespians_acknowledgements_are_read_as_before():
     signed = SignedPickle(b"k" * 32)
     for framed, value in ((ackMsg, "ACK"), (ackDataErrMsg, "ACK+DATAERR")):
-        buffer = _FrameBuffer(signed.loads, MAX)
+        buffer = FrameBuffer(signed.loads, MAX)
         read(buffer, framed, chunk=7)
         assert buffer.completed() == (value, b"")
 
@@ -142,9 +142,9 @@ def test_the_largest_unauthenticated_buffers_are_dropped_first(held, evicted):
 
 
 def test_strangers_hold_a_bounded_total_and_the_hog_is_cut():
-    strangers = _Strangers(limit=1000)
-    hog, newcomer = _FrameBuffer(pickle.loads, MAX, strangers), _FrameBuffer(pickle.loads, MAX, strangers)
-    known = _FrameBuffer(pickle.loads, MAX)  # a connection that already sent a signed message
+    strangers = Strangers(limit=1000)
+    hog, newcomer = FrameBuffer(pickle.loads, MAX, strangers), FrameBuffer(pickle.loads, MAX, strangers)
+    known = FrameBuffer(pickle.loads, MAX)  # a connection that already sent a signed message
     hog.addMore(b"5000>" + b"\0" * 900)
     known.addMore(b"5000>" + b"\0" * 4000)  # (not counted)
     newcomer.addMore(b"400>" + b"\0" * 200)  # over the bound: the hog's bytes go, not the newcomer's
@@ -153,7 +153,7 @@ def test_strangers_hold_a_bounded_total_and_the_hog_is_cut():
         hog.addMore(b"\0")
     newcomer.addMore(b"\0" * 200)
     assert newcomer.isDone() and newcomer.held == 0  # whole: no longer held against the others
-    alone = _FrameBuffer(pickle.loads, MAX, strangers)
+    alone = FrameBuffer(pickle.loads, MAX, strangers)
     with pytest.raises(StrangersFull):  # one stranger over the bound alone is cut itself
         alone.addMore(b"5000>" + b"\0" * 1001)
 

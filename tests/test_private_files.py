@@ -13,7 +13,8 @@ import tempfile
 import pytest
 from thespian.system import utilis
 
-from brain.actor_system import directory_problem, log_thespian_to, private_directory, thespian_log_file
+from brain.actor_system import directory_problem, private_directory, thespian_log_file
+from brain.thespian_patches import log_thespian_to
 from tests.helpers import ECHO_TICKER, running_brain, wait_until
 
 UID = os.getuid()
