@@ -8,7 +8,7 @@ import pytest
 
 from actors.messages import Output
 from brain.config import ServerConfig
-from brain.gateway import host_allowed, needs_token, token_given
+from brain.http_routes import host_allowed, needs_token, token_given
 from brain.protocol import ProtocolError, encode_output, nesting_depth, parse_message
 from tests.helpers import JPEG, PNG, WEBP
 

@@ -15,7 +15,7 @@ import urllib.request
 import psutil
 import pytest
 
-from brain.gateway import MODELS_DIR
+from brain.http_routes import MODELS_DIR
 from tests.helpers import png_claiming, running_brain, wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image", "command", "pose"]\n'
