@@ -24,11 +24,11 @@ from typing import Any, ClassVar
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
-from actors.datagrams import read_datagrams
-from actors.eye_link import send_output
+from actors.dataplane.datagrams import read_datagrams
+from actors.dataplane.eye_link import send_output
+from actors.dataplane.shared_pixels import read_bytes
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
-from actors.shared_pixels import read_bytes
 from actors.supervision import ErrorBudget, SupervisionPolicy
 
 __all__ = ["Cortex", "REGISTRY", "cortex_type"]
@@ -121,7 +121,7 @@ class Cortex(ActorTypeDispatcher):
     # -- thespian plumbing ------------------------------------------------------------
 
     def receiveMsg_StartCortex(self, message: StartCortex, sender) -> None:
-        for fd in message.inherited:  # (the Session's, not ours: see actors/eye_link.py)
+        for fd in message.inherited:  # (the Session's, not ours: see actors/dataplane/eye_link.py)
             try:
                 os.close(fd)
             except OSError:

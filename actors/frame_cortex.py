@@ -6,7 +6,7 @@ waits; an older waiting frame is dropped and counted), every request's deadline 
 verdict on a late one (busy, or hung: reported as suspect and asked for again), and what
 happens when the directory says a holder is lost. Here: finding the holder through the
 ModelDirectory, talking to a holder on this machine over its link
-(actors/models/holder_link.py) with pixels in memory files, reading the clocks and the
+(actors/dataplane/holder_link.py) with pixels in memory files, reading the clocks and the
 holder's CPU time, timers, and carrying out the flow's commands.
 
 A subclass says which models it needs (`model_names`), starts work on a frame in
@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from actors.cortex import Cortex
-from actors.datagrams import read_datagrams, send_datagram
+from actors.dataplane import holder_link
+from actors.dataplane.datagrams import read_datagrams, send_datagram
+from actors.dataplane.shared_pixels import Pool
 from actors.frame_flow import (
     AskWhere,
     Command,
@@ -52,10 +54,8 @@ from actors.messages import (
     Stimulus,
     WhereIsModel,
 )
-from actors.models import holder_link
 from actors.preload import tune_malloc
 from actors.processes import cpu_seconds
-from actors.shared_pixels import Pool
 
 __all__ = ["FrameCortex"]
 

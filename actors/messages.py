@@ -220,7 +220,7 @@ class ModelsLoaded:
     peak_rss_mb: float
     inputs: dict[str, tuple[int, int]]  # model name → (height, width) the holder wants
     devices: dict[str, str] = field(default_factory=dict)  # model name → "CPU" or "GPU:0 (its name)"
-    link: str = ""  # its socket for cortexes on its machine (actors/models/holder_link.py)
+    link: str = ""  # its socket for cortexes on its machine (actors/dataplane/holder_link.py)
 
 
 @dataclass(frozen=True)

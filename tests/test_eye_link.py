@@ -9,9 +9,17 @@ import threading
 
 import pytest
 
-from actors.eye_link import INPUTS_READ_BYTES, MAX_FRAME_BYTES, EyeLink, Frames, frame, read_inputs, send_output
+from actors.dataplane.eye_link import (
+    INPUTS_READ_BYTES,
+    MAX_FRAME_BYTES,
+    EyeLink,
+    Frames,
+    frame,
+    read_inputs,
+    send_output,
+)
+from actors.dataplane.routes import EyeRoutes, RouteTable
 from actors.messages import EyeOutput, Output, Route, RoutesGiven, Stimulus
-from brain.routes import EyeRoutes, RouteTable
 
 
 def test_frames_cut_anywhere_come_out_whole_and_in_order():
@@ -89,8 +97,8 @@ def test_outputs_reach_the_socket_and_the_sender_reconnects_when_it_is_back():
 
 
 def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_closed():
-    from actors.datagrams import read_datagrams
-    from actors.eye_link import stimuli_pair
+    from actors.dataplane.datagrams import read_datagrams
+    from actors.dataplane.eye_link import stimuli_pair
 
     ours, theirs = stimuli_pair()
     theirs.setblocking(False)
@@ -106,9 +114,9 @@ def test_a_cortex_pipe_carries_whole_messages_in_order_and_says_when_closed():
 
 
 def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
-    from actors.datagrams import read_datagrams
-    from actors.eye_link import stimuli_pair
-    from actors.shared_pixels import read_bytes
+    from actors.dataplane.datagrams import read_datagrams
+    from actors.dataplane.eye_link import stimuli_pair
+    from actors.dataplane.shared_pixels import read_bytes
 
     routes, ends = EyeRoutes(kept=2), {}
     for name, kinds in (("echo", ("text",)), ("objects", ("image",)), ("faces", ("image", "command"))):
@@ -158,7 +166,7 @@ def test_routes_send_each_kind_to_its_takers_and_the_rest_to_the_session():
 
 
 def test_a_session_hands_its_pipes_over_a_real_socket():
-    from actors.eye_link import open_routes, read_routes, send_route, stimuli_pair
+    from actors.dataplane.eye_link import open_routes, read_routes, send_route, stimuli_pair
 
     with tempfile.TemporaryDirectory() as directory:
         link = EyeLink("", "", os.path.join(directory, "routes.sock"))
@@ -183,7 +191,7 @@ def test_a_session_hands_its_pipes_over_a_real_socket():
 
 
 def test_the_newest_session_of_an_eye_owns_its_routes_and_the_eye_waits_for_both_links():
-    from actors.eye_link import stimuli_pair
+    from actors.dataplane.eye_link import stimuli_pair
 
     table, pipes = RouteTable(kept=2), []
 

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from actors.datagrams import read_datagrams, send_datagram
+from actors.dataplane import holder_link
+from actors.dataplane.datagrams import read_datagrams, send_datagram
 from actors.messages import Infer, Inferred
-from actors.models import holder_link
 from tests.helpers import wait_until
 
 

@@ -1,11 +1,11 @@
-"""Pixels through a memory file (actors/shared_pixels.py), read as a holder would."""
+"""Pixels through a memory file (actors/dataplane/shared_pixels.py), read as a holder would."""
 
 import os
 
 import numpy as np
 import pytest
 
-from actors.shared_pixels import Kept, Pool, read, read_bytes, share, share_bytes
+from actors.dataplane.shared_pixels import Kept, Pool, read, read_bytes, share, share_bytes
 
 
 def test_pixels_come_back_the_same_and_not_once_their_file_is_closed():

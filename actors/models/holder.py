@@ -3,7 +3,7 @@
 One holder for all models lets a 2 GB machine pay for the models (and LiteRT, or
 TensorFlow for the formats that need it) once. Requests for one model that arrive within
 `max_wait_ms` of the first are run as one batch, up to `max_batch`. Cortexes on its
-machine send their requests over its link (actors/models/holder_link.py), others as
+machine send their requests over its link (actors/dataplane/holder_link.py), others as
 messages; each answer goes back the way its request came.
 """
 
@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
 
-from actors.datagrams import read_datagrams, send_datagram
+from actors.dataplane import holder_link
+from actors.dataplane.datagrams import read_datagrams, send_datagram
+from actors.dataplane.shared_pixels import SharedPixels
+from actors.dataplane.shared_pixels import read as read_shared
 from actors.messages import (
     HeadFailed,
     HeadLoaded,
@@ -34,13 +37,10 @@ from actors.messages import (
     ModelsFailed,
     ModelsLoaded,
 )
-from actors.models import holder_link
 from actors.models.batching import Batcher
 from actors.models.placement import runs_on
 from actors.models.recipes import HEAD, RECIPES
 from actors.preload import tune_malloc
-from actors.shared_pixels import SharedPixels
-from actors.shared_pixels import read as read_shared
 
 __all__ = ["ModelHolder"]
 

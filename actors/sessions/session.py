@@ -7,7 +7,7 @@ restarts in a window.
 
 It routes by handing the gateway a pipe to each cortex with the kinds that cortex
 takes (a Route): the gateway then writes each stimulus straight down the right pipes,
-and the Session wakes only for what they cannot take (actors/eye_link.py says why).
+and the Session wakes only for what they cannot take (actors/dataplane/eye_link.py says why).
 Cortexes send their outputs straight to the eye.
 
 It tells the gateway its cortexes' states (CortexesNow) at each change, for the live view.
@@ -32,7 +32,7 @@ from thespian.actors import (
 )
 
 from actors.cortex import cortex_type
-from actors.eye_link import (
+from actors.dataplane.eye_link import (
     MAX_FRAME_BYTES,
     Frames,
     open_inputs,
@@ -108,7 +108,7 @@ class Session(ActorTypeDispatcher):
         return None
 
     def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
-        """From the gateway (actors/eye_link.py), handled as if they were messages."""
+        """From the gateway (actors/dataplane/eye_link.py), handled as if they were messages."""
         if self.inputs is None:
             return
         try:

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from thespian.actors import ActorTypeDispatcher, ChildActorExited, WakeupMessage
 
-from actors.eye_link import send_output
+from actors.dataplane.eye_link import send_output
 from actors.messages import (
     EyeOutput,
     Output,

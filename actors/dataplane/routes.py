@@ -2,7 +2,7 @@
 
 The Session decides (each route names a cortex and the kinds it takes, from the config);
 the gateway only writes down the pipes, so a stimulus reaches its cortexes without
-waking any actor in between (actors/eye_link.py says why). What cannot go down a pipe
+waking any actor in between (actors/dataplane/eye_link.py says why). What cannot go down a pipe
 goes to the Session, which sends it on the thespian way:
 
 - a kind no route takes (the Session tells the eye so, or the cortex is being restarted:
@@ -17,7 +17,7 @@ nothing. An eye may send once its Session has given all its routes and connected
 what the pipes cannot take (`RouteTable.linked`).
 
 A snapshot is written once to a memory file that every cortex reads (see
-actors/shared_pixels.py); the last `kept` of them stay open for cortexes that lag.
+actors/dataplane/shared_pixels.py); the last `kept` of them stay open for cortexes that lag.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import socket
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from actors.dataplane.shared_pixels import Kept, share_bytes
 from actors.messages import Route, Stimulus
-from actors.shared_pixels import Kept, share_bytes
 
 __all__ = ["EyeRoutes", "RouteTable", "SHARE_FROM_BYTES", "Sent"]
 
