@@ -16,9 +16,9 @@ one lane, so its messages stay in order.
 
 An eye's stimuli and outputs do not go through thespian once its Session is up: outputs
 come on the bridge's `outputs` socket, and stimuli go down the pipes the Session handed
-over on the `routes` socket (actors/dataplane/routes.py), all read and written here on the event
-loop (actors/dataplane/eye_link.py says why). Until a Session has connected, its messages take
-the lanes.
+over on the `routes` socket (brain/routes.py, actors/dataplane/routes.py), all read and
+written here on the event loop (actors/dataplane/eye_link.py says why). Until a Session
+has connected, its messages take the lanes.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from actors.dataplane.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, read_routes
-from actors.dataplane.routes import RouteTable
 from actors.messages import (
     CortexesNow,
     EyeOutput,
@@ -52,6 +51,7 @@ from actors.messages import (
     WhoAmI,
     YouAre,
 )
+from brain.routes import RouteTable
 
 __all__ = ["Bridge", "BridgeError", "SNAPSHOTS_KEPT"]
 

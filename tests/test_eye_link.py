@@ -18,8 +18,9 @@ from actors.dataplane.eye_link import (
     read_inputs,
     send_output,
 )
-from actors.dataplane.routes import EyeRoutes, RouteTable
+from actors.dataplane.routes import EyeRoutes
 from actors.messages import EyeOutput, Output, Route, RoutesGiven, Stimulus
+from brain.routes import RouteTable
 
 
 def test_frames_cut_anywhere_come_out_whole_and_in_order():

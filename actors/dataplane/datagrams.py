@@ -3,9 +3,9 @@ pickle a datagram, so a message is never half written or half read, and a sender
 finds the socket full or the message too big learns it at once and can go the thespian
 way instead.
 
-Used by an eye's stimuli pipes (actors/dataplane/eye_link.py) and the link from a cortex to a model
-holder on its machine (actors/dataplane/holder_link.py). Only the brain's own user can
-reach these sockets, so the pickles read are the brain's own.
+Used by an eye's stimuli pipes (eye_link.py) and the link from a cortex to a model holder
+on its machine (holder_link.py). Only the brain's own user can reach these sockets, so
+the pickles read are the brain's own.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The link from a cortex to a model holder on its machine: requests and answers as Unix
-datagrams (actors/dataplane/datagrams.py), not thespian messages.
+datagrams (datagrams.py), not thespian messages.
 
 Measured with one eye on objects at 640×427 (`python -m bench.objects`): of the 21.5 ms a
 frame spent at the holder, 18 were the model and ~2.4 the two thespian hops between
