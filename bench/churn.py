@@ -12,7 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.helpers import ECHO_TICKER, running_brain, wait_until
+from harness.brains import running_brain
+from harness.configs import ECHO_TICKER
+from harness.waits import wait_until
 
 
 def main() -> None:

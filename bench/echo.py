@@ -18,7 +18,8 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from tests.helpers import Brain, free_port, write_config
+from harness.brains import Brain, free_port
+from harness.configs import write_config
 
 BARE_SERVER = """
 import asyncio, sys

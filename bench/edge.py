@@ -25,8 +25,12 @@ from PIL import Image
 from playwright.async_api import async_playwright
 from websockets.asyncio.client import connect
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, FLAGS, ROOT, default_config, frame, frames_received, running_brain
-from tests.rekognition_server import FakeRekognition
+from harness import ROOT
+from harness.brains import frames_received, running_brain
+from harness.configs import default_config
+from harness.fake_rekognition import FakeRekognition
+from harness.pages import FLAGS
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
 SECONDS = 20.0
 

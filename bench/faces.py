@@ -20,8 +20,8 @@ from websockets.asyncio.client import connect
 from actors.cortexes.faces.store import FaceStore
 from actors.imaging import open_rgb
 from actors.models import faces
-from tests.helpers import running_brain
-from tests.rekognition_server import FakeRekognition
+from harness.brains import running_brain
+from harness.fake_rekognition import FakeRekognition
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ import numpy as np
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from tests.helpers import ROOT
+from harness import ROOT
 
 MOVENET_TAP = "StatefulPartitionedCall/center_net_mobile_net_v2fpn_feature_extractor/model_1/model/out_relu/Relu6"
 CANDIDATES = {

@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 from bench.probe import Load
-from tests.helpers import GPU_TOPOLOGY, Member, ready_on, running_brain, wait_until
+from harness.brains import Member, running_brain
+from harness.configs import GPU_TOPOLOGY
+from harness.eyes import ready_on
+from harness.waits import wait_until
 
 SETTINGS = {
     "default": GPU_TOPOLOGY.replace(

@@ -26,7 +26,8 @@ from playwright.async_api import async_playwright
 from actors.messages import CortexesNow, CortexSeen, CortexState, Meter, Output
 from bench.objects import OBJECTS, _ready, closed_loop, photo, round_trips
 from brain.brain_view import BrainView
-from tests.helpers import CHROMIUM, FLAGS, running_brain
+from harness.brains import running_brain
+from harness.pages import CHROMIUM, FLAGS
 
 
 class Poller:

@@ -20,7 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from tests.helpers import ASTRONAUT, default_config, frame, process_title, running_brain
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.pictures import ASTRONAUT, frame
+from harness.processes import process_title
 
 PHOTO = frame(ASTRONAUT.resize((640, 640)))  # a person, a face and things: every cortex works
 

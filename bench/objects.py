@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 
 from actors.imaging import decode_for_model
 from actors.models import nanodet
-from tests.helpers import running_brain
+from harness.brains import running_brain
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,7 +26,10 @@ from websockets.asyncio.client import connect
 
 from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, models, running_brain
+from harness import ROOT
+from harness.brains import running_brain
+from harness.configs import models
+from harness.pictures import ASTRONAUT, CAMERAMAN
 
 DEFAULT = (ROOT / "config" / "default.toml").read_text()
 POSE = (

@@ -29,7 +29,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench.objects import photo
-from tests.helpers import handshake_status, process_title, running_brain, wait_until
+from harness.brains import running_brain
+from harness.eyes import handshake_status
+from harness.processes import process_title
+from harness.waits import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,7 +128,7 @@ def network_part(brain) -> list[tuple[str, str, bool]]:
 
 
 def corpus_part(brain) -> tuple[int, int]:
-    from tests.test_corpus import CORPUS
+    from harness.corpus import CORPUS
 
     answered = 0
     with brain.eye(max_size=None) as eye:

@@ -25,7 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests.helpers import ECHO_TICKER, Brain, Member, running_brain, wait_until, write_config
+from harness.brains import Brain, Member, running_brain
+from harness.configs import ECHO_TICKER, write_config
+from harness.waits import wait_until
 
 MB = 1 << 20
 

@@ -25,7 +25,10 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, frame, ready_eye, running_brain
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.eyes import ready_eye
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
 ADMIN = "probe-admin"
 

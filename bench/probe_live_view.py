@@ -20,7 +20,12 @@ from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import ASTRONAUT, ROOT, brain_state, default_config, frame, label_of, running_brain, wait_until
+from harness import ROOT
+from harness.brains import brain_state, running_brain
+from harness.configs import default_config
+from harness.eyes import label_of
+from harness.pictures import ASTRONAUT, frame
+from harness.waits import wait_until
 
 MODELS = {m["name"] for m in tomllib.loads((ROOT / "config" / "default.toml").read_text())["model"]}
 

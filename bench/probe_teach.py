@@ -33,7 +33,11 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 
 from actors.cortexes.learned.store import TeachStore
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, frame, models, running_brain, variant, wait_until
+from harness import ROOT
+from harness.brains import running_brain
+from harness.configs import models
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
+from harness.waits import wait_until
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
 

@@ -30,7 +30,10 @@ from pathlib import Path
 import psutil
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import Eye, default_config, running_brain, wait_until
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.eyes import Eye
+from harness.waits import wait_until
 
 EYE_TOKEN, EVENTS_TOKEN = "probe-eye", "probe-events"
 MODEL = "/models/movenet-lightning.bin"

@@ -25,12 +25,9 @@ from actors.messages import Infer
 from actors.models import nanodet
 from bench.objects import Bare, photo
 from brain.actor_network import SignedPickle
-from tests.helpers import (
-    Member,
-    ready_on,
-    running_brain,
-)
-from tests.helpers import label_of as label
+from harness.brains import Member, running_brain
+from harness.eyes import label_of as label
+from harness.eyes import ready_on
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 TOPOLOGY = """

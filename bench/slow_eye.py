@@ -15,7 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.helpers import running_brain, wait_until
+from harness.brains import running_brain
+from harness.waits import wait_until
 
 ECHO = """
 [server]

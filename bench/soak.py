@@ -17,7 +17,7 @@ import psutil
 from websockets.asyncio.client import connect
 
 from bench.objects import photo
-from tests.helpers import running_brain
+from harness.brains import running_brain
 
 ROOT = Path(__file__).resolve().parent.parent
 

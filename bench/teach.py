@@ -20,8 +20,10 @@ import skimage.data
 from PIL import Image, ImageOps
 from websockets.asyncio.client import connect
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, models, running_brain
-from tests.helpers import variant as another_take
+from harness.brains import running_brain
+from harness.configs import default_config, models
+from harness.pictures import ASTRONAUT, CAMERAMAN
+from harness.pictures import variant as another_take
 
 TEACH = """
 [server]

@@ -1,4 +1,4 @@
-"""Fixtures shared by the test modules (the helpers themselves: tests/helpers.py)."""
+"""Fixtures shared by the test modules (what tests and benchmarks share: harness/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import ECHO_TICKER, Brain, running_brain
+from harness.brains import Brain, running_brain
+from harness.configs import ECHO_TICKER
 
 
 @pytest.fixture(scope="module")

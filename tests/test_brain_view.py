@@ -22,7 +22,10 @@ from actors.models.placement import CreateHolder, Placement
 from actors.specs import HolderSettings, ModelSpec
 from brain.brain_view import HISTOGRAM_MS, BrainView, histogram
 from brain.top import render
-from tests.helpers import ROOT, brain_state, default_config, running_brain, wait_until
+from harness import ROOT
+from harness.brains import brain_state, running_brain
+from harness.configs import default_config
+from harness.waits import wait_until
 
 RUNNING, STARTING = CortexState.RUNNING, CortexState.STARTING
 

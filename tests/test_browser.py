@@ -11,18 +11,11 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.helpers import (
-    ARTIFACTS,
-    ASTRONAUT,
-    CAMERAMAN,
-    FLAGS,
-    ROOT,
-    default_config,
-    frames_received,
-    models,
-    open_page,
-    running_brain,
-)
+from harness import ROOT
+from harness.brains import frames_received, running_brain
+from harness.configs import default_config, models
+from harness.pages import ARTIFACTS, FLAGS, open_page
+from harness.pictures import ASTRONAUT, CAMERAMAN
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from brain.config import ConfigError, load_config
-from tests.helpers import ROOT, write_config
+from harness import ROOT
+from harness.configs import write_config
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "config").glob("*.toml")))

@@ -6,7 +6,10 @@ import pytest
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, default_config, frame, ready_eye, running_brain
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.eyes import ready_eye
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
 # Changed versions of the one public-domain photo of her that a registry ships.
 SAME_PERSON = {

@@ -10,7 +10,7 @@ import pytest
 from actors.dataplane import holder_link
 from actors.dataplane.datagrams import read_datagrams, send_datagram
 from actors.messages import Infer, Inferred
-from tests.helpers import wait_until
+from harness.waits import wait_until
 
 
 def test_a_cortex_of_this_user_is_accepted_and_both_ways_carry_whole_messages():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from actors.imaging import ImageRejected, decode_for_model, image_size, open_rgb
-from tests.helpers import png_claiming
+from harness.pictures import png_claiming
 
 
 def encode(array: np.ndarray, fmt: str = "JPEG") -> bytes:

@@ -7,17 +7,10 @@ import struct
 
 import pytest
 
-from tests.helpers import (
-    ECHO_TICKER,
-    Brain,
-    Member,
-    actor_processes,
-    free_port,
-    process_title,
-    running_brain,
-    wait_until,
-    write_config,
-)
+from harness.brains import Brain, Member, free_port, running_brain
+from harness.configs import ECHO_TICKER, write_config
+from harness.processes import actor_processes, process_title
+from harness.waits import wait_until
 
 
 @pytest.fixture

@@ -13,7 +13,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from tests.helpers import JPEG, handshake_status, running_brain, wait_until
+from harness.brains import running_brain
+from harness.eyes import handshake_status
+from harness.pictures import JPEG
+from harness.waits import wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image"]\n'
 

@@ -7,8 +7,9 @@ import urllib.request
 import pytest
 
 from actors.cortexes.mentions.x_api import next_poll_in, parse_page
-from tests.helpers import running_brain, wait_until
-from tests.x_server import FakeX
+from harness.brains import running_brain
+from harness.fake_x import FakeX
+from harness.waits import wait_until
 
 TOKEN = "x-test-token"
 

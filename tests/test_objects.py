@@ -9,16 +9,12 @@ import psutil
 import pytest
 import skimage.data
 
-from tests.helpers import (
-    default_config,
-    jpeg,
-    label_of,
-    png_claiming,
-    process_title,
-    ready_eye,
-    running_brain,
-    wait_until,
-)
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.eyes import label_of, ready_eye
+from harness.pictures import jpeg, png_claiming
+from harness.processes import process_title
+from harness.waits import wait_until
 
 # Public-domain / CC0 photos shipped by scikit-image, and what each must be seen to contain.
 PHOTOS = {

@@ -12,8 +12,10 @@ from PIL import Image, ImageOps
 from actors.cortexes.pose.body import INDEX, KEYPOINTS, head
 from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
-from tests.helpers import ASTRONAUT, CAMERAMAN, ROOT, frame, jpeg, running_brain
-from tests.helpers import models as model_stanzas
+from harness import ROOT
+from harness.brains import running_brain
+from harness.configs import models as model_stanzas
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame, jpeg
 
 COFFEE = Image.fromarray(skimage.data.coffee())
 MIRRORED_CAMERAMAN = ImageOps.mirror(CAMERAMAN)

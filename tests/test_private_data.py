@@ -11,7 +11,9 @@ import stat
 
 import numpy as np
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, models, running_brain, variant
+from harness.brains import running_brain
+from harness.configs import models
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
 
 TOPOLOGY = """
 [server]

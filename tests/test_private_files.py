@@ -15,7 +15,9 @@ from thespian.system import utilis
 
 from brain.actor_system import directory_problem, private_directory, thespian_log_file
 from brain.thespian_patches import log_thespian_to
-from tests.helpers import ECHO_TICKER, running_brain, wait_until
+from harness.brains import running_brain
+from harness.configs import ECHO_TICKER
+from harness.waits import wait_until
 
 UID = os.getuid()
 

@@ -10,7 +10,7 @@ from actors.messages import Output
 from brain.config import ServerConfig
 from brain.http_routes import host_allowed, needs_token, token_given
 from brain.protocol import ProtocolError, encode_output, nesting_depth, parse_message
-from tests.helpers import JPEG, PNG, WEBP
+from harness.pictures import JPEG, PNG, WEBP
 
 LIMIT = 10_000
 
@@ -209,7 +209,7 @@ def test_numbers_within_bounds_pass_and_the_bound_is_a_setting():
 
 
 def test_an_image_with_too_many_pixels_is_refused_from_its_header():
-    from tests.helpers import png_claiming
+    from harness.pictures import png_claiming
 
     with pytest.raises(ProtocolError) as refused:
         parse_message(png_claiming(6000, 6000), 10**6, max_image_pixels=16_777_216)

@@ -7,16 +7,10 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.helpers import (
-    ASTRONAUT,
-    CAMERAMAN,
-    TEST_INFER_TIMEOUT_MS,
-    default_config,
-    frame,
-    free_port,
-    running_brain,
-)
-from tests.rekognition_server import FakeRekognition
+from harness.brains import free_port, running_brain
+from harness.configs import TEST_INFER_TIMEOUT_MS, default_config
+from harness.fake_rekognition import FakeRekognition
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
 SECRET = "s3cr3t-never-in-any-log-0123456789"
 AWS_ENV = {

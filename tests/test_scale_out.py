@@ -17,20 +17,13 @@ import time
 import pytest
 import skimage.data
 
-from tests.helpers import (
-    ARTIFACTS,
-    FLAGS,
-    GPU_TOPOLOGY,
-    ROOT,
-    Member,
-    brain_state,
-    jpeg,
-    label_of,
-    open_page,
-    ready_on,
-    running_brain,
-    wait_until,
-)
+from harness import ROOT
+from harness.brains import Member, brain_state, running_brain
+from harness.configs import GPU_TOPOLOGY
+from harness.eyes import label_of, ready_on
+from harness.pages import ARTIFACTS, FLAGS, open_page
+from harness.pictures import jpeg
+from harness.waits import wait_until
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 # thespian re-registers a member every period and drops it after three missed ones; a

@@ -6,7 +6,8 @@ import socket
 import psutil
 import pytest
 
-from tests.helpers import actor_processes, process_title, wait_until
+from harness.processes import actor_processes, process_title
+from harness.waits import wait_until
 
 
 def non_loopback_address() -> str | None:

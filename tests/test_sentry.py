@@ -15,7 +15,10 @@ import skimage.data
 
 from actors.cortexes.sentry import archive
 from actors.cortexes.sentry.watch import Watch
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, jpeg, models, running_brain, wait_until
+from harness.brains import running_brain
+from harness.configs import models
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame, jpeg
+from harness.waits import wait_until
 
 COFFEE = jpeg(skimage.data.coffee())
 
@@ -206,7 +209,7 @@ def test_a_dead_webhook_never_holds_up_the_eye(tmp_path):
 
 def test_the_sentry_topology_is_valid():
     from brain.config import load_config
-    from tests.helpers import ROOT
+    from harness import ROOT
 
     config = load_config(ROOT / "config" / "sentry.toml")
     assert [c.type for c in config.cortexes] == ["faces", "sentry"]

@@ -8,7 +8,9 @@ import urllib.request
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import JPEG, PNG, running_brain, wait_until
+from harness.brains import running_brain
+from harness.pictures import JPEG, PNG
+from harness.waits import wait_until
 
 
 def test_ready_status_names_the_cortexes_and_eye_settings(brain):
@@ -161,7 +163,7 @@ subscribes = ["text"]
 
 [[cortex]]
 name = "napper"
-type = "tests.cortexes:Napper"
+type = "harness.cortexes:Napper"
 subscribes = ["text"]
 """
 

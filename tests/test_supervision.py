@@ -8,7 +8,8 @@ import time
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.helpers import brain_state, running_brain, wait_until
+from harness.brains import brain_state, running_brain
+from harness.waits import wait_until
 
 CONFIG = """
 [supervision]
@@ -25,7 +26,7 @@ subscribes = ["text"]
 
 [[cortex]]
 name = "flaky"
-type = "tests.cortexes:Flaky"
+type = "harness.cortexes:Flaky"
 subscribes = ["text"]
 """
 
@@ -147,7 +148,7 @@ def test_the_live_view_shows_a_killed_cortex_restarting_then_running_and_brain_t
     import subprocess
     import sys
 
-    from tests.helpers import ROOT
+    from harness import ROOT
 
     with brain.eye() as eye:
         eye.wait_ready()
@@ -182,7 +183,7 @@ def test_the_live_view_shows_a_killed_cortex_restarting_then_running_and_brain_t
 def test_the_brain_page_draws_every_session_and_shows_a_restart(brain):
     import asyncio
 
-    from tests.helpers import ARTIFACTS, FLAGS, open_page
+    from harness.pages import ARTIFACTS, FLAGS, open_page
 
     ARTIFACTS.mkdir(exist_ok=True)
     with brain.eye() as first, brain.eye() as second:

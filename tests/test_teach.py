@@ -13,7 +13,11 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.helpers import ASTRONAUT, CAMERAMAN, frame, models, process_title, running_brain, variant, wait_until
+from harness.brains import running_brain
+from harness.configs import models
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
+from harness.processes import process_title
+from harness.waits import wait_until
 
 TEACH = """
 [server]

@@ -14,7 +14,7 @@ from PIL import Image
 
 from actors.cortexes.learned.features import confusion, mirrored, per_class_accuracy, pose_vector, split
 from actors.cortexes.learned.store import TeachError, TeachLimits, TeachStore, check_archive
-from tests.helpers import person
+from harness.poses import person
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
 
@@ -309,7 +309,7 @@ def test_brain_teach_exports_imports_and_lists_from_the_command_line(tmp_path):
     import subprocess
     import sys
 
-    from tests.helpers import ROOT
+    from harness import ROOT
 
     config = tmp_path / "brain.toml"
     config.write_text(
@@ -346,7 +346,7 @@ def test_brain_teach_import_refuses_a_damaged_archive_in_one_sentence_then_takes
     import subprocess
     import sys
 
-    from tests.helpers import ROOT
+    from harness import ROOT
 
     config = tmp_path / "brain.toml"
     config.write_text(

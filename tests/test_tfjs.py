@@ -13,7 +13,7 @@ from tensorflow.core.framework import graph_pb2, node_def_pb2  # noqa: E402
 
 from actors.models import nanodet  # noqa: E402
 from actors.models.tfjs import TfjsGraphModel, read_model, read_weights  # noqa: E402
-from tests.helpers import ROOT  # noqa: E402
+from harness import ROOT  # noqa: E402
 
 rng = np.random.default_rng(7)
 

@@ -16,10 +16,12 @@ import psutil
 import pytest
 
 from brain.http_routes import MODELS_DIR
-from tests.helpers import png_claiming, running_brain, wait_until
+from harness.brains import running_brain
+from harness.pictures import png_claiming
+from harness.waits import wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image", "command", "pose"]\n'
-MUMBLER = '[[cortex]]\nname = "mumbler"\ntype = "tests.cortexes:Mumbler"\nsubscribes = ["text"]\n'
+MUMBLER = '[[cortex]]\nname = "mumbler"\ntype = "harness.cortexes:Mumbler"\nsubscribes = ["text"]\n'
 MODEL_FILE = "movenet-lightning.bin"
 
 

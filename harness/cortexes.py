@@ -1,4 +1,4 @@
-"""Cortexes that exist only for tests, loaded by e.g. `type = "tests.cortexes:Flaky"`."""
+"""Cortexes that exist only for tests, loaded by e.g. `type = "harness.cortexes:Flaky"`."""
 
 import time
 from pathlib import Path

@@ -1,0 +1,102 @@
+"""An eye for tests and benchmarks: a websocket client speaking the eye protocol, and the
+waits on what it is told (ready, a model ready on a host, a label), and a bare handshake."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Callable
+
+from websockets.sync.client import ClientConnection, connect
+
+
+class Eye:
+    """A websocket client speaking the eye protocol."""
+
+    def __init__(self, url: str, **kwargs):
+        self._connecting = connect(url, **kwargs)
+        self.ws: ClientConnection = self._connecting.__enter__()
+        self.seen: list[dict] = []
+
+    def recv(self, timeout: float = 10) -> dict:
+        output = json.loads(self.ws.recv(timeout=timeout))
+        self.seen.append(output)
+        return output
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 10) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching output in {timeout}s; saw {self.seen[-5:]}")
+            output = self.recv(remaining)
+            if predicate(output):
+                return output
+
+    def seen_or_wait(self, predicate: Callable[[dict], bool], timeout: float = 10) -> dict:
+        """An output already received that matches, or the next one that does."""
+        for output in self.seen:
+            if predicate(output):
+                return output
+        return self.wait_for(predicate, timeout)
+
+    def wait_ready(self, timeout: float = 15) -> dict:
+        return self.wait_for(lambda o: o["kind"] == "status" and o["data"].get("ready"), timeout)
+
+    def send(self, message: str | bytes) -> None:
+        self.ws.send(message)
+
+    def ask(self, message: str | bytes, timeout: float = 10) -> dict:
+        """Send, then return the next output that is not a status or tick."""
+        self.ws.send(message)
+        return self.wait_for(lambda o: o["kind"] not in ("status", "tick"), timeout)
+
+    def close(self) -> None:
+        self._connecting.__exit__(None, None, None)
+
+    def __enter__(self) -> Eye:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def ready_on(eye, host: str, timeout: float = 120) -> dict:
+    return eye.wait_for(lambda o: o["data"].get("state") == "ready" and o["data"].get("host") == host, timeout)
+
+
+def label_of(eye, frame: bytes, timeout: float = 60) -> dict:
+    eye.send(frame)
+    return eye.wait_for(lambda o: o["kind"] in ("label", "error") and o["cortex"] == "objects", timeout)
+
+
+def ready_eye(brain, models: int = 1):
+    """An eye of `brain` once `models` of its models have said they are ready."""
+    eye = brain.eye(max_size=None)
+    ready = set()
+    while len(ready) < models:
+        output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
+        ready.add(output["data"]["model"])
+    return eye
+
+
+def handshake_status(brain, host: str, path: str = "/ws") -> int:
+    """The status of a websocket handshake (or page request) naming `host` as Host and Origin."""
+    conn = http.client.HTTPConnection("127.0.0.1", brain.port, timeout=10)
+    try:
+        conn.request(
+            "GET",
+            path,
+            headers={
+                "Host": host,
+                "Origin": f"http://{host}",
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version": "13",
+            },
+        )
+        return conn.getresponse().status
+    finally:
+        conn.close()
