@@ -83,9 +83,10 @@ test: setup
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The pure tests alone (no brain, browser or subprocess: tests/conftest.py marks the others
-# `real`), in seconds: for the edit-test loop. `make test` runs everything.
+# `real`), in seconds: for the edit-test loop. `make test` runs everything. CORTICAL_TEST_FAST
+# makes the harness refuse to start a brain: a test not marked `real` that starts one fails.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not real" -q
+	CORTICAL_TEST_FAST=1 $(BIN)/python -m pytest -m "not real" -q
 
 bench: setup
 	$(BIN)/python -m bench.echo

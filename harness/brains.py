@@ -1,6 +1,9 @@
 """A real brain for tests and benchmarks: `brain serve` (Brain) or `brain join` (Member) as
 a subprocess on free ports, its log kept, its actor processes found and ended, and what it
-says over HTTP (the live view's state, /metrics)."""
+says over HTTP (the live view's state, /metrics).
+
+`make test-fast` runs the pure tests alone and sets CORTICAL_TEST_FAST: there, starting a
+brain fails at once with a sentence (a test that starts one and was not marked `real`)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +27,25 @@ from harness.configs import write_config
 from harness.eyes import Eye
 from harness.processes import actor_session, admin_session, process_title, processes_in_session
 from harness.waits import wait_until
+
+#: Set by `make test-fast`, which runs the pure tests alone (pytest -m "not real").
+TEST_FAST = "CORTICAL_TEST_FAST"
+
+
+class StartRefused(Exception):
+    """A brain was to start where only pure tests run (not a RuntimeError: Brain retries those)."""
+
+
+def start_refused(environ: Mapping[str, str], what: str = "brain") -> str:
+    """Why a `what` may not start here ("" if it may): under `make test-fast` a test that
+    starts one was not marked `real`, and would make the fast loop slow."""
+    if not environ.get(TEST_FAST):
+        return ""
+    return (
+        f"This test starts a {what}, but this is `make test-fast` ({TEST_FAST} is set), which runs only "
+        "the pure tests: mark the test with @pytest.mark.real (or name what starts it in "
+        "tests/conftest.py's _STARTS_SOMETHING) so that test-fast leaves it out, and run it with `make test`."
+    )
 
 
 def free_port() -> int:
@@ -37,6 +59,8 @@ class _BrainProcess:
 
     def __init__(self, args: list[str], env: dict, ready_line: str, what: str):
         self.log_lines: list[str] = []
+        if refused := start_refused(os.environ, what):
+            raise StartRefused(refused)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "brain.cli", *args],
             cwd=ROOT,
