@@ -2,8 +2,9 @@
 
 An actor handles one message at a time and must never block, and thespian is not
 thread-safe. So the coroutines run on an event loop in a thread of the actor's own
-process; each finished job is queued and a byte written to a pipe; the actor asks
-thespian to watch the pipe (ThespianWatch) and collects the results on its own thread.
+process; each finished job is queued and a byte written to a pipe; the actor has
+thespian watch the pipe (actors/dataplane/watching.py) and collects the results on its
+own thread.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class AsyncWorker:
 
     @property
     def fileno(self) -> int:
-        """The fd the actor must watch (return ThespianWatch([fileno]) from receiveMessage)."""
+        """The fd the actor must watch (`watch_file(fileno, ...)` on a Watching actor)."""
         return self._read_fd
 
     def submit(self, make: Callable[[], Awaitable[Any]], tag: Any) -> None:

@@ -22,11 +22,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.dataplane.datagrams import read_datagrams
 from actors.dataplane.eye_link import send_output
 from actors.dataplane.shared_pixels import read_bytes
+from actors.dataplane.watching import Watching
 from actors.messages import CortexReady, EyeOutput, Meter, Output, StartCortex, Stimulus
 from actors.params import from_dict
 from actors.supervision import ErrorBudget, SupervisionPolicy
@@ -44,8 +45,10 @@ class NoParams:
     """For cortexes that take no parameters."""
 
 
-class Cortex(ActorTypeDispatcher):
-    """Turns stimuli into outputs; may emit at any time. Knows nothing of websockets."""
+class Cortex(Watching):
+    """Turns stimuli into outputs; may emit at any time. Knows nothing of websockets.
+    Its stimuli pipe, its async worker's pipe and any file a subclass `watch()`es are
+    watched by the Watching base."""
 
     type_name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
@@ -99,24 +102,17 @@ class Cortex(ActorTypeDispatcher):
 
         if getattr(self, "_async", None) is None:
             self._async = AsyncWorker(f"{self.name}-async")
+            self.watch_file(self._async.fileno, self._collect_async)
         return self._async
 
     def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
         """A job submitted to async_worker() finished."""
 
-    def watched_files(self) -> list[int]:
-        """More files for thespian to watch for this cortex: on_files_ready() is called
-        when some of them can be read."""
-        return []
-
-    def on_files_ready(self, ready: list[int]) -> None:
-        """Some of watched_files() can be read."""
-
     def own_files(self) -> list[int]:
-        """This cortex's files, which a child it forks must close: its stimuli pipe and
-        the watched ones."""
+        """This cortex's files, which a child it forks must close: its stimuli pipe (and a
+        subclass's own: FrameCortex adds its holder links and pixel files)."""
         pipe = getattr(self, "_stimuli", None)
-        return [*([pipe.fileno()] if pipe is not None else []), *self.watched_files()]
+        return [pipe.fileno()] if pipe is not None else []
 
     # -- thespian plumbing ------------------------------------------------------------
 
@@ -130,6 +126,7 @@ class Cortex(ActorTypeDispatcher):
         if message.stimuli_fd >= 0:
             self._stimuli = socket.socket(fileno=message.stimuli_fd)
             self._stimuli.setblocking(False)
+            self.watch_file(self._stimuli.fileno(), self._read_pipe)
         self.name = message.spec.name
         self._outputs = message.outputs
         self._session_id = message.session_id
@@ -170,36 +167,18 @@ class Cortex(ActorTypeDispatcher):
             return
         stimuli, ended = read_datagrams(pipe)
         if ended:  # (the eye left, or the gateway stopped: the Session ends this cortex soon)
+            self.unwatch_file(pipe.fileno())
             pipe.close()
             self._stimuli = None
         for stimulus in stimuli:
             self._handle(stimulus)
 
-    def receiveMessage(self, message, sender):
-        super().receiveMessage(message, sender)
-        # thespian watches fds only for as long as every handler keeps asking it to.
-        if isinstance(message, ActorExitRequest):
-            return None
-        pipe = getattr(self, "_stimuli", None)
-        watched = [pipe.fileno()] if pipe is not None else []
-        worker = getattr(self, "_async", None)
-        if worker is not None:
-            watched.append(worker.fileno)
-        watched += self.watched_files()
-        return ThespianWatch(watched) if watched else None
-
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
-        pipe = getattr(self, "_stimuli", None)
-        if pipe is not None and pipe.fileno() in message.ready:
-            self._read_pipe()
-        worker = getattr(self, "_async", None)
-        if worker is not None:
-            for tag, result, error in worker.collect():
-                try:
-                    self.on_async_result(tag, result, error)
-                except Exception:
-                    log.exception("cortex %s failed on an async result", self.name)
-        self.on_files_ready(message.ready)
+    def _collect_async(self) -> None:
+        for tag, result, error in self._async.collect():
+            try:
+                self.on_async_result(tag, result, error)
+            except Exception:
+                log.exception("cortex %s failed on an async result", self.name)
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         try:
@@ -207,6 +186,7 @@ class Cortex(ActorTypeDispatcher):
         finally:
             worker = getattr(self, "_async", None)
             if worker is not None:
+                self.unwatch_file(worker.fileno)
                 worker.close()
                 self._async = None
 

@@ -16,6 +16,7 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import socket
@@ -122,30 +123,29 @@ class FrameCortex(Cortex):
             if link is None:
                 return None
             self._links[at.link] = link
+            self.watch_file(link.fileno(), functools.partial(self._read_link, at.link))
         return self._links[at.link]
 
     def own_files(self) -> list[int]:
-        return [*super().own_files(), *self._pixels.idle, *self._shared.values()]
+        links = [link.fileno() for link in getattr(self, "_links", {}).values()]
+        return [*super().own_files(), *links, *self._pixels.idle, *self._shared.values()]
 
-    def watched_files(self) -> list[int]:
-        return [link.fileno() for link in getattr(self, "_links", {}).values()]
-
-    def on_files_ready(self, ready: list[int]) -> None:
-        for name, link in list(getattr(self, "_links", {}).items()):
-            if link.fileno() not in ready:
-                continue
-            answers, ended = read_datagrams(link)
-            if ended:  # (the holder ended: what it had not answered times out, as by message)
-                link.close()
-                del self._links[name]
-            for answer in answers:
-                try:
-                    if isinstance(answer, Inferred):
-                        self.receiveMsg_Inferred(answer, None)
-                    elif isinstance(answer, InferFailed):
-                        self.receiveMsg_InferFailed(answer, None)
-                except Exception:  # (the next frame's on_frame runs in there: the others must still land)
-                    log.exception("cortex %s failed on a model's answer", self.name)
+    def _read_link(self, name: str) -> None:
+        """The holder's answers on its link `name`."""
+        link = self._links[name]
+        answers, ended = read_datagrams(link)
+        if ended:  # (the holder ended: what it had not answered times out, as by message)
+            self.unwatch_file(link.fileno())
+            link.close()
+            del self._links[name]
+        for answer in answers:
+            try:
+                if isinstance(answer, Inferred):
+                    self._answered(answer)
+                elif isinstance(answer, InferFailed):
+                    self._failed(answer)
+            except Exception:  # (the next frame's on_frame runs in there: the others must still land)
+                log.exception("cortex %s failed on a model's answer", self.name)
 
     def where(self, model: str) -> str:
         """The host of the holder serving `model` ("" for this machine), for meters."""
@@ -246,10 +246,17 @@ class FrameCortex(Cortex):
             self._pixels.discard(fd)
 
     def receiveMsg_Inferred(self, message: Inferred, sender) -> None:
+        self._answered(message)
+
+    def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
+        self._failed(message)
+
+    def _answered(self, message: Inferred) -> None:
+        """The holder's answer, by message or over its link."""
         self._unshare(message.request_id)
         self._do(self._flow.answered(message))
 
-    def receiveMsg_InferFailed(self, message: InferFailed, sender) -> None:
+    def _failed(self, message: InferFailed) -> None:
         self._unshare(message.request_id)
         self._do(self._flow.failed(message.request_id, message.error))
 
@@ -270,6 +277,7 @@ class FrameCortex(Cortex):
             super().receiveMsg_ActorExitRequest(message, sender)
         finally:
             for link in getattr(self, "_links", {}).values():
+                self.unwatch_file(link.fileno())
                 link.close()
             if getattr(self, "_pixels", None) is not None:
                 self._pixels.close()

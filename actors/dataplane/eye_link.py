@@ -19,7 +19,7 @@ whole brain carried 539 echo round trips a second. Now:
   from then on that cortex's stimuli go to its Session, which sends them on as thespian
   messages, so nothing overtakes. The Session also gets what no pipe takes (to say that
   no cortex takes it) and the eye's goodbye, on its `inputs` socket, which thespian
-  watches for it (ThespianWatch).
+  watches for it (watching.py).
 
 The sockets live in a directory only the brain's user can enter (the gateway makes it
 with mkdtemp, mode 0700): nobody else can connect, so nobody else's pickles are read.

@@ -6,7 +6,7 @@ frame spent at the holder, 18 were the model and ~2.4 the two thespian hops betw
 cortex and holder (each wakes thespian's loop, pickles, signs, and waits for an
 acknowledgement). A holder listens on a socket of its own; a cortex on the same machine
 connects on its first request and then sends its requests and reads the answers there,
-watched by thespian (ThespianWatch) like any actor's files. A holder on another machine,
+watched by thespian like any actor's files (watching.py). A holder on another machine,
 a full socket, or a message too big for one datagram: thespian's way, as before.
 
 The socket is in Linux's abstract namespace (nothing on disk to clean up after a killed

@@ -9,6 +9,7 @@ messages; each answer goes back the way its request came.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import resource
@@ -20,12 +21,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.dataplane import holder_link
 from actors.dataplane.datagrams import read_datagrams, send_datagram
 from actors.dataplane.shared_pixels import SharedPixels
 from actors.dataplane.shared_pixels import read as read_shared
+from actors.dataplane.watching import Watching
 from actors.messages import (
     HeadFailed,
     HeadLoaded,
@@ -58,7 +60,12 @@ class BatchDue:
     model: str
 
 
-class ModelHolder(ActorTypeDispatcher):
+@dataclass(frozen=True)
+class AcceptAgain:
+    """Timer: listen on the link again (taking a connection failed: out of files)."""
+
+
+class ModelHolder(Watching):
     # The ModelDirectory chooses the host; this lets thespian create it there.
     actorSystemCapabilityCheck = staticmethod(runs_on)
 
@@ -70,7 +77,6 @@ class ModelHolder(ActorTypeDispatcher):
         self.batcher: Batcher | None = None
         self.listener: socket.socket | None = None  # the link cortexes on this machine connect to
         self.connections: dict[int, socket.socket] = {}  # fd → a cortex's connection
-        self.accept_again = 0.0  # (monotonic) when to listen again after failing to accept
 
     def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
         started = time.perf_counter()
@@ -99,6 +105,7 @@ class ModelHolder(ActorTypeDispatcher):
         link = ""
         try:
             self.listener, link = holder_link.listen()
+            self.watch_file(self.listener.fileno(), self._accept)
         except OSError:
             log.warning("the model holder could not open its link: cortexes here will use messages")
         seconds = time.perf_counter() - started
@@ -113,35 +120,27 @@ class ModelHolder(ActorTypeDispatcher):
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
         self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs, dict(self.devices), link))
 
-    def receiveMessage(self, message, sender):
-        super().receiveMessage(message, sender)
-        # thespian watches files only for as long as every handler keeps asking it to.
-        if self.listener is None or isinstance(message, ActorExitRequest):
-            return None
-        listening = [self.listener.fileno()] if time.monotonic() >= self.accept_again else []
-        return ThespianWatch([*listening, *self.connections])
+    def _accept(self) -> None:
+        """Cortexes connecting to the link."""
+        try:
+            for connection in holder_link.accept(self.listener):
+                self.connections[connection.fileno()] = connection
+                self.watch_file(connection.fileno(), functools.partial(self._read_link, connection))
+        except OSError as exc:  # (out of files: stop listening a while, or spin)
+            log.warning("the model holder could not take a connection (%s); trying again in 1 s", exc)
+            self.unwatch_file(self.listener.fileno())
+            self.wakeupAfter(timedelta(seconds=ACCEPT_AGAIN_S), AcceptAgain())
 
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
-        for fd in message.ready:
-            if self.listener is not None and fd == self.listener.fileno():
-                try:
-                    for connection in holder_link.accept(self.listener):
-                        self.connections[connection.fileno()] = connection
-                except OSError as exc:  # (out of files: stop listening a while, or spin)
-                    log.warning("the model holder could not take a connection (%s); trying again in 1 s", exc)
-                    self.accept_again = time.monotonic() + ACCEPT_AGAIN_S
-                    self.wakeupAfter(timedelta(seconds=ACCEPT_AGAIN_S), "accept again")
-                continue
-            connection = self.connections.get(fd)
-            if connection is None:
-                continue
-            requests, ended = read_datagrams(connection)
-            if ended:  # (its cortex ended; answers to what it sent go by message, if at all)
-                del self.connections[fd]
-                connection.close()
-            for request in requests:
-                if isinstance(request, Infer):
-                    self.receiveMsg_Infer(request, connection)
+    def _read_link(self, connection: socket.socket) -> None:
+        """A cortex's requests on its connection to the link."""
+        requests, ended = read_datagrams(connection)
+        if ended:  # (its cortex ended; answers to what it sent go by message, if at all)
+            self.unwatch_file(connection.fileno())
+            del self.connections[connection.fileno()]
+            connection.close()
+        for request in requests:
+            if isinstance(request, Infer):
+                self._infer(request, connection)
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         for connection in self.connections.values():
@@ -180,10 +179,14 @@ class ModelHolder(ActorTypeDispatcher):
         self.send(sender, HeadLoaded(message.name))
 
     def receiveMsg_Infer(self, message: Infer, sender) -> None:
+        self._infer(message, sender)
+
+    def _infer(self, message: Infer, asker) -> None:
+        """A request, from a cortex's address (by message) or its connection (the link)."""
         if message.model not in self.models:
-            self._reply(sender, message, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
+            self._reply(asker, message, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
             return
-        action = self.batcher.add(message.model, (sender, message), time.monotonic())
+        action = self.batcher.add(message.model, (asker, message), time.monotonic())
         if action.run_now:
             self._run(message.model)
         elif action.wake_in_s is not None:
@@ -191,6 +194,8 @@ class ModelHolder(ActorTypeDispatcher):
 
     def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         due = message.payload
+        if isinstance(due, AcceptAgain) and self.listener is not None:
+            self.watch_file(self.listener.fileno(), self._accept)
         if isinstance(due, BatchDue) and self.batcher and self.batcher.due(due.model, time.monotonic()):
             self._run(due.model)
 

@@ -21,15 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from thespian.actors import (
-    ActorExitRequest,
-    ActorTypeDispatcher,
-    ChildActorExited,
-    PoisonMessage,
-    ThespianWatch,
-    WakeupMessage,
-    WatchMessage,
-)
+from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage, WakeupMessage
 
 from actors.cortex import cortex_type
 from actors.dataplane.eye_link import (
@@ -42,6 +34,7 @@ from actors.dataplane.eye_link import (
     send_route,
     stimuli_pair,
 )
+from actors.dataplane.watching import Watching
 from actors.messages import (
     CloseSession,
     CortexesNow,
@@ -80,7 +73,7 @@ class RestartCortex:
     name: str
 
 
-class Session(ActorTypeDispatcher):
+class Session(Watching):
     def __init__(self) -> None:
         super().__init__()
         self.open: OpenSession | None = None
@@ -100,36 +93,26 @@ class Session(ActorTypeDispatcher):
         self.seen: dict[str, CortexSeen] = {}  # cortex → its state, as the live view shows it
         self.told: tuple[CortexSeen, ...] = ()  # what the gateway was last told of them
 
-    def receiveMessage(self, message, sender):
-        super().receiveMessage(message, sender)
-        # thespian watches only the sockets the last handler returned: always ours.
-        if self.inputs is not None:
-            return ThespianWatch([self.inputs.fileno()])
-        return None
-
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender) -> None:
+    def _read_inputs(self) -> None:
         """From the gateway (actors/dataplane/eye_link.py), handled as if they were messages."""
-        if self.inputs is None:
-            return
         try:
             received, ended = read_inputs(self.inputs, self.frames)
         except ValueError:
             log.exception("the gateway's stimuli could not be read")
             received, ended = [], True
         for item in received:
-            # A handler that raised here would make thespian stop watching the socket (it
-            # watches what the last handler returned), and the eye would hang unheard.
-            try:
+            try:  # (one that raised must not cost the eye what came after it)
                 if isinstance(item, Stimulus):
-                    self.receiveMsg_Stimulus(item, None)
+                    self._take_stimulus(item)
                 elif isinstance(item, Rerouted):
-                    self.receiveMsg_Rerouted(item, None)
+                    self._rerouted(item)
                 elif isinstance(item, CloseSession):
-                    self.receiveMsg_CloseSession(item, None)
+                    self._close()
             except Exception:
                 session = self.open.session_id if self.open else "?"
                 log.exception("session %s could not pass on a %s", session, type(item).__name__)
         if ended:
+            self.unwatch_file(self.inputs.fileno())
             self.inputs.close()
             self.inputs = None
 
@@ -156,6 +139,8 @@ class Session(ActorTypeDispatcher):
                     if sock is not None:
                         sock.close()
                 self.inputs = self.routes = None
+        if self.inputs is not None:
+            self.watch_file(self.inputs.fileno(), self._read_inputs)
         for spec in message.cortexes:
             self._start(spec)
         if self.routes is not None:
@@ -164,7 +149,7 @@ class Session(ActorTypeDispatcher):
         self._tell_states()
         early, self.early = self.early, []
         for stimulus in early:
-            self.receiveMsg_Stimulus(stimulus, sender)
+            self._take_stimulus(stimulus)
 
     def _start(self, spec: CortexSpec) -> None:
         before_fork()
@@ -207,6 +192,9 @@ class Session(ActorTypeDispatcher):
         return [sock.fileno() for sock in (self.inputs, self.routes) if sock is not None]
 
     def receiveMsg_Rerouted(self, message: Rerouted, sender) -> None:
+        self._rerouted(message)
+
+    def _rerouted(self, message: Rerouted) -> None:
         """The gateway could not write to a cortex's pipe (full, or the stimulus too big):
         that cortex's stimuli come here from now on, and go on as messages."""
         if message.generation != self.generations.get(message.cortex):
@@ -257,6 +245,10 @@ class Session(ActorTypeDispatcher):
         )
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
+        self._take_stimulus(message)
+
+    def _take_stimulus(self, message: Stimulus) -> None:
+        """A stimulus no pipe took (by message, or on the inputs socket)."""
         if self.open is None:
             self.early = (self.early + [message])[-EARLY_STIMULI_KEPT:]
             return
@@ -283,6 +275,10 @@ class Session(ActorTypeDispatcher):
         )
 
     def receiveMsg_CloseSession(self, message: CloseSession, sender) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """The eye left (by message, or on the inputs socket)."""
         self.closing = True
         if self.parent is not None:
             self.send(self.parent, SessionClosing(self.open.session_id))

@@ -16,9 +16,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher, ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.async_worker import AsyncWorker
+from actors.dataplane.watching import Watching
 from actors.files import write_json_atomically
 from actors.messages import NewMentions, Subscribe, Unsubscribe
 from actors.specs import MentionsSettings
@@ -35,7 +36,7 @@ def poller_name(user_id: str) -> str:
     return f"cortical-x-mentions-{user_id}"
 
 
-class MentionsPoller(ActorTypeDispatcher):
+class MentionsPoller(Watching):
     def __init__(self) -> None:
         super().__init__()
         self.settings: MentionsSettings | None = None
@@ -51,9 +52,9 @@ class MentionsPoller(ActorTypeDispatcher):
 
     # -- subscriptions -----------------------------------------------------------------
 
-    def receiveMsg_Subscribe(self, message: Subscribe, sender):
+    def receiveMsg_Subscribe(self, message: Subscribe, sender) -> None:
         if self.stopped:
-            return None
+            return
         for entry in self.subscribers:
             if entry[0] == sender:
                 entry[1] = time.monotonic()
@@ -64,6 +65,7 @@ class MentionsPoller(ActorTypeDispatcher):
             self.settings = message.settings
             self.since_id = self._load_since_id()
             self.worker = AsyncWorker(f"x-mentions-{self.settings.user_id}")
+            self.watch_file(self.worker.fileno, self._collect)
             log.info(
                 "polling X mentions of user %s every %.0f s for %d subscriber(s)",
                 self.settings.user_id,
@@ -71,18 +73,18 @@ class MentionsPoller(ActorTypeDispatcher):
                 len(self.subscribers),
             )
             self._poll()
-        return self._watch()
 
-    def receiveMsg_Unsubscribe(self, message: Unsubscribe, sender):
+    def receiveMsg_Unsubscribe(self, message: Unsubscribe, sender) -> None:
         self.subscribers = [entry for entry in self.subscribers if entry[0] != sender]
         self._stop_if_alone()
-        return self._watch()
 
     def _stop_if_alone(self) -> None:
         now = time.monotonic()
         self.subscribers = [entry for entry in self.subscribers if now - entry[1] < SUBSCRIPTION_TTL_S]
         if not self.subscribers and not self.stopped:
             self.stopped = True
+            if self.worker is not None:
+                self.unwatch_file(self.worker.fileno)
             log.info("no subscriber left for X user %s: polling stops", self.settings.user_id if self.settings else "?")
             self.send(self.myAddress, ActorExitRequest())
 
@@ -114,11 +116,10 @@ class MentionsPoller(ActorTypeDispatcher):
 
         self.worker.submit(fetch, tag="poll")
 
-    def receiveMsg_WatchMessage(self, message: WatchMessage, sender):
+    def _collect(self) -> None:
         for _, result, error in self.worker.collect():
             self.polling = False
             self._on_polled(result, error)
-        return self._watch()
 
     def _on_polled(self, fetched, error) -> None:
         from actors.cortexes.mentions.x_api import XApiError
@@ -160,12 +161,11 @@ class MentionsPoller(ActorTypeDispatcher):
             self.timer_set = True
             self.wakeupAfter(timedelta(seconds=delay))  # (its only timer: no payload to tell)
 
-    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender):
+    def receiveMsg_WakeupMessage(self, message: WakeupMessage, sender) -> None:
         self.timer_set = False
         self._stop_if_alone()
         if not self.stopped and not self.polling:
             self._poll()
-        return self._watch()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -181,12 +181,10 @@ class MentionsPoller(ActorTypeDispatcher):
     def _save_since_id(self) -> None:
         write_json_atomically(self._state_file(), {"since_id": self.since_id, "saved": time.time()})
 
-    def _watch(self):
-        return ThespianWatch([self.worker.fileno]) if self.worker is not None and not self.stopped else None
-
-    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender):
+    def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         self.stopped = True
         if self.worker is not None:
+            self.unwatch_file(self.worker.fileno)
             if self.http is not None:
                 try:
                     self.worker.run(self.http.close, 5)
