@@ -29,7 +29,7 @@ import numpy as np
 from actors.cortex import Cortex
 from actors.dataplane import holder_link
 from actors.dataplane.datagrams import read_datagrams, send_datagram
-from actors.dataplane.shared_pixels import Pool
+from actors.dataplane.shared_pixels import SHARE_FROM_BYTES, Pool
 from actors.frame_flow import (
     AskWhere,
     Command,
@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 
 _request_ids = itertools.count(1)
 
-#: Smaller inputs (a teach head's features) travel in the message: sharing costs syscalls.
-SHARE_FROM_BYTES = 16 * 1024
 #: Memory files kept for the next requests' pixels once their answers came.
 PIXEL_FILES_IDLE = 4
 #: Blocks up to this size stay in the heap for the next frame (a 1920×1280 JPEG decodes at

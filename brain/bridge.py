@@ -37,6 +37,7 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from actors.dataplane.datagrams import ACCEPT_AGAIN_S, listener
 from actors.dataplane.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, read_routes
 from actors.messages import (
     CortexesNow,
@@ -62,8 +63,6 @@ _STOP = object()
 #: The last snapshots' memory files kept open for each eye: at 15 frames/s, a second for a
 #: busy cortex to read its stimulus (each reads it as soon as it arrives).
 SNAPSHOTS_KEPT = 16
-#: After failing to take a Session's connection (out of files), listen again this much later.
-ACCEPT_AGAIN_S = 1.0
 
 
 class BridgeError(RuntimeError):
@@ -115,10 +114,7 @@ class Bridge:
         )
         self._server = await asyncio.start_unix_server(self._read_outputs, self.link.path)
         self._inputs_server = await asyncio.start_unix_server(self._session_connected, self.link.inputs)
-        self._routes_server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._routes_server.bind(self.link.routes)
-        self._routes_server.listen(64)
-        self._routes_server.setblocking(False)
+        self._routes_server = listener(self.link.routes)
         self._loop.add_reader(self._routes_server.fileno(), self._route_connected)
         for thread in self._threads:
             thread.start()
@@ -177,7 +173,9 @@ class Bridge:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # (out of files: listen again in a while, or the loop spins)
-            log.warning("the bridge could not take a Session's connection (%s); trying again in 1 s", exc)
+            log.warning(
+                "the bridge could not take a Session's connection (%s); trying again in %g s", exc, ACCEPT_AGAIN_S
+            )
             self._loop.remove_reader(self._routes_server.fileno())
             self._loop.call_later(ACCEPT_AGAIN_S, self._listen_for_routes)
             return

@@ -14,11 +14,31 @@ import logging
 import pickle
 import socket
 
-__all__ = ["read_datagrams", "send_datagram"]
+__all__ = ["ACCEPT_AGAIN_S", "BACKLOG", "listener", "read_datagrams", "send_datagram"]
 
 log = logging.getLogger(__name__)
 
 _buffer = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
+
+#: Connections a listener (a holder's link, the gateway's routes socket) holds until taken.
+BACKLOG = 64
+#: After failing to take a connection (out of files), listen again this much later: the
+#: listener stays readable, so watching it meanwhile would spin.
+ACCEPT_AGAIN_S = 1.0
+
+
+def listener(address: str) -> socket.socket:
+    """A non-blocking socket listening at `address` (a path, or a name in Linux's abstract
+    namespace) for connections that carry datagrams."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
 
 
 def send_datagram(sock: socket.socket, message) -> bool:

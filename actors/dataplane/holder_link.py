@@ -22,6 +22,8 @@ import os
 import socket
 import struct
 
+from actors.dataplane import datagrams
+
 __all__ = ["accept", "connect", "listen", "peer"]
 
 _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -30,11 +32,7 @@ _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 def listen() -> tuple[socket.socket, str]:
     """A holder's listening socket (non-blocking) and the name cortexes connect to."""
     name = f"\0cortical-holder-{os.getpid()}-{os.urandom(6).hex()}"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(name)
-    listener.listen(64)
-    listener.setblocking(False)
-    return listener, name
+    return datagrams.listener(name), name
 
 
 def accept(listener: socket.socket) -> list[socket.socket]:

@@ -24,13 +24,10 @@ import socket
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from actors.dataplane.shared_pixels import Kept, share_bytes
+from actors.dataplane.shared_pixels import SHARE_FROM_BYTES, Kept, share_bytes
 from actors.messages import Route, Stimulus
 
-__all__ = ["EyeRoutes", "SHARE_FROM_BYTES", "Sent"]
-
-#: Snapshots at least this big reach the cortexes through memory, not down each pipe.
-SHARE_FROM_BYTES = 16 * 1024
+__all__ = ["EyeRoutes", "Sent"]
 
 
 @dataclass
@@ -75,7 +72,7 @@ class EyeRoutes:
         takers = [name for name, pipe in self.pipes.items() if stimulus.kind in pipe.kinds]
         if not takers:
             return stimulus, sent
-        if len(stimulus.image) >= SHARE_FROM_BYTES:
+        if len(stimulus.image) >= SHARE_FROM_BYTES:  # (through memory, not down each pipe)
             handle = share_bytes(stimulus.image)  # (written once, read by each cortex)
             if handle is not None:
                 self.kept.add(handle.fd)

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Kept", "Pool", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
+__all__ = ["Kept", "Pool", "SHARE_FROM_BYTES", "SharedPixels", "read", "read_bytes", "share", "share_bytes"]
+
+#: What is at least this big (a snapshot's JPEG, a model's pixels) goes in a memory file;
+#: anything smaller (a teach head's features, a thumbnail) in the message: sharing costs syscalls.
+SHARE_FROM_BYTES = 16 * 1024
+_NAME = "cortical-pixels"  # (what /proc/<pid>/fd/ shows of a memory file)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ def share(pixels: np.ndarray) -> SharedPixels | None:
     if not hasattr(os, "memfd_create"):
         return None
     try:
-        fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
+        fd = os.memfd_create(_NAME, os.MFD_CLOEXEC)
     except OSError:  # (out of files)
         return None
     try:
@@ -123,7 +128,7 @@ class Pool:
             self._close(self.idle.pop())
 
     def _new(self) -> int:
-        fd = os.memfd_create("cortical-pixels", os.MFD_CLOEXEC)
+        fd = os.memfd_create(_NAME, os.MFD_CLOEXEC)
         self.inodes[fd] = os.fstat(fd).st_ino
         return fd
 

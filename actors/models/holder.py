@@ -24,7 +24,7 @@ import numpy as np
 from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.dataplane import holder_link
-from actors.dataplane.datagrams import read_datagrams, send_datagram
+from actors.dataplane.datagrams import ACCEPT_AGAIN_S, read_datagrams, send_datagram
 from actors.dataplane.shared_pixels import SharedPixels
 from actors.dataplane.shared_pixels import read as read_shared
 from actors.dataplane.watching import Watching
@@ -47,10 +47,6 @@ from actors.preload import tune_malloc
 __all__ = ["ModelHolder"]
 
 log = logging.getLogger(__name__)
-
-
-#: After failing to take a connection (out of files), listen again this much later.
-ACCEPT_AGAIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -127,7 +123,7 @@ class ModelHolder(Watching):
                 self.connections[connection.fileno()] = connection
                 self.watch_file(connection.fileno(), functools.partial(self._read_link, connection))
         except OSError as exc:  # (out of files: stop listening a while, or spin)
-            log.warning("the model holder could not take a connection (%s); trying again in 1 s", exc)
+            log.warning("the model holder could not take a connection (%s); trying again in %g s", exc, ACCEPT_AGAIN_S)
             self.unwatch_file(self.listener.fileno())
             self.wakeupAfter(timedelta(seconds=ACCEPT_AGAIN_S), AcceptAgain())
 
