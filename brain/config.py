@@ -126,7 +126,8 @@ class ActorsConfig:
     max_message_bytes: int = bounded(16 << 20, minimum=1 << 20)
     #: What the connections to one actor that have not yet delivered a signed message
     #: may hold, together (any allowed address may connect and announce a size; only a
-    #: whole message can be checked). Over it, the largest is dropped and closed.
+    #: whole message can be checked). Over it, the largest are dropped: their bytes freed at
+    #: once, their sockets closed when their peers next send (or thespian expires them, 7 min).
     max_unauthenticated_bytes: int = bounded(32 << 20, minimum=1 << 20)
 
 
