@@ -5,6 +5,7 @@
     <root>/<project>/versions/<n>/model.tflite     the same, as the holder runs it
     <root>/<project>/versions/<n>/meta.json        its labels, features and report
     <root>/<project>/training.lock                 flock'd by the trainer while it runs
+    <root>/.import-<random>/                       an import under way, flock'd by its importer
 
 Every refusal is a TeachError whose text is a sentence for the person. The directories are
 0700 (actors/files.py): samples are photos of people.
@@ -34,6 +35,13 @@ __all__ = ["TeachError", "TeachLimits", "TeachStore", "check_archive"]
 
 NAME = re.compile(r"^\w[\w .'-]{0,39}$")
 SAMPLE = re.compile(r"[0-9a-f]+-[0-9a-f]+")
+IMPORTING = ".import-"  # (no project name starts with a dot)
+#: An unlocked import directory younger than this may be one just made, whose importer has
+#: not yet taken its lock: it is left alone.
+STALE_IMPORT_S = 60.0
+#: Zip flag bits: 0x1 encrypted, 0x20 compressed patched data, 0x40 strongly encrypted;
+#: zipfile reads none of them (a password, or NotImplementedError).
+UNREADABLE_FLAGS = 0x61
 
 
 class TeachError(ValueError):
@@ -63,6 +71,30 @@ class TeachStore:
         self.root = Path(root)
         self.limits = limits
         tighten(self.root)
+        self.sweep_imports()
+
+    def sweep_imports(self) -> None:
+        """Remove what killed imports left behind: their samples would count against
+        max_bytes for ever, photos of people that no command shows or deletes. An import
+        under way holds an flock on its directory (the kernel lets go however its process
+        ends), and one just made may not hold it yet: both are left."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob(IMPORTING + "*"):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue  # (gone meanwhile, or not a directory: nothing this store made)
+            try:
+                if time.time() - os.fstat(fd).st_mtime < STALE_IMPORT_S:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # an import under way
+                shutil.rmtree(path, ignore_errors=True)
+            finally:
+                os.close(fd)
 
     def project(self, name: object) -> Path:
         return self.root / _check_name("project", name)
@@ -70,7 +102,7 @@ class TeachStore:
     def projects(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        # (not an import under way, ".import-…": no project name starts with a dot)
+        # (not an import under way, IMPORTING: no project name starts with a dot)
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name))
 
     def counts(self, project: str) -> dict[str, int]:
@@ -226,6 +258,7 @@ class TeachStore:
                 f"There are already {self.limits.max_projects} projects (the limit); delete one to import {project!r}."
             )
         archive_path = Path(archive_path)
+        self.sweep_imports()  # (before the room is counted)
         if not archive_path.is_file():
             raise TeachError(f"There is no file {str(archive_path)!r}; give the zip that `brain teach export` wrote.")
         room = self.limits.max_bytes - self.used_bytes()
@@ -240,7 +273,9 @@ class TeachStore:
             ) from None
         with archive:
             samples = check_archive(archive.infolist(), self.limits, room)
-            unpacked = Path(tempfile.mkdtemp(prefix=".import-", dir=private_dir(self.root)))
+            unpacked = Path(tempfile.mkdtemp(prefix=IMPORTING, dir=private_dir(self.root)))
+            lock = os.open(unpacked, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held while it is written: see sweep_imports
             try:
                 for label, entries in samples.items():
                     folder = private_dir(unpacked / "samples" / label)
@@ -258,6 +293,8 @@ class TeachStore:
             except BaseException:
                 shutil.rmtree(unpacked, ignore_errors=True)
                 raise
+            finally:
+                os.close(lock)
         return self.counts(project)
 
 
@@ -265,7 +302,9 @@ def _unpack(archive: zipfile.ZipFile, entry: str, target: Path) -> None:
     try:
         with archive.open(entry) as source, open(target, "wb") as out:
             shutil.copyfileobj(source, out)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    # (NotImplementedError, a RuntimeError: a feature zipfile does not read; ValueError: a
+    # name that is not the UTF-8 its header says)
+    except (zipfile.BadZipFile, EOFError, zlib.error, RuntimeError, ValueError) as exc:
         raise TeachError(
             f"The archive's entry {entry!r} cannot be read ({exc}): the zip is damaged or cut short; "
             "export the project again."
@@ -287,7 +326,7 @@ def check_archive(entries: list[zipfile.ZipInfo], limits: TeachLimits, room: int
     """The samples in an exported project's zip, {class: [(entry, sample id)]}, from its
     directory alone, or a TeachError that names the first entry it cannot take: anything
     but samples/<class>/<id>.jpg (and the export's meta.json and model.keras), a path that
-    is absolute or climbs out (..), a link, an encrypted entry, a compression other than
+    is absolute or climbs out (..), a link, an encrypted or patched entry, a compression other than
     stored or deflated, a name twice, more classes, samples or bytes than `limits` allow
     and `room` (the bytes the store has left) holds."""
     way_out = "import only a zip that `brain teach export` wrote."
@@ -303,8 +342,10 @@ def check_archive(entries: list[zipfile.ZipInfo], limits: TeachLimits, room: int
             raise TeachError(f"{said} climbs out of its folder (..); {way_out}")
         if stat.S_ISLNK(info.external_attr >> 16):
             raise TeachError(f"{said} is a symbolic link; {way_out}")
-        if info.flag_bits & 0x1:
+        if info.flag_bits & 0x41:
             raise TeachError(f"{said} is encrypted; export the project again, without a password.")
+        if info.flag_bits & UNREADABLE_FLAGS:
+            raise TeachError(f"{said} holds compressed patched data, which this brain cannot read; {way_out}")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise TeachError(
                 f"{said} is compressed with method {info.compress_type} (only stored and deflated are read); {way_out}"
