@@ -106,6 +106,7 @@ probe: setup
 	$(BIN)/python -m bench.slow_eye
 	$(BIN)/python -m bench.churn --cycles 200
 	$(BIN)/python -m bench.probe_wire
+	$(BIN)/python -m bench.probe_downloads
 	$(BIN)/python -m bench.probe_faces
 	$(BIN)/python -m bench.probe_live_view
 	$(BIN)/python -m bench.probe_teach

@@ -87,9 +87,17 @@ class ServerConfig:
     #: The largest magnitude of any number in an eye's JSON (JavaScript's largest exact
     #: integer); a bigger one, NaN or Infinity gets an `error` output naming its field.
     max_number: int = bounded(2**53 - 1, minimum=1000)
-    #: Files (the page, its scripts, /models/…) being sent at once; each is streamed from
-    #: disk with backpressure, and the next one gets 503 with a sentence.
-    max_downloads: int = bounded(32, minimum=1, maximum=10_000)
+    #: Files (the page, its scripts, /models/…) being sent at once, in all and to one
+    #: client address; each is streamed from disk with backpressure (the gateway holds a
+    #: file descriptor, the kernel up to ~3.7 MB of socket buffer for a client that stalls),
+    #: and the next one gets 503 with a sentence. A browser opens ~6 connections at once.
+    max_downloads: int = bounded(64, minimum=1, maximum=10_000)
+    max_downloads_per_client: int = bounded(8, minimum=1, maximum=10_000)
+    #: A connection must have sent its request and had the answer to its websocket
+    #: handshake within open_timeout_s (also the TLS handshake's limit); a file must be
+    #: sent whole within download_timeout_s (4.65 MB in 300 s: ~124 kbit/s at the least).
+    open_timeout_s: float = bounded(10.0, minimum=0.1, maximum=600.0)
+    download_timeout_s: float = bounded(300.0, minimum=1.0, maximum=86_400.0)
     #: With an eye token set: whether /metrics and /health need it too (?token=… or
     #: "Authorization: Bearer …"). /metrics names cortexes, eyes and refusals; /health
     #: only says the brain is up, which monitors must see without a secret.

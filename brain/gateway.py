@@ -306,7 +306,12 @@ class Gateway:
             max_size=server.close_over_bytes,
             compression=None,
             ssl=tls,
-            create_connection=eye_socket_class(server.max_pings_per_s),
+            create_connection=eye_socket_class(
+                server.max_pings_per_s, server.open_timeout_s, server.download_timeout_s
+            ),
+            # websockets' own would bound a file's whole transfer: the eye socket keeps the time
+            open_timeout=None,
+            **({"ssl_handshake_timeout": server.open_timeout_s} if tls else {}),
             ping_interval=server.ping_interval_s,
             ping_timeout=server.ping_timeout_s,
         ) as ws_server:

@@ -5,6 +5,7 @@ Pure decisions (host_allowed, needs_token, token_given) are module functions."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
 import json
@@ -27,7 +28,16 @@ from brain.eye_socket import FileResponse
 if TYPE_CHECKING:
     from brain.gateway import Gateway
 
-__all__ = ["HttpRoutes", "FRONTEND_DIR", "MODELS_DIR", "WS_PATH", "host_allowed", "needs_token", "token_given"]
+__all__ = [
+    "Downloads",
+    "HttpRoutes",
+    "FRONTEND_DIR",
+    "MODELS_DIR",
+    "WS_PATH",
+    "host_allowed",
+    "needs_token",
+    "token_given",
+]
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 MODELS_DIR = FRONTEND_DIR.parent / "models"
@@ -43,7 +53,8 @@ class HttpRoutes:
 
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
-        self.downloads = 0  # files being sent now (server.max_downloads)
+        server = gateway.config.server
+        self.downloads = Downloads(server.max_downloads, server.max_downloads_per_client)
         self._state_cache: tuple[float, int, bytes] = (-1.0, -1, b"")  # (monotonic time, changes, JSON)
 
     def _origin_allowed(self, request: Request) -> bool:
@@ -118,7 +129,7 @@ class HttpRoutes:
         if path.startswith("/models/") and path[len("/models/") :] in PAGE_MODELS:
             file = MODELS_DIR / path[len("/models/") :]
             if file.is_file():
-                return self._file(file, mimetypes.guess_type(file.name)[0] or "application/octet-stream")
+                return self._file(connection, file, mimetypes.guess_type(file.name)[0] or "application/octet-stream")
         name = {"/": "index.html", "/brain": "brain.html"}.get(path, path.lstrip("/"))
         file = (FRONTEND_DIR / name).resolve()
         # Only files directly in frontend/: no "..", no hidden files, no directories.
@@ -127,27 +138,23 @@ class HttpRoutes:
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type.endswith("javascript"):
             content_type += "; charset=utf-8"
-        return self._file(file, content_type)
+        return self._file(connection, file, content_type)
 
-    def _file(self, file: Path, content_type: str) -> Response:
-        """A file to stream (EyeSocket.send_file), or 503 while max_downloads are being sent."""
-        limit = self.gateway.config.server.max_downloads
-        if self.downloads >= limit:
-            self.gateway.metrics.refused.labels("downloads").inc()
-            return _response(
-                HTTPStatus.SERVICE_UNAVAILABLE,
-                f"The brain is sending {limit} files already (server.max_downloads); try again in a moment.\n".encode(),
-                "text/plain",
-                {"Retry-After": "1"},
-            )
+    def _file(self, connection: ServerConnection, file: Path, content_type: str) -> Response:
+        """A file to stream (EyeSocket.send_file), or 503 while max_downloads are being
+        sent, or max_downloads_per_client to this client's address."""
         try:
             size = file.stat().st_size
         except OSError:
             return _response(HTTPStatus.NOT_FOUND, b"Not found. The eye page is at /.\n", "text/plain")
-        self.downloads += 1
+        client = _address(connection)
+        refusal = self.downloads.take(client)
+        if refusal is not None:
+            self.gateway.metrics.refused.labels(refusal.reason).inc()
+            return _response(HTTPStatus.SERVICE_UNAVAILABLE, refusal.text.encode(), "text/plain", {"Retry-After": "1"})
 
         def done() -> None:
-            self.downloads -= 1
+            self.downloads.give_back(client)
 
         headers = _headers(content_type, size)
         headers["Connection"] = "close"
@@ -172,6 +179,49 @@ class HttpRoutes:
             state["uptime_s"] = round(time.time() - self.gateway.started)
             self._state_cache = (now, self.gateway.view.changes, json.dumps(state).encode())
         return _response(HTTPStatus.OK, self._state_cache[2], "application/json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    reason: str  # the /metrics label
+    text: str  # the sentence for the client
+
+
+class Downloads:
+    """The files being sent, in all and to each client address: which may start. A few
+    clients that never read would otherwise hold every slot, and the page could not be
+    loaded by anyone (no token is needed for it)."""
+
+    def __init__(self, limit: int, per_client: int):
+        self.limit, self.per_client = limit, per_client
+        self.total = 0
+        self.by_client: dict[str, int] = {}
+
+    def take(self, client: str) -> Refusal | None:
+        """Count one more file to `client`, or say why not (nothing is counted then)."""
+        if self.total >= self.limit:
+            return Refusal(
+                "downloads",
+                f"The brain is sending {self.limit} files already (server.max_downloads); try again in a moment.\n",
+            )
+        if self.by_client.get(client, 0) >= self.per_client:
+            return Refusal(
+                "downloads_per_client",
+                f"The brain is sending {self.per_client} files to your address already "
+                "(server.max_downloads_per_client); read or close those, then try again.\n",
+            )
+        self.total += 1
+        self.by_client[client] = self.by_client.get(client, 0) + 1
+        return None
+
+    def give_back(self, client: str) -> None:
+        """A file to `client` is over, however it ended."""
+        self.total -= 1
+        left = self.by_client[client] - 1
+        if left:
+            self.by_client[client] = left
+        else:
+            del self.by_client[client]  # (addresses come and go: keep only those downloading)
 
 
 def host_allowed(host_header: str, allowed_hosts: list[str]) -> bool:
@@ -222,6 +272,12 @@ def _response(status: HTTPStatus, body: bytes, content_type: str, extra: dict[st
     for name, value in (extra or {}).items():
         headers[name] = value
     return Response(status.value, status.phrase, headers, body)
+
+
+def _address(connection: ServerConnection) -> str:
+    """The client's IP address ("" for a transport without one)."""
+    peer = connection.transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
 def _is_file(path: Path) -> bool:

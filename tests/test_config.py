@@ -30,7 +30,8 @@ def test_defaults_fill_missing_sections(tmp_path):
         (
             "[server]\nprot = 1",
             "server.prot",
-            "unknown key (known keys: allowed_hosts, allowed_origins, cert, close_over_bytes, health_needs_token, host,",
+            "unknown key (known keys: allowed_hosts, allowed_origins, cert, close_over_bytes, download_timeout_s, "
+            "health_needs_token, host,",
         ),
         ('[server]\nport = "80"', "server.port", "expected an integer, got '80'"),
         ("[server]\nport = true", "server.port", "expected an integer, got True"),
