@@ -135,7 +135,9 @@ class EyeProtocol:
         return [Close(1000, f"Idle for {self.server.idle_timeout_s:g} s; reconnect to go on.")]
 
     def _check_token(self, offered: str) -> list[Action]:
-        if hmac.compare_digest(offered.encode(), self.token.encode()):
+        # (a lone surrogate, "\ud800", has no UTF-8: encode() raised, and the eye was closed
+        # with 1011 and a traceback; surrogatepass gives it bytes no real token has)
+        if hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), self.token.encode("utf-8", "surrogatepass")):
             self.phase = Phase.OPEN
             return []
         self.phase = Phase.CLOSED

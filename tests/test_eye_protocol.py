@@ -75,6 +75,20 @@ def test_a_wrong_missing_or_late_token_closes_with_1008():
     assert late.deadline() == TOKEN_WAIT_S and late.tick(TOKEN_WAIT_S) == refused
 
 
+def test_a_token_with_a_lone_surrogate_is_a_wrong_token():
+    """Review of issue 22's work, finding 8: offered.encode() raised UnicodeEncodeError, which
+    escaped receive(): websockets logged a traceback and closed the eye with 1011."""
+    refused = [
+        Counted("refused", "token"),
+        Close(1008, "Missing or wrong token: open the page with ?token=… as given to you."),
+    ]
+    assert EyeProtocol(SERVER, 0.0, token="letmein").receive('{"token": "\\ud800"}', 1.0) == refused
+    assert EyeProtocol(SERVER, 0.0, token="letmein").receive('{"token": "letmein\\udfff"}', 1.0) == refused
+    assert EyeProtocol(SERVER, 0.0, token="letmein").start("\ud800", 0.0) == refused
+    opened = EyeProtocol(SERVER, 0.0, token="l\u00e9tmein")  # (a token beyond ASCII still opens)
+    assert opened.receive(json.dumps({"token": "l\u00e9tmein"}), 1.0) == [] and opened.phase is Phase.OPEN
+
+
 def test_reading_stops_while_too_many_bytes_are_on_their_way():
     eye = EyeProtocol(SERVER, now=0.0)
     big = "x" * 40_000

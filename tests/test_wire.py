@@ -15,6 +15,7 @@ import urllib.request
 
 import psutil
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from brain.http_routes import FRONTEND_DIR, MODELS_DIR, Downloads
 from harness.brains import running_brain
@@ -89,6 +90,23 @@ def test_an_output_with_a_lone_surrogate_becomes_an_error_and_the_eye_stays(brai
         assert "(it had keys: \\ud800)." in eye.wait_for(lambda o: o["kind"] == "error")["text"]
         eye.send("plain")  # (the echo of "mumble" may come after the mumbler's answer: no order between cortexes)
         assert eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == "plain")
+
+
+def test_a_first_message_token_with_a_lone_surrogate_is_refused_as_a_wrong_token(tmp_path):
+    """Review of issue 22's work, finding 8: it ended the eye with 1011 and a traceback in
+    the brain's log (UnicodeEncodeError from the token check)."""
+    with running_brain(config(metrics_need_token=False), tmp_path, env={"CORTICAL_EYE_TOKEN": "letmein"}) as brain:
+        with brain.eye() as eye:
+            eye.send('{"token": "\\ud800"}')
+            with pytest.raises(ConnectionClosed) as closed:
+                eye.recv()
+        assert closed.value.rcvd.code == 1008, closed.value.rcvd
+        assert closed.value.rcvd.reason == "Missing or wrong token: open the page with ?token=… as given to you."
+        assert b'cortical_connections_refused_total{reason="token"} 1.0' in get(brain.url + "/metrics")[1]
+        assert "Traceback" not in brain.log and "connection handler failed" not in brain.log
+        with Eye(f"{brain.ws_url}?token=letmein") as eye:
+            eye.wait_ready()
+            assert eye.ask("still here?")["text"] == "still here?"
 
 
 # -- item 4: numbers ----------------------------------------------------------------------
