@@ -1,10 +1,11 @@
 """Who may enrol or forget which name, and what a name may be (issue 22, items 5 and 11): pure."""
 
 import re
+import unicodedata
 
 import pytest
 
-from actors.cortexes.faces.enrolment import EnrolError, check_name, enrolled_as, may_enroll, may_forget
+from actors.cortexes.faces.enrolment import EnrolError, check_name, enrolled_as, may_enroll, may_forget, to_forget
 
 RULE = "A name may hold letters of any script, digits, spaces, hyphens, apostrophes and full stops; "
 
@@ -67,6 +68,61 @@ def test_a_name_is_the_enrolled_one_whatever_its_case():
     assert enrolled_as("eileen", ["Ada", "Eileen"]) == "Eileen"
     assert enrolled_as("EILEEN", ["Eileen"]) == "Eileen"
     assert enrolled_as("Eileen B", ["Eileen"]) is None
+
+
+#: Names an older brain stored as they were typed: "Zoë" decomposed (NFD), and characters
+#: check_name now refuses.
+LEGACY = ["Zoe\u0308", "Ada 😀", "Bob/Builder", "Ana  Lima"]
+
+
+@pytest.mark.parametrize(
+    "name, enrolled",
+    [
+        ("Zo\u00eb", "Zoe\u0308"),  # NFC against a stored NFD
+        ("ZO\u00cb", "Zoe\u0308"),
+        ("zoe\u0308", "Zoe\u0308"),
+        ("ana lima", "Ana  Lima"),  # check_name's single spaces against a stored double one
+        ("ADA 😀", "Ada 😀"),
+    ],
+)
+def test_a_name_is_the_enrolled_one_whatever_unicode_form_either_side_was_stored_in(name, enrolled):
+    """Review of issue 22's work, finding 9: only the case was folded, on both sides."""
+    assert enrolled_as(name, LEGACY) == enrolled
+    assert enrolled_as(unicodedata.normalize("NFD", name), LEGACY) == enrolled
+
+
+def test_another_face_cannot_take_a_name_an_older_brain_stored_decomposed():
+    """It could: "Zoë" (NFC, as check_name gives it) never matched the stored "Zoe\u0308", so a
+    second person with the same-looking name was enrolled with another face."""
+    with pytest.raises(EnrolError, match="is already enrolled, and the face I see is not theirs"):
+        may_enroll(check_name("Zoe\u0308"), None, LEGACY, admin=False, max_people=100)
+    assert may_enroll(check_name("Zoë"), "Zoe\u0308", LEGACY, admin=False, max_people=100) == "Zoe\u0308"
+
+
+@pytest.mark.parametrize(
+    "name, meant",
+    [
+        ("Ada 😀", "Ada 😀"),  # check_name refuses "😀" now: the enrolled name is looked up first
+        ("ada 😀", "Ada 😀"),
+        ("Bob/Builder", "Bob/Builder"),
+        ("Zo\u00eb", "Zoe\u0308"),
+        (" Ana Lima ", "Ana  Lima"),
+        ("Bert", "Bert"),  # not enrolled: the checked name (the store says it does not know it)
+        ("Be\u0301a", "B\u00e9a"),
+    ],
+)
+def test_forget_means_the_enrolled_name_even_one_check_name_now_refuses(name, meant):
+    """Review of issue 22's work, finding 9: check_name ran before the lookup, so a name an
+    older brain took with a character now refused could never be forgotten from an eye."""
+    assert to_forget(name, LEGACY) == meant
+
+
+@pytest.mark.parametrize(
+    "name, words", [("Carl 😀", RULE), ("..", "needs at least one letter"), (None, "Say whose face"), ("  ", "Say")]
+)
+def test_forget_of_a_name_not_enrolled_says_what_a_name_may_be(name, words):
+    with pytest.raises(EnrolError, match=re.escape(words)):
+        to_forget(name, LEGACY)
 
 
 KNOWN = ["Ada", "Eileen"]

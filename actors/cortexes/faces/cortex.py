@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from actors.cortexes.faces.appearances import Appearances
-from actors.cortexes.faces.enrolment import EnrolError, check_name, enrolled_as, may_enroll, may_forget
+from actors.cortexes.faces.enrolment import EnrolError, check_name, may_enroll, may_forget, to_forget
 from actors.cortexes.faces.store import FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
@@ -128,17 +128,17 @@ class Faces(FrameCortex, type_name="faces"):
                     "Enrolment is for the local backend; with Rekognition, list reference "
                     "photos under the cortex's references in the config."
                 )
-            name = check_name(args.get("name"), self.params.max_name_chars)
             if command == "forget":
-                enrolled = enrolled_as(name, self.store.names)
-                if enrolled is not None:  # (an unknown name: store.forget says so)
-                    name = enrolled  # any eye could otherwise make the brain forget anyone:
+                known = self.store.names
+                name = to_forget(args.get("name"), known, self.params.max_name_chars)
+                if name in known:  # (an unknown name: store.forget says so)
+                    # any eye could otherwise make the brain forget anyone:
                     may_forget(name, self._in_view() if self._recent() else [], admin=self._admin(args))
                 self.store.forget(name)
                 self.announced.pop(name, None)
                 self.emit("forgot", f"I have forgotten {name}.", {"name": name})
                 return
-            self._enroll(name, args)
+            self._enroll(check_name(args.get("name"), self.params.max_name_chars), args)
         except EnrolError as exc:
             self.error(str(exc), {"command": command})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 
-__all__ = ["EnrolError", "check_name", "enrolled_as", "may_enroll", "may_forget"]
+__all__ = ["EnrolError", "check_name", "enrolled_as", "may_enroll", "may_forget", "to_forget"]
 
 #: besides letters (of any script, with their combining marks) and digits
 _ALLOWED_MARKS = frozenset(" -'.\u2019\u02bc\u2010\u2011")  # space, hyphens, apostrophes, full stop
@@ -59,10 +59,31 @@ def _allowed(c: str) -> bool:
     return category[0] in "LM" or category == "Nd" or c in _ALLOWED_MARKS
 
 
+def _same_name(name: str) -> str:
+    """What every spelling of one name has in common: NFC, single spaces, casefolded (and
+    NFC again: casefolding may decompose)."""
+    tidied = " ".join(unicodedata.normalize("NFC", name).split())
+    return unicodedata.normalize("NFC", tidied.casefold())
+
+
 def enrolled_as(name: str, known: Collection[str]) -> str | None:
-    """The enrolled name that `name` is, whatever its case ("eileen" is Eileen), or None."""
-    folded = name.casefold()
-    return next((k for k in known if k.casefold() == folded), None)
+    """The enrolled name that `name` is, whatever its case ("eileen" is Eileen) or its
+    Unicode form, on either side: an older brain stored names as they were typed, and
+    "Zoe" + U+0308 (NFD) never matched "Zoë" (NFC), so another face could enrol under it."""
+    same = _same_name(name)
+    return next((k for k in known if _same_name(k) == same), None)
+
+
+def to_forget(name: object, known: Collection[str], max_chars: int = 60) -> str:
+    """The name a forget command means: the enrolled one it names (looked up first, as it
+    was given: an older brain took names with characters check_name now refuses, and they
+    must still be forgettable), else the checked name (which the store says it does not
+    know), or EnrolError saying what a name may be. Who may forget is may_forget's to say."""
+    if isinstance(name, str) and name.strip():
+        held = enrolled_as(name, known)
+        if held is not None:
+            return held
+    return check_name(name, max_chars)
 
 
 def may_enroll(name: str, in_view: str | None, known: Collection[str], *, admin: bool, max_people: int) -> str:
