@@ -265,8 +265,15 @@ def brain_state(brain) -> dict:
         return json.load(response)
 
 
+def metric(brain, sample: str) -> float:
+    """One sample of the brain's /metrics, named as it reads there: `name{label="…",…}`
+    (0 while it has not been counted yet)."""
+    with urllib.request.urlopen(brain.url + "/metrics", timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    line = next((x for x in lines if x.startswith(sample + " ")), "")
+    return float(line.split()[-1]) if line else 0.0
+
+
 def frames_received(brain) -> int:
     """Snapshots the brain has received so far (its /metrics): what reached it on the wire."""
-    metrics = urllib.request.urlopen(brain.url + "/metrics").read().decode()
-    line = next((x for x in metrics.splitlines() if x.startswith('cortical_messages_in_total{kind="image"}')), "")
-    return int(float(line.split()[-1])) if line else 0
+    return int(metric(brain, 'cortical_messages_in_total{kind="image"}'))

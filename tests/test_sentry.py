@@ -79,7 +79,7 @@ class Webhook:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(hook.delay_s)
+                time.sleep(hook.delay_s)  # (the subject: a slow webhook)
                 if hook.failures > 0:
                     hook.failures -= 1
                     self.send_response(503)
@@ -136,12 +136,18 @@ def models_ready(eye) -> None:
         ready.add((status["cortex"], status["data"]["model"]))
 
 
+#: A JPEG cut short: the sentry refuses it at once, with an error (and leaves its watch alone).
+BROKEN = COFFEE[: len(COFFEE) // 3]
+
+
 def sentry_saw(eye, image: bytes) -> None:
-    """Send a frame and wait until the sentry has looked at it (the faces cortex answers too)."""
+    """Send a frame and wait until the sentry has looked at it: a broken frame sent right
+    after waits for it (a frame cortex works on one frame at a time, in order, and drops
+    only a frame still waiting when a newer one comes), so the sentry's refusal of that one
+    comes once it has decided on this one."""
     eye.send(image)
-    eye.send("ping")
-    eye.wait_for(lambda o: o["kind"] == "echo", 30)
-    time.sleep(0.4)
+    eye.send(BROKEN)
+    eye.wait_for(lambda o: o["kind"] == "error" and o["cortex"] == "sentry" and "truncated" in o["text"], 60)
 
 
 @pytest.fixture
@@ -162,7 +168,7 @@ def test_an_unknown_person_raises_one_alert_per_appearance_and_a_known_one_none(
             sentry_saw(eye, frame(ASTRONAUT))
         assert not [o for o in eye.seen if o["kind"] == "alert"]
         sentry_saw(eye, COFFEE)
-        time.sleep(1.2)
+        time.sleep(1.2)  # (the subject: nobody in view for longer than gone_after_s, 1 s)
         sentry_saw(eye, COFFEE)  # nobody for over gone_after_s: Eileen's appearance is over
         # The cameraman is nobody we know: one alert, however long he stays.
         for _ in range(4):
@@ -175,7 +181,7 @@ def test_an_unknown_person_raises_one_alert_per_appearance_and_a_known_one_none(
         assert base64.b64decode(post["snapshot"]["content"]) == frame(CAMERAMAN)
         # He leaves and comes back: a second appearance, a second alert.
         sentry_saw(eye, COFFEE)
-        time.sleep(1.2)
+        time.sleep(1.2)  # (the subject, as above: he is gone for longer than gone_after_s)
         sentry_saw(eye, COFFEE)
         for _ in range(2):
             sentry_saw(eye, frame(CAMERAMAN))
