@@ -46,6 +46,7 @@ __all__ = [
     "MessageTooBig",
     "MalformedFrame",
     "StrangersFull",
+    "BadSignature",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ class NetworkGuard:
         return [ipaddress.ip_network(peer, strict=False) for peer in (self.host, *self.allowed_peers)]
 
 
+class BadSignature(ValueError):
+    """An actor-network message whose HMAC is not this brain's: its sender lacks the secret."""
+
+
 class SignedPickle:
     """pickle with an HMAC in front; stands in for thespian's TCP `serializer`."""
 
@@ -119,7 +124,7 @@ class SignedPickle:
                 "the sender does not have this brain's actor secret",
                 len(data),
             )
-            raise ValueError("actor-network message without a valid signature")
+            raise BadSignature("actor-network message without a valid signature")
         return pickle.loads(body)
 
 

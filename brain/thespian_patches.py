@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from brain.actor_network import FrameBuffer, NetworkGuard, SignedPickle, Strangers
+from brain.actor_network import (
+    BadSignature,
+    FrameBuffer,
+    MalformedFrame,
+    MessageTooBig,
+    NetworkGuard,
+    SignedPickle,
+    Strangers,
+)
 
 __all__ = [
     "PINNED_VERSION",
@@ -90,6 +98,17 @@ PATCHES: tuple[Patch, ...] = (
         "a stream without '>' was read 20 bytes at a time forever (3 MB kept a cortex busy for "
         "minutes), and an announced 2 GB message was buffered before any check (256 MB held)",
         "tests/test_security.py::test_bytes_without_a_size_are_cut_after_a_few_and_the_brain_lives_on",
+    ),
+    Patch(
+        "bad acknowledgements",
+        "thespian.system.transport.TCPTransport.TCPTransport._check_XMIT_4_done",
+        "thespian.system.transport.TCPTransport.TCPTransport._check_XMIT_4_done",
+        "an answer to a sent message that the frame buffer or the signature refuses is a corrupted "
+        "acknowledgement: the send pauses and is tried again, as thespian does with one it cannot read",
+        "the refusal escaped into thespian's catch-all, which dropped the send unfinished: never retried, "
+        "never reported, and one of the actor's 20 in-flight sends held for good; after 20 such answers "
+        "(from an allowed peer, or a process on a dead actor's port) that actor, the admin too, sent nothing more",
+        "tests/test_thespian_patches.py::test_answers_that_are_not_acknowledgements_leave_the_member_sending",
     ),
     Patch(
         "strangers' bytes",
@@ -178,6 +197,7 @@ def apply_patches(guard: NetworkGuard, log_file: Path, log_defs: dict, reregistr
         return FrameBuffer(deserialize, guard.max_message_bytes, strangers)
 
     TCPTransport.ReceiveBuffer = any_peer
+    _survive_bad_acknowledgements(TCPTransport.TCPTransport)
     _count_strangers(TCPTransport.TCPIncoming_Common, stranger)
     TCPTransport.serializer = SignedPickle(guard.secret)
 
@@ -252,6 +272,33 @@ def _survive_accept_errors(transport_class) -> None:
 
     transport_class._acceptNewIncoming = _acceptNewIncoming
     transport_class._cortical_original_accept = original_accept
+
+
+def _survive_bad_acknowledgements(transport_class) -> None:
+    """After sending, thespian reads the peer's acknowledgement into a frame buffer
+    (ours) and calls addMore and completed() with no try of its own: a refusal there
+    reached `_nextTransmitStep`'s catch-all, which abandons the send without finishing it
+    (no retry, no failure callback, its in-flight slot never given back). Treat it as
+    thespian treats an acknowledgement it cannot read."""
+    original_check = getattr(transport_class, "_cortical_original_check_ack", transport_class._check_XMIT_4_done)
+
+    def _check_XMIT_4_done(self, intent, rcv):
+        try:
+            return original_check(self, intent, rcv)
+        except (MalformedFrame, MessageTooBig, BadSignature) as refused:
+            log.warning(
+                "%s answered a message with something other than an acknowledgement (%s): "
+                "the message is sent again after a pause",
+                intent.targetAddr,
+                refused,
+            )
+            # (thespian's own lines for an acknowledgement that completed() cannot read)
+            intent.backoffPause(True)
+            intent.stage = self._XMITStepRetry
+            return self._nextTransmitStep(intent)
+
+    transport_class._check_XMIT_4_done = _check_XMIT_4_done
+    transport_class._cortical_original_check_ack = original_check
 
 
 def _count_strangers(incoming_class, stranger_buffer) -> None:

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import ast
 import importlib
+import secrets
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from thespian.system.transport.asyncTransportBase import MAX_PENDING_TRANSMITS
 
 from brain.thespian_patches import PATCHES, PINNED_VERSION, ThespianVersionError, check_version
+from harness.brains import Member
+from harness.processes import admin_session, processes_in_session
+from harness.waits import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,3 +112,63 @@ print(json.dumps([p.name for p in PATCHES if value(p) is before[p.name]]))
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"not applied: {done.stdout}"
+
+
+class FakeLeader:
+    """A plain TCP server on 127.0.0.1 where a `brain join` looks for its leader: it reads
+    what each connection sends, answers `answer` (not an acknowledgement) and closes."""
+
+    def __init__(self, answer: bytes):
+        self.answer = answer
+        self.messages = 0  # connections that sent something: the member's registrations
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # (closed)
+                return
+            with connection:
+                connection.settimeout(2)
+                try:
+                    if connection.recv(65536):
+                        self.messages += 1
+                    connection.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"this is not a frame, it has no size", b"5>hello", b"99999999999999>"],
+    ids=["no size", "unsigned", "too big"],
+)
+def test_answers_that_are_not_acknowledgements_leave_the_member_sending(tmp_path, answer):
+    # Each answer that the frame buffer or the signature refused made thespian abandon the
+    # send, holding one of the admin's MAX_PENDING_TRANSMITS (20) in-flight sends for good:
+    # after 20 the admin sent nothing more, to anyone. It re-registers every second here,
+    # so before the mend the leader heard 20 registrations and then silence.
+    leader = FakeLeader(answer)
+    env = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32), "CONVENTION_REREGISTRATION_PERIOD": "0:01"}
+    member = Member(SimpleNamespace(admin_port=leader.port), "127.0.0.1", "cpu", tmp_path, env)
+    try:
+        heard = MAX_PENDING_TRANSMITS + 3
+        assert wait_until(lambda: leader.messages >= heard, 40), f"the leader heard {leader.messages} messages"
+        # The member and its admin live, and the admin still does its work: a clean stop
+        # goes through it (a deaf admin was left to the lifeline).
+        assert member.proc.poll() is None
+        admin = admin_session(member.admin_port)
+        assert admin and processes_in_session(admin)
+        assert member.stop() == 0
+        assert wait_until(lambda: not processes_in_session(admin), 5)
+        assert "is gone without stopping its actor system" not in member.log
+        assert "answered a message with something other than an acknowledgement" in member.log
+    finally:
+        member.stop()
+        leader.close()
