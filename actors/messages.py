@@ -491,10 +491,11 @@ class Pong:
 @dataclass(frozen=True)
 class WatchBrain:
     """Brain → its lifeline at start: end the actor system when this process is gone
-    (`started`, its creation time, tells it from a later process given the same pid)."""
+    (`started`, when it started in clock ticks since boot, tells it from a later process
+    given the same pid; unlike a wall-clock time, no clock step moves it)."""
 
     pid: int
-    started: float
+    started: int
 
 
 @dataclass(frozen=True)

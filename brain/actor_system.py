@@ -78,13 +78,10 @@ def start_actor_system(guard: NetworkGuard, admin_port: int, capabilities: dict 
 def _tie_to_this_process(system) -> None:
     """The actor system ends itself when this process is gone, however it went
     (actors/lifeline.py): a SIGKILLed brain left it all running on the admin port."""
-    import psutil
-
-    from actors.lifeline import Lifeline
+    from actors.lifeline import Lifeline, start_of
     from actors.messages import WatchBrain
 
-    me = psutil.Process()
-    system.tell(system.createActor(Lifeline), WatchBrain(me.pid, me.create_time()))
+    system.tell(system.createActor(Lifeline), WatchBrain(os.getpid(), start_of(os.getpid())))
 
 
 def directory_problem(status: os.stat_result, uid: int) -> str | None:

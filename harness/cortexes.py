@@ -1,5 +1,6 @@
 """Cortexes that exist only for tests, loaded by e.g. `type = "harness.cortexes:Flaky"`."""
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -44,3 +45,24 @@ class Mumbler(Cortex):
 
     def on_stimulus(self, stimulus) -> None:
         self.emit("mumble", "half a character: \ud800" if stimulus.text == "mumble" else stimulus.text)
+
+
+class Deaf(Cortex):
+    """On "stay" says "staying", then stays in its handler for a minute, deaf to the actor
+    system's shutdown (as a holder inside a long model call), starting short-lived helper
+    processes all the while (as a call that runs workers): processes of its session come
+    and go under the lifeline's reaper, as while dozens of actors shut down. Echoes
+    anything else."""
+
+    def on_stimulus(self, stimulus) -> None:
+        if stimulus.text != "stay":
+            self.emit("deaf", stimulus.text)
+            return
+        self.emit("deaf", "staying")
+        helpers: list[subprocess.Popen] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            helpers = [helper for helper in helpers if helper.poll() is None]
+            if len(helpers) < 4:
+                helpers.append(subprocess.Popen(["sleep", "0.03"], stdout=subprocess.DEVNULL))
+            time.sleep(0.005)

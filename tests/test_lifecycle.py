@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from actors.lifeline import GRACE_S, KILL_FOR_S
 from harness.brains import Brain, Member, free_port, running_brain
 from harness.configs import ECHO_TICKER, write_config
 from harness.processes import actor_processes, process_title
@@ -89,6 +90,43 @@ def test_a_killed_brain_leaves_no_actor_behind_and_starts_again(tmp_path):
             assert "Lifeline" in titles(brain.processes())
             brain.proc.kill()  # (not reaped: a zombie, as under a parent that is busy)
             assert wait_until(lambda: not brain.processes(), 15), titles(brain.processes())
+        assert "is gone without stopping its actor system" in brain.log
+    finally:
+        brain.stop()
+        brain.kill_leftovers()
+    with running_brain(ECHO_TICKER, tmp_path, admin_port=brain.admin_port) as again:
+        with again.eye() as eye:
+            eye.wait_ready()
+            assert eye.ask("here again")["text"] == "here again"
+
+
+DEAF = """
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "deaf"
+type = "harness.cortexes:Deaf"
+subscribes = ["text"]
+"""
+
+
+def test_a_killed_brain_with_an_actor_deaf_to_the_shutdown_leaves_nothing_behind(tmp_path):
+    # The lifeline's reaper SIGKILLs what a clean shutdown leaves after GRACE_S. It read the
+    # status of each process it had listed, and one that had ended meanwhile (as some always
+    # do while dozens shut down; here the deaf cortex's helpers) ended the reaper instead:
+    # the deaf cortex, its Session and the admin stayed, on the admin port.
+    brain = Brain(write_config(tmp_path / "brain.toml", DEAF), tmp_path)
+    try:
+        with brain.eye() as eye:
+            eye.wait_ready()
+            eye.send("stay")
+            eye.wait_for(lambda o: o["kind"] == "deaf" and o["text"] == "staying", 15)
+            assert "Deaf" in titles(brain.processes())
+            brain.proc.kill()
+            assert wait_until(lambda: not brain.processes(), GRACE_S + KILL_FOR_S), titles(brain.processes())
         assert "is gone without stopping its actor system" in brain.log
     finally:
         brain.stop()
