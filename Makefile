@@ -111,6 +111,7 @@ probe: setup
 	$(BIN)/python -m bench.probe_live_view
 	$(BIN)/python -m bench.probe_teach
 	$(BIN)/python -m bench.probe_actor_network
+	$(BIN)/python -m bench.probe_lifeline
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache models $(TFJS)

@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from thespian.system.transport.asyncTransportBase import MAX_PENDING_TRANSMITS
 
 from brain.thespian_patches import PATCHES, PINNED_VERSION, ThespianVersionError, check_version
 from harness.brains import Member
@@ -151,14 +150,19 @@ class FakeLeader:
 )
 def test_answers_that_are_not_acknowledgements_leave_the_member_sending(tmp_path, answer):
     # Each answer that the frame buffer or the signature refused made thespian abandon the
-    # send, holding one of the admin's MAX_PENDING_TRANSMITS (20) in-flight sends for good:
-    # after 20 the admin sent nothing more, to anyone. It re-registers every second here,
-    # so before the mend the leader heard 20 registrations and then silence.
+    # send, holding one of the admin's in-flight sends (THESPIAN_MAX_PENDING_TRANSMITS, 20)
+    # for good: after 20 the admin sent nothing more, to anyone (measured: the leader heard
+    # 20 registrations, then silence). Here it re-registers every second and has 3 slots.
     leader = FakeLeader(answer)
-    env = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32), "CONVENTION_REREGISTRATION_PERIOD": "0:01"}
+    slots = 3
+    env = {
+        "CORTICAL_ACTOR_SECRET": secrets.token_hex(32),
+        "CONVENTION_REREGISTRATION_PERIOD": "0:01",
+        "THESPIAN_MAX_PENDING_TRANSMITS": str(slots),
+    }
     member = Member(SimpleNamespace(admin_port=leader.port), "127.0.0.1", "cpu", tmp_path, env)
     try:
-        heard = MAX_PENDING_TRANSMITS + 3
+        heard = slots + 3
         assert wait_until(lambda: leader.messages >= heard, 40), f"the leader heard {leader.messages} messages"
         # The member and its admin live, and the admin still does its work: a clean stop
         # goes through it (a deaf admin was left to the lifeline).
@@ -169,6 +173,7 @@ def test_answers_that_are_not_acknowledgements_leave_the_member_sending(tmp_path
         assert wait_until(lambda: not processes_in_session(admin), 5)
         assert "is gone without stopping its actor system" not in member.log
         assert "answered a message with something other than an acknowledgement" in member.log
+        assert leader.messages < 3 * heard  # (each send failed at once: the peer is not hammered)
     finally:
         member.stop()
         leader.close()
