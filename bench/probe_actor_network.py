@@ -27,6 +27,7 @@ from pathlib import Path
 
 from harness.brains import Brain, Member, running_brain
 from harness.configs import ECHO_TICKER, write_config
+from harness.report import table
 from harness.waits import wait_until
 
 MB = 1 << 20
@@ -199,10 +200,7 @@ def main() -> int:
             rows += stream_part(brain)
             rows += announced_part(brain)
         rows += kill_part(parts["kill"])
-    width = max(len(row[0]) for row in rows)
-    print(f"{'tried':<{width}}  {'what happened':<70}  answers after")
-    for tried, happened, alive in rows:
-        print(f"{tried:<{width}}  {happened:<70}  {alive}")
+    table(("tried", "what happened", "answers after"), rows)
     return 0
 
 

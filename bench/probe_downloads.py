@@ -26,6 +26,7 @@ import psutil
 from brain.http_routes import MODELS_DIR
 from harness.brains import running_brain
 from harness.eyes import Eye
+from harness.report import table
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n'
 MODEL = "movenet-lightning.bin"
@@ -128,14 +129,6 @@ def half_handshake_part(brain) -> tuple[str, str, bool]:
     peer.close()
     said = f"closed after {took:.1f} s" if took < 19 else "still open after 20 s"
     return ("half a websocket handshake, never finished", said, answers(brain))
-
-
-def table(head: tuple[str, ...], rows: list[tuple]) -> None:
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in rows:
-        print("| " + " | ".join("yes" if c is True else "NO" if c is False else str(c) for c in row) + " |")
-    print()
 
 
 def main() -> None:

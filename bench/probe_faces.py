@@ -29,6 +29,7 @@ from harness.brains import running_brain
 from harness.configs import default_config
 from harness.eyes import ready_eye
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
+from harness.report import table
 
 ADMIN = "probe-admin"
 
@@ -125,10 +126,7 @@ def main() -> None:
             rows += admin_part(brain, a, b)
             rows += names_part(brain, b, store)
             rows += flood_part(brain, b, args.flood)
-    width = max(len(row[0]) for row in rows)
-    print(f"{'tried':<{width}}  {'still answers':<13}  what happened")
-    for tried, happened, alive in rows:
-        print(f"{tried:<{width}}  {'yes' if alive else 'NO':<13}  {happened}")
+    table(("tried", "what happened", "still answers"), rows)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from actors.lifeline import GRACE_S, alive, start_of
 from harness.brains import Brain, Member, running_brain
 from harness.configs import ECHO_TICKER, write_config
 from harness.processes import admin_session, processes_in_session
+from harness.report import table
 from harness.waits import wait_until
 
 DEAF = """
@@ -176,10 +177,7 @@ def main() -> int:
         rows += clock_part(parts["clock"])
         rows += deaf_part(parts["deaf"])
         rows += acknowledgement_part(parts["acks"])
-    width = max(len(row[0]) for row in rows)
-    print(f"{'tried':<{width}}  {'what happened':<80}  answers after")
-    for tried, happened, live in rows:
-        print(f"{tried:<{width}}  {happened:<80}  {live}")
+    table(("tried", "what happened", "answers after"), rows)
     return 0
 
 

@@ -35,47 +35,12 @@ from websockets.exceptions import ConnectionClosed
 from actors.cortexes.learned.store import TeachStore
 from harness import ROOT
 from harness.brains import running_brain
-from harness.configs import models
+from harness.configs import STORES_NEEDS, stores_topology
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
+from harness.report import table
 from harness.waits import wait_until
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 100
-
-TOPOLOGY = """
-[server]
-max_frames_per_s = 200.0
-max_messages_per_s = 400.0
-
-{models}
-
-[[cortex]]
-name = "echo"
-type = "echo"
-subscribes = ["text"]
-
-[[cortex]]
-name = "learned"
-type = "learned"
-subscribes = ["image", "command"]
-params = {{ store_dir = "{tmp}/teach", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 40 }}
-
-[[cortex]]
-name = "faces"
-type = "faces"
-subscribes = ["image", "command"]
-params = {{ store_dir = "{tmp}/faces", infer_timeout_ms = 60000 }}
-
-[[cortex]]
-name = "sentry"
-type = "sentry"
-subscribes = ["image"]
-params = {{ store_dir = "{tmp}/faces", alerts_dir = "{tmp}/alerts", infer_timeout_ms = 60000 }}
-"""
-
-#: (cortex, model) pairs that must be ready before frames are worth sending.
-NEEDS = {("learned", "pose"), ("learned", "image-features"), ("faces", "faces"), ("faces", "face-embeddings")} | {
-    ("sentry", m) for m in ("objects", "faces", "face-embeddings")
-}
 
 
 # -- 1. archives ------------------------------------------------------------------------
@@ -217,10 +182,10 @@ def mode(path: Path) -> str:
 def brain_part(tmp: Path) -> tuple[list[tuple], list[tuple]]:
     rows, modes = [], []
     rng = np.random.default_rng(5)
-    config = TOPOLOGY.format(tmp=tmp, models=models("pose", "image-features", "objects", "faces", "face-embeddings"))
+    config = stores_topology(tmp, max_epochs=40)
     with running_brain(config, tmp) as brain, brain.eye(max_size=None) as eye:
         ready, deadline = set(), time.monotonic() + 180
-        while not NEEDS <= ready and time.monotonic() < deadline:
+        while not STORES_NEEDS <= ready and time.monotonic() < deadline:
             status = wait(eye, lambda o: o["data"].get("state") == "ready" and "model" in o["data"], 5)
             if status:
                 ready.add((status["cortex"], status["data"]["model"]))
@@ -295,14 +260,6 @@ def brain_part(tmp: Path) -> tuple[list[tuple], list[tuple]]:
         ]:
             modes.append((what, mode(path) if path else "none written", path.name if path else ""))
     return rows, modes
-
-
-def table(head: tuple[str, ...], rows: list[tuple]) -> None:
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in rows:
-        print("| " + " | ".join("yes" if c is True else "NO" if c is False else str(c) for c in row) + " |")
-    print()
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.brains import running_brain
 from harness.configs import default_config
 from harness.eyes import Eye
+from harness.report import table
 from harness.waits import wait_until
 
 EYE_TOKEN, EVENTS_TOKEN = "probe-eye", "probe-events"
@@ -203,14 +204,6 @@ def pngs_part(brain, count: int) -> tuple[list[tuple[str, str, bool]], list[tupl
         rows.append((f"{count} PNGs of {side}×{side} ({len(picture) / 1000:.0f} KB)", "; ".join(kinds), answers(brain)))
         figures.append((f"brain PSS MB, {side}² PNGs", f"{mb(before)} → {mb(peak[0])}", mb(brain_pss(brain))))
     return rows, figures
-
-
-def table(head: tuple[str, ...], rows: list[tuple]) -> None:
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for row in rows:
-        print("| " + " | ".join("yes" if c is True else "NO" if c is False else str(c) for c in row) + " |")
-    print()
 
 
 def main() -> None:

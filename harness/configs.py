@@ -96,3 +96,49 @@ MODELS = {
 
 def models(*names: str) -> str:
     return "".join(f'\n[[model]]\nname = "{n}"\nkind = "{MODELS[n][0]}"\npath = "{MODELS[n][1]}"\n' for n in names)
+
+
+# The brain's three data stores on one eye (teach projects, enrolled faces, alert
+# snapshots), for the private-data test and probe: format with tmp= and max_epochs=.
+STORES_TOPOLOGY = """
+[server]
+max_frames_per_s = 200.0
+max_messages_per_s = 400.0
+{models}
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "learned"
+type = "learned"
+subscribes = ["image", "command"]
+params = {{ store_dir = "{tmp}/teach", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = {max_epochs} }}
+
+[[cortex]]
+name = "faces"
+type = "faces"
+subscribes = ["image", "command"]
+params = {{ store_dir = "{tmp}/faces", infer_timeout_ms = 60000 }}
+
+[[cortex]]
+name = "sentry"
+type = "sentry"
+subscribes = ["image"]
+params = {{ store_dir = "{tmp}/faces", alerts_dir = "{tmp}/alerts", confirm_frames = 1, infer_timeout_ms = 60000 }}
+"""
+
+#: (cortex, model) pairs of STORES_TOPOLOGY that must be ready before a frame is worth sending.
+STORES_NEEDS = {
+    ("learned", "pose"),
+    ("learned", "image-features"),
+    ("faces", "faces"),
+    ("faces", "face-embeddings"),
+} | {("sentry", model) for model in ("objects", "faces", "face-embeddings")}
+
+
+def stores_topology(tmp, max_epochs: int) -> str:
+    every = models("pose", "image-features", "objects", "faces", "face-embeddings")
+    return STORES_TOPOLOGY.format(tmp=tmp, models=every, max_epochs=max_epochs)

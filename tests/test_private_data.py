@@ -12,44 +12,8 @@ import stat
 import numpy as np
 
 from harness.brains import running_brain
-from harness.configs import models
+from harness.configs import STORES_NEEDS, stores_topology
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
-
-TOPOLOGY = """
-[server]
-max_frames_per_s = 200.0
-max_messages_per_s = 400.0
-
-{models}
-
-[[cortex]]
-name = "echo"
-type = "echo"
-subscribes = ["text"]
-
-[[cortex]]
-name = "learned"
-type = "learned"
-subscribes = ["image", "command"]
-params = {{ store_dir = "{tmp}/teach", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 2 }}
-
-[[cortex]]
-name = "faces"
-type = "faces"
-subscribes = ["image", "command"]
-params = {{ store_dir = "{tmp}/faces", infer_timeout_ms = 60000 }}
-
-[[cortex]]
-name = "sentry"
-type = "sentry"
-subscribes = ["image"]
-params = {{ store_dir = "{tmp}/faces", alerts_dir = "{tmp}/alerts", confirm_frames = 1, infer_timeout_ms = 60000 }}
-"""
-
-#: (cortex, model) pairs ready before a frame is worth sending.
-NEEDS = {("learned", "pose"), ("learned", "image-features"), ("faces", "faces"), ("faces", "face-embeddings")} | {
-    ("sentry", model) for model in ("objects", "faces", "face-embeddings")
-}
 
 
 def answer(eye, cortex: str, kinds: tuple[str, ...], timeout: float = 60) -> dict:
@@ -65,10 +29,9 @@ def test_samples_heads_snapshots_and_faces_are_for_the_brains_user_alone(tmp_pat
     for older in ("teach", "faces"):  # made by an older brain: open to all
         (tmp_path / older).mkdir()
         (tmp_path / older).chmod(0o755)
-    every = models("pose", "image-features", "objects", "faces", "face-embeddings")
-    with running_brain(TOPOLOGY.format(tmp=tmp_path, models=every), tmp_path) as brain, brain.eye(max_size=None) as eye:
+    with running_brain(stores_topology(tmp_path, max_epochs=2), tmp_path) as brain, brain.eye(max_size=None) as eye:
         ready = set()
-        while not NEEDS <= ready:
+        while not STORES_NEEDS <= ready:
             status = eye.wait_for(lambda o: o["data"].get("state") == "ready" and "model" in o["data"], 120)
             ready.add((status["cortex"], status["data"]["model"]))
         eye.send(frame(ASTRONAUT))
