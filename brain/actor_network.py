@@ -115,7 +115,7 @@ class SignedPickle:
         return self._tag(body) + body
 
     def loads(self, data: bytes | bytearray):
-        if len(data) < 32 and bytes(data) in self._acks:
+        if len(data) < _TAG_BYTES and bytes(data) in self._acks:
             return self._acks[bytes(data)]
         tag, body = data[:_TAG_BYTES], memoryview(data)[_TAG_BYTES:]  # (a frame is not copied again)
         if len(tag) < _TAG_BYTES or not hmac.compare_digest(tag, self._tag(body)):

@@ -164,8 +164,7 @@ class HttpRoutes:
         """The live view (docs/operations.md, "Look inside"): the eye's guards, and its token when one is set."""
         if not self._token_given(request):
             return _response(HTTPStatus.FORBIDDEN, b"Add ?token=... (the eye token) to see the brain.\n", "text/plain")
-        origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(request):
+        if not self._origin_allowed(request):  # (True without an Origin: not a browser)
             return _response(
                 HTTPStatus.FORBIDDEN, b"This page's origin may not read the brain's state.\n", "text/plain"
             )

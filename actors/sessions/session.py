@@ -146,7 +146,6 @@ class Session(Watching):
         if self.routes is not None:
             send_route(self.routes, RoutesGiven(message.session_id))
         self._maybe_ready()
-        self._tell_states()
         early, self.early = self.early, []
         for stimulus in early:
             self._take_stimulus(stimulus)
@@ -226,7 +225,6 @@ class Session(Watching):
                     Meter(restarted=message.name),
                 )
         self._maybe_ready()
-        self._tell_states()
 
     def _maybe_ready(self) -> None:
         if self.starting:
@@ -296,7 +294,6 @@ class Session(Watching):
                 self.starting.discard(name)
                 self._crashed(name)
                 self._maybe_ready()
-        self._tell_states()
 
     def _crashed(self, name: str) -> None:
         policy = self.policy
@@ -337,7 +334,6 @@ class Session(Watching):
             return
         spec = next(s for s in self.open.cortexes if s.name == due.name)
         self._start(spec)
-        self._tell_states()
 
     def receiveMsg_PoisonMessage(self, message: PoisonMessage, sender) -> None:
         log.warning("a message could not be delivered or handled: %r", message.poisonMessage)
@@ -353,6 +349,12 @@ class Session(Watching):
         """A cortex's new state (`error`: None keeps the last one), told at the next _tell_states()."""
         before = self.seen.get(name) or CortexSeen(name, state)
         self.seen[name] = CortexSeen(name, state, before.restarts + restarted, before.error if error is None else error)
+
+    def receiveMessage(self, message, sender):
+        watched = super().receiveMessage(message, sender)
+        # Any handler may change a cortex's state: the live view hears of it here, once.
+        self._tell_states()
+        return watched
 
     def _tell_states(self) -> None:
         """The gateway's live view learns the cortexes' states from here, as they change."""

@@ -39,9 +39,10 @@ IMPORTING = ".import-"  # (no project name starts with a dot)
 #: An unlocked import directory younger than this may be one just made, whose importer has
 #: not yet taken its lock: it is left alone.
 STALE_IMPORT_S = 60.0
-#: Zip flag bits: 0x1 encrypted, 0x20 compressed patched data, 0x40 strongly encrypted;
-#: zipfile reads none of them (a password, or NotImplementedError).
-UNREADABLE_FLAGS = 0x61
+#: Zip flag bits zipfile reads none of (a password, or NotImplementedError): 0x1 encrypted,
+#: 0x40 strongly encrypted; 0x20 compressed patched data.
+ENCRYPTED_FLAGS = 0x41
+PATCHED_FLAG = 0x20
 
 
 class TeachError(ValueError):
@@ -342,9 +343,9 @@ def check_archive(entries: list[zipfile.ZipInfo], limits: TeachLimits, room: int
             raise TeachError(f"{said} climbs out of its folder (..); {way_out}")
         if stat.S_ISLNK(info.external_attr >> 16):
             raise TeachError(f"{said} is a symbolic link; {way_out}")
-        if info.flag_bits & 0x41:
+        if info.flag_bits & ENCRYPTED_FLAGS:
             raise TeachError(f"{said} is encrypted; export the project again, without a password.")
-        if info.flag_bits & UNREADABLE_FLAGS:
+        if info.flag_bits & PATCHED_FLAG:
             raise TeachError(f"{said} holds compressed patched data, which this brain cannot read; {way_out}")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise TeachError(

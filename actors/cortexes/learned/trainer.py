@@ -102,8 +102,8 @@ class Trainer(ActorTypeDispatcher):
         tf.config.threading.set_inter_op_parallelism_threads(1)
         keras.utils.set_random_seed(job.seed)
         directory = Path(job.project_dir)
-        store = TeachStore(directory.parent)
-        samples = store.samples(directory.name)
+        self.store = TeachStore(directory.parent)  # (once: a store's start tightens and sweeps its folder)
+        samples = self.store.samples(directory.name)
         self.labels = sorted({label for label, _ in samples})
         kind = "movenet" if job.features == "pose" else "centernet-embedding"
         recipe = RECIPES[kind]
@@ -190,7 +190,7 @@ class Trainer(ActorTypeDispatcher):
         predicted = np.argmax(self.head.predict(self.vx, verbose=0), axis=1).tolist()
         matrix = confusion(self.vy.tolist(), predicted, len(self.labels))
         directory = Path(job.project_dir)
-        store = TeachStore(directory.parent)
+        store = self.store
         version = store.new_version(directory.name)
         self.head.save(version / "model.keras")
         # What the holder runs (LiteRT, without TensorFlow); the Keras file is the source.

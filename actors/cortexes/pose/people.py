@@ -45,7 +45,7 @@ class People:
         shown = set()
         for person, gestures, seen in showing:
             shown.add(person)
-            debouncer = self._debouncers.setdefault(person, Debouncer(self.settings))
+            debouncer = self._debouncers.get(person) or self._debouncers.setdefault(person, Debouncer(self.settings))
             events += [(person, gesture) for gesture in debouncer.see(now, dict(gestures), seen)]
         for gone in set(self._debouncers) - set(kept) - shown:
             del self._debouncers[gone]

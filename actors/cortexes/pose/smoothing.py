@@ -92,7 +92,7 @@ class KeypointSmoother:
             points = np.asarray(person.keypoints, np.float64)
             x1, y1, x2, y2 = person.box
             size = ((x2 - x1) + (y2 - y1)) / 2  # as MediaPipe's object scale
-            one = self._filters.setdefault(person.id, OneEuroFilter(self.settings))
+            one = self._filters.get(person.id) or self._filters.setdefault(person.id, OneEuroFilter(self.settings))
             smoothed = points.copy()
             smoothed[:, :2] = one(now, points[:, :2], size, (points[:, 2] >= self.min_score)[:, None])
             out.append(replace(person, keypoints=smoothed))
