@@ -34,8 +34,14 @@ import secrets
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from brain.config import ActorsConfig
 
 __all__ = [
+    "CannotStart",
+    "network_guard",
     "NetworkGuard",
     "SignedPickle",
     "FrameBuffer",
@@ -301,3 +307,27 @@ class FrameBuffer:
         if self.isDone():
             return self._deserialize(self._buf), self._extra
         return None
+
+
+class CannotStart(RuntimeError):
+    """A reason, in a sentence, why the brain will not start."""
+
+
+def network_guard(actors: ActorsConfig, joining: bool = False) -> NetworkGuard:
+    """The guard for `[actors]` as the config says, with the secret from its environment
+    variable; CannotStart, in a sentence, where the brain must not run so."""
+    secret = os.environ.get(actors.secret_env, "")
+    if not secret and (joining or not is_loopback(actors.host)):
+        why = "joins another brain" if joining else f"listens on {actors.host}, which other machines can reach"
+        raise CannotStart(
+            f"the actor system {why}, so every actor message must be signed with a shared secret: "
+            f"set {actors.secret_env} to the same value on every machine, e.g. "
+            f"`export {actors.secret_env}=$(openssl rand -hex 32)`"
+        )
+    if secret and len(secret) < 16:
+        raise CannotStart(
+            f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, e.g. `openssl rand -hex 32`"
+        )
+    return NetworkGuard.for_host(
+        actors.host, actors.allowed_peers, secret, actors.max_message_bytes, actors.max_unauthenticated_bytes
+    )

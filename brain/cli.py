@@ -11,11 +11,11 @@ import os
 import sys
 
 from brain import teach_files
-from brain.actor_network import NetworkGuard, is_loopback
-from brain.config import ActorsConfig, Config, ConfigError, load_config
+from brain.actor_network import CannotStart, network_guard
+from brain.config import Config, ConfigError, load_config
 from brain.thespian_patches import ThespianVersionError, check_version
 
-__all__ = ["main", "CannotStart", "network_guard"]
+__all__ = ["main"]
 
 log = logging.getLogger("brain")
 
@@ -66,28 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--token", default=os.environ.get("CORTICAL_EYE_TOKEN", ""), help="the eye token, if one is set")
     top.add_argument("--once", action="store_true", help="print once and exit")
     return parser
-
-
-class CannotStart(RuntimeError):
-    """A reason, in a sentence, why the brain will not start."""
-
-
-def network_guard(actors: ActorsConfig, joining: bool = False) -> NetworkGuard:
-    secret = os.environ.get(actors.secret_env, "")
-    if not secret and (joining or not is_loopback(actors.host)):
-        why = "joins another brain" if joining else f"listens on {actors.host}, which other machines can reach"
-        raise CannotStart(
-            f"the actor system {why}, so every actor message must be signed with a shared secret: "
-            f"set {actors.secret_env} to the same value on every machine, e.g. "
-            f"`export {actors.secret_env}=$(openssl rand -hex 32)`"
-        )
-    if secret and len(secret) < 16:
-        raise CannotStart(
-            f"{actors.secret_env} is too short ({len(secret)} characters); use at least 16, e.g. `openssl rand -hex 32`"
-        )
-    return NetworkGuard.for_host(
-        actors.host, actors.allowed_peers, secret, actors.max_message_bytes, actors.max_unauthenticated_bytes
-    )
 
 
 def _with_overrides(config: Config, args: argparse.Namespace) -> Config:

@@ -14,7 +14,6 @@ import os
 import time
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import psutil
@@ -24,9 +23,6 @@ from websockets.http11 import Request, Response
 
 from brain.config import ServerConfig
 from brain.eye_socket import FileResponse
-
-if TYPE_CHECKING:
-    from brain.gateway import Gateway
 
 __all__ = [
     "Downloads",
@@ -51,7 +47,7 @@ class HttpRoutes:
     handshake. Reads the gateway's state (eyes, metrics, the live view); changes only the
     count of files being sent."""
 
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway):  # (brain.gateway.Gateway, which imports this module)
         self.gateway = gateway
         server = gateway.config.server
         self.downloads = Downloads(server.max_downloads, server.max_downloads_per_client)

@@ -11,9 +11,8 @@ import socket
 import sys
 import time
 
-from brain.actor_network import is_loopback
+from brain.actor_network import CannotStart, is_loopback, network_guard
 from brain.actor_system import AdminPortBusy, private_directory, start_actor_system
-from brain.cli import CannotStart, network_guard
 from brain.config import CAPABILITY, ActorsConfig, ConfigError, load_config, parse_config
 from brain.gpu import answer, ask_tensorflow, gpu_warning, gpus_known
 from brain.serve import ACTOR_SYSTEM_DIED
