@@ -41,18 +41,17 @@ from actors.frame_flow import (
     WakeAfter,
     local_pid,
 )
-from actors.messages import (
+from actors.messages import Meter, Stimulus
+from actors.models.messages import (
     HolderLost,
     HolderSuspect,
     Infer,
     InferFailed,
     Inferred,
-    Meter,
     ModelAt,
     ModelLoading,
     ModelsNotNeeded,
     ModelUnavailable,
-    Stimulus,
     WhereIsModel,
 )
 from actors.preload import tune_malloc

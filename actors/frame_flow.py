@@ -29,7 +29,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.messages import Inferred, ModelAt, Stimulus
+from actors.messages import Stimulus
+from actors.models.messages import Inferred, ModelAt
 
 __all__ = [
     "BUSY_NOTICE_EVERY_S",

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actors.messages import Infer
 from actors.models import nanodet
+from actors.models.messages import Infer
 from bench.objects import Bare, photo
 from brain.actor_network import SignedPickle
 from harness.brains import Member, running_brain

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from actors.messages import CortexesNow, CortexSeen, HolderSeen, HoldersNow, HolderState, Output
+from actors.messages import CortexesNow, CortexSeen, Output
+from actors.models.messages import HolderSeen, HoldersNow, HolderState
 
 __all__ = ["BrainView", "histogram", "HISTOGRAM_MS", "THIS_MACHINE"]
 

@@ -42,7 +42,6 @@ from actors.dataplane.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, r
 from actors.messages import (
     CortexesNow,
     EyeOutput,
-    HoldersNow,
     Rerouted,
     Route,
     RoutesGiven,
@@ -52,6 +51,7 @@ from actors.messages import (
     WhoAmI,
     YouAre,
 )
+from actors.models.messages import HoldersNow
 from brain.routes import RouteTable
 
 __all__ = ["Bridge", "BridgeError", "SNAPSHOTS_KEPT"]

@@ -20,17 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from actors.messages import (
-    CloseSession,
-    CortexesNow,
-    HoldersNow,
-    OpenSession,
-    Output,
-    SessionEnded,
-    SessionStarted,
-    StartSession,
-    WatchModels,
-)
+from actors.messages import CloseSession, CortexesNow, OpenSession, Output, SessionEnded, SessionStarted, StartSession
+from actors.models.messages import HoldersNow, WatchModels
 from brain.brain_view import BrainView
 from brain.bridge import Bridge
 from brain.config import Config

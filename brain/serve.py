@@ -25,8 +25,9 @@ GATEWAY_BUFFERS_BYTES = 4 * 2**20
 def serve(config: Config, guard: NetworkGuard) -> int:
     """Start the actor system, the core actors and the gateway; serve until stopped.
     Returns the exit code."""
-    from actors.messages import Ping, StartDirectory
+    from actors.messages import Ping
     from actors.models.directory import ModelDirectory
+    from actors.models.messages import StartDirectory
     from actors.preload import preload
     from actors.sessions.reflector import Reflector
     from actors.sessions.supervisor import SessionSupervisor

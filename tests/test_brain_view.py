@@ -6,18 +6,8 @@ import os
 import signal
 import tomllib
 
-from actors.messages import (
-    CortexesNow,
-    CortexSeen,
-    CortexState,
-    HolderSeen,
-    HoldersNow,
-    HolderState,
-    HostNow,
-    Meter,
-    ModelsLoaded,
-    Output,
-)
+from actors.messages import CortexesNow, CortexSeen, CortexState, Meter, Output
+from actors.models.messages import HolderSeen, HoldersNow, HolderState, HostNow, ModelsLoaded
 from actors.models.placement import CreateHolder, Placement
 from actors.specs import HolderSettings, ModelSpec
 from brain.brain_view import HISTOGRAM_MS, BrainView, histogram

@@ -15,7 +15,8 @@ from actors.frame_flow import (
     judge,
     local_pid,
 )
-from actors.messages import Inferred, ModelAt, Stimulus
+from actors.messages import Stimulus
+from actors.models.messages import Inferred, ModelAt
 
 HOLDER, OTHER = "holder-1", "holder-2"  # (addresses are opaque to the flow: compared with ==)
 

@@ -9,7 +9,7 @@ import pytest
 
 from actors.dataplane import holder_link
 from actors.dataplane.datagrams import read_datagrams, send_datagram
-from actors.messages import Infer, Inferred
+from actors.models.messages import Infer, Inferred
 from harness.waits import wait_until
 
 

@@ -54,7 +54,7 @@ def test_a_host_that_never_answers_is_lost_after_dead_after_s_from_joining():
 
 # -- the state machine: every scale-out scenario, in milliseconds ----------------------------
 
-from actors.messages import ModelsLoaded  # noqa: E402
+from actors.models.messages import ModelsLoaded  # noqa: E402
 from actors.models.placement import (  # noqa: E402
     CreateHolder,
     ExitHolder,

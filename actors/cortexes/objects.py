@@ -12,7 +12,8 @@ from typing import Any
 
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model
-from actors.messages import Inferred, Stimulus
+from actors.messages import Stimulus
+from actors.models.messages import Inferred
 from actors.params import bounded
 
 

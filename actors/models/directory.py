@@ -27,7 +27,10 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from actors.messages import (
+from actors.messages import Ping, Pong
+from actors.models.holder import ModelHolder
+from actors.models.host_beacon import HostBeacon
+from actors.models.messages import (
     Heartbeat,
     HolderLost,
     HoldersNow,
@@ -41,14 +44,10 @@ from actors.messages import (
     ModelsLoaded,
     ModelsNotNeeded,
     ModelUnavailable,
-    Ping,
-    Pong,
     StartDirectory,
     WatchModels,
     WhereIsModel,
 )
-from actors.models.holder import ModelHolder
-from actors.models.host_beacon import HostBeacon
 from actors.models.placement import (
     HOST,
     OFFERS,

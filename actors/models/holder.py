@@ -28,7 +28,8 @@ from actors.dataplane.datagrams import ACCEPT_AGAIN_S, read_datagrams, send_data
 from actors.dataplane.shared_pixels import SharedPixels
 from actors.dataplane.shared_pixels import read as read_shared
 from actors.dataplane.watching import Watching
-from actors.messages import (
+from actors.models.batching import Batcher
+from actors.models.messages import (
     HeadFailed,
     HeadLoaded,
     Infer,
@@ -39,7 +40,6 @@ from actors.messages import (
     ModelsFailed,
     ModelsLoaded,
 )
-from actors.models.batching import Batcher
 from actors.models.placement import runs_on
 from actors.models.recipes import HEAD, RECIPES
 from actors.preload import tune_malloc

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher, WakeupMessage
 
-from actors.messages import Heartbeat, HostAlive, KillHolder
+from actors.models.messages import Heartbeat, HostAlive, KillHolder
 from actors.models.placement import runs_on
 from actors.processes import cpu_seconds, title
 

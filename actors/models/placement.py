@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.messages import HolderSeen, HoldersNow, HolderState, HostNow, ModelsLoaded
+from actors.models.messages import HolderSeen, HoldersNow, HolderState, HostNow, ModelsLoaded
 from actors.specs import HolderSettings, ModelSpec
 from actors.supervision import Restarts, never_give_up
 

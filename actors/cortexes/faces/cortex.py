@@ -23,8 +23,9 @@ from actors.cortexes.faces.enrolment import EnrolError, check_name, may_enroll, 
 from actors.cortexes.faces.store import FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
-from actors.messages import Inferred, Stimulus
+from actors.messages import Stimulus
 from actors.models.faces import crop_box
+from actors.models.messages import Inferred
 from actors.params import bounded
 
 UNKNOWN = "unknown person"

@@ -32,7 +32,8 @@ from actors.cortexes.pose.body import visible
 from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model, open_rgb
-from actors.messages import HeadFailed, HeadLoaded, Inferred, LoadHead, ModelAt, Stimulus
+from actors.messages import Stimulus
+from actors.models.messages import HeadFailed, HeadLoaded, Inferred, LoadHead, ModelAt
 from actors.params import bounded
 
 

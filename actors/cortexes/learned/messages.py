@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["Train", "Progress", "Trained", "TrainingFailed", "Step"]
+
 
 @dataclass(frozen=True)
 class Train:

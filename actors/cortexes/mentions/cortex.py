@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.cortex import Cortex
+from actors.cortexes.mentions.messages import NewMentions, Subscribe, Unsubscribe
 from actors.cortexes.mentions.poller import SUBSCRIPTION_TTL_S, MentionsPoller, poller_name
-from actors.messages import NewMentions, Subscribe, Unsubscribe
 from actors.params import bounded
 from actors.specs import MentionsSettings
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from thespian.actors import ActorExitRequest, WakeupMessage
 
 from actors.async_worker import AsyncWorker
+from actors.cortexes.mentions.messages import NewMentions, Subscribe, Unsubscribe
 from actors.dataplane.watching import Watching
 from actors.files import write_json_atomically
-from actors.messages import NewMentions, Subscribe, Unsubscribe
 from actors.specs import MentionsSettings
 
 __all__ = ["MentionsPoller", "poller_name"]

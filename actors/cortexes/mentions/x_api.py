@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from actors.messages import Mention
+from actors.cortexes.mentions.messages import Mention
 
 __all__ = ["XApiError", "Fetched", "parse_page", "fetch_mentions", "next_poll_in"]
 

@@ -19,7 +19,8 @@ from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model
-from actors.messages import Inferred, Stimulus
+from actors.messages import Stimulus
+from actors.models.messages import Inferred
 from actors.params import ParamError, bounded
 
 

@@ -24,8 +24,9 @@ from actors.cortexes.sentry.watch import Watch
 from actors.cortexes.sentry.webhook import deliver
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
-from actors.messages import Inferred, Stimulus
+from actors.messages import Stimulus
 from actors.models.faces import crop_box
+from actors.models.messages import Inferred
 from actors.params import bounded
 
 log = logging.getLogger(__name__)
