@@ -1,9 +1,59 @@
 // The creature: a small round friend drawn on a canvas, who turns its head where the
 // person looks (head yaw and pitch from the pose cortex) and jumps when they raise both
-// arms. Drawn by this code alone: no library, no build step.
+// arms. Drawn by this code alone: no library, no build step. Among several people it
+// watches one (Attention).
+
+import { boxOf } from "./skeleton.js";
 
 const EASE = 0.18; // how far it moves toward where it should look, each frame
 const JUMP_MS = 700;
+// A move: a box's centre shifted by this share of the frame's width between two pose
+// outputs (a guess: over a still person's jitter, under one step aside).
+const MOVED = 0.03;
+// How long a move holds its attention; then back to the nearest person.
+const HOLD_MS = 3000;
+
+// Whom the creature watches: who moved last (their box's centre moved most since the
+// previous pose output, by id), for HOLD_MS after their move; else the nearest (the
+// largest box). Pure: the time is an argument.
+export class Attention {
+  constructor() {
+    this.centres = new Map(); // id → their box's centre in the previous pose output
+    this.mover = null; // the id of who moved last
+    this.movedAt = -Infinity;
+  }
+
+  // `people` as the pose cortex sends them, `width` the frame's, `now` in ms → the person to watch, or null.
+  choose(people, width, now) {
+    const centres = new Map();
+    let moved = null, most = MOVED * width;
+    for (const person of people) {
+      const box = boxOf(person);
+      if (!box || !Number.isInteger(person.id)) continue; // (no id: no way to say who moved)
+      const centre = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
+      centres.set(person.id, centre);
+      const before = this.centres.get(person.id);
+      const shift = before ? Math.hypot(centre[0] - before[0], centre[1] - before[1]) : 0;
+      if (shift > most) [moved, most] = [person.id, shift];
+    }
+    this.centres = centres;
+    if (moved !== null) [this.mover, this.movedAt] = [moved, now];
+    const mover = people.find((person) => person.id === this.mover);
+    if (mover && now - this.movedAt <= HOLD_MS) return mover;
+    let nearest = null, largest = -1;
+    for (const person of people) {
+      const box = boxOf(person);
+      const area = box ? (box[2] - box[0]) * (box[3] - box[1]) : 0;
+      if (area > largest) [nearest, largest] = [person, area];
+    }
+    return nearest;
+  }
+
+  forget() {
+    this.centres = new Map();
+    this.mover = null;
+  }
+}
 
 export class Creature {
   constructor(canvas) {

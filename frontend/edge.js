@@ -1,8 +1,8 @@
-// The edge: the pose model run in the page (TF.js, served by the brain with the model
-// files the holder uses), so that in privacy mode only keypoints leave the browser.
+// The edge: the pose model run in the page (MoveNet multipose in TF.js, its files served
+// by the brain), so that in privacy mode only everyone's keypoints leave the browser.
 
-const SIZE = 192; // MoveNet lightning's input: the frame padded to a square, top left
-const PERSON = 0.2; // a person is there when the mean keypoint score reaches this
+const SIZE = 256; // MoveNet multipose's input (a multiple of 32): the frame padded to a square, top left
+const PERSON = 0.2; // a person is there when their score reaches this (the holder's threshold)
 
 function loadScript(src) {
   return new Promise((resolve, reject) => {
@@ -28,11 +28,12 @@ export class EdgePose {
     // WebGL on a phone or a laptop; the CPU backend where there is none (headless).
     if (!(await tf.setBackend("webgl").catch(() => false))) await tf.setBackend("cpu");
     await tf.ready();
-    this.model = await tf.loadGraphModel("models/movenet-lightning.json");
+    this.model = await tf.loadGraphModel("models/movenet-multipose.json");
     this.backend = tf.getBackend();
   }
 
-  // The people in the video's current frame: [{keypoints: [[x, y, score] × 17]}] in its pixels.
+  // The people in the video's current frame, left to right: [{keypoints: [[x, y, score] × 17]}]
+  // in its pixels.
   async estimate(video) {
     const tf = window.tf;
     const width = video.videoWidth, height = video.videoHeight;
@@ -44,13 +45,21 @@ export class EdgePose {
     const started = performance.now();
     const input = tf.tidy(() => tf.browser.fromPixels(this.canvas).toInt().expandDims(0));
     const output = this.model.execute(input);
-    const rows = (await output.array())[0][0]; // 17 × (y, x, score), fractions of the square
+    // Six rows, one a person: 17 × (y, x, score) as fractions of the square, then their
+    // box (ymin, xmin, ymax, xmax) and their score.
+    const rows = (await output.array())[0];
     input.dispose();
     output.dispose();
     this.lastMs = performance.now() - started;
-    const mean = rows.reduce((sum, row) => sum + row[2], 0) / rows.length;
-    const keypoints = rows.map(([y, x, score]) => [x * side, y * side, score]);
-    return { width, height, people: mean >= PERSON ? [{ keypoints }] : [] };
+    const people = rows.filter((row) => row[55] >= PERSON).map((row) => {
+      const keypoints = [];
+      for (let i = 0; i < 51; i += 3) keypoints.push([row[i + 1] * side, row[i] * side, row[i + 2]]);
+      return { keypoints };
+    });
+    // Left to right by the median of their keypoints' x, as the holder sorts them.
+    const median = (person) => person.keypoints.map((p) => p[0]).sort((a, b) => a - b)[8];
+    people.sort((a, b) => median(a) - median(b));
+    return { width, height, people };
   }
 }
 

@@ -1,11 +1,11 @@
 // The eye: camera preview, snapshots and speech to the brain; its replies shown and spoken.
 // Wire protocol: see docs/protocol.md. Binary messages are JPEG snapshots.
 
-import { Creature } from "./creature.js";
+import { Attention, Creature } from "./creature.js";
 import { EdgeFaces, EdgePose } from "./edge.js";
 import { changeOf, createGate, decide, greyOf } from "./gate.js";
 import { Picture } from "./picture.js";
-import { drawSkeleton } from "./skeleton.js";
+import { drawSkeleton, labelOf } from "./skeleton.js";
 import { TeachPanel } from "./teach.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,6 +45,7 @@ const state = {
 // What the brain says of one snapshot: once the camera is off, about a picture no longer shown.
 const FRAME_RESULTS = new Set(["pose", "label", "faces"]);
 const creature = new Creature(ui.creature);
+const attention = new Attention(); // whom among the people the creature looks at
 const picture = new Picture(ui.video);
 const teach = new TeachPanel({
   root: $("teach"), send: (value) => sendJson(value), video: ui.video, picture, say: (t) => say(t),
@@ -121,16 +122,19 @@ function onOutput(output) {
   if (FRAME_RESULTS.has(kind) && !state.stream) return; // (sent before the camera stopped)
   if (kind === "pose") {
     // Every frame with somebody in it: drawn and followed, never read aloud.
-    state.pose = { people: data.people || [], width: data.width, height: data.height, at: Date.now() };
-    creature.look((data.people || [])[0]?.head);
+    const people = data.people || [];
+    state.pose = { people, width: data.width, height: data.height, at: Date.now() };
+    creature.look(attention.choose(people, data.width, performance.now())?.head);
     drawBoxes();
     clearTimeout(state.boxesTimer);
     state.boxesTimer = setTimeout(drawBoxes, BOXES_TTL_MS + 50);
     return;
   }
   if (kind === "gesture") {
+    // Arms up: it jumps, and cheers whoever raised them (the whole sentence from an older brain).
+    const who = labelOf({ id: data.person, name: data.name });
     if (data.gesture === "arms_up") creature.jump();
-    creature.say(text);
+    creature.say(data.gesture === "arms_up" && who ? `${who}!` : text);
     ui.gesture.textContent = `last gesture: ${text}`;
     addLine(cortex, text, "gesture");
     say(text);
@@ -356,6 +360,7 @@ function stopCamera() {
   clearInterval(state.snapshotTimer);
   state.boxes = {};
   state.pose = null;
+  attention.forget();
   creature.look(null);
   drawBoxes();
   ui.seeing.textContent = "";

@@ -16,6 +16,7 @@ from harness.brains import frames_received, running_brain
 from harness.configs import default_config, models
 from harness.pages import ARTIFACTS, FLAGS, open_page
 from harness.pictures import ASTRONAUT, CAMERAMAN
+from harness.poses import STANDING
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,15 @@ def fake_camera(tmp: Path, photo=None) -> Path:
     path = tmp / "camera.mjpeg"
     path.write_bytes(frame.getvalue() * 30)
     return path
+
+
+def two_people() -> Image.Image:
+    """Eileen Collins on the left, the cameraman on the right, in one 4:3 photo (as the
+    fake camera films it: neither is stretched)."""
+    pair = Image.new("RGB", (1024, 768))
+    pair.paste(ASTRONAUT, (0, 128))
+    pair.paste(CAMERAMAN, (512, 128))
+    return pair
 
 
 PAINTED = """(selector) => {
@@ -227,8 +237,8 @@ def test_the_edge_gate_misses_no_one_who_comes_into_view(brain, tmp_path):
     assert sent <= 40, sent
 
 
-def test_privacy_mode_sends_keypoints_and_never_a_picture(tmp_path):
-    camera = fake_camera(tmp_path, CAMERAMAN)
+def test_privacy_mode_sends_the_keypoints_of_everyone_in_view_and_never_a_picture(tmp_path):
+    camera = fake_camera(tmp_path, two_people())
     flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
     private = (ROOT / "config" / "private.toml").read_text().replace("port = 8080", "port = 0")
     sent: list = []
@@ -239,8 +249,12 @@ def test_privacy_mode_sends_keypoints_and_never_a_picture(tmp_path):
     async def check(page):
         page.on("websocket", watch)
         await page.reload()
+        # A few poses sent, and what the brain made of them drawn. (Not a gesture: on this
+        # machine's software WebGL one estimate takes ~750 ms, too few a second for the
+        # debouncer's three within a second.)
         await page.wait_for_function(
-            "document.querySelector('#transcript').textContent.includes('looking left')", timeout=90_000
+            f"parseInt(document.querySelector('#frames').textContent) >= 3 && ({PAINTED})('#overlay') > 500",
+            timeout=90_000,
         )
         await page.screenshot(path=str(ARTIFACTS / "eye-page-private.png"))
         return await page.evaluate(PAINTED, "#overlay"), await page.inner_text("#gate-state")
@@ -248,8 +262,16 @@ def test_privacy_mode_sends_keypoints_and_never_a_picture(tmp_path):
     with running_brain(private, tmp_path) as brain:
         skeleton, shown = asyncio.run(open_page(brain.url + "/", flags, True, check))
         pictures = frames_received(brain)  # (what reached the brain: Playwright does not report Blobs sent)
-    poses = [json.loads(p) for p in sent if isinstance(p, str) and p.startswith('{"pose"')]
-    assert poses and all(len(p["pose"]["people"][0]["keypoints"]) == 17 for p in poses if p["pose"]["people"])
+    poses = [json.loads(p)["pose"] for p in sent if isinstance(p, str) and p.startswith('{"pose"')]
+    people = [person["keypoints"] for pose in poses for person in pose["people"]]
+    assert people and all(len(keypoints) == 17 for keypoints in people)
+    # Both, left to right (by their noses: hers in the frame's left half, his in its right).
+    assert any(len(pose["people"]) == 2 for pose in poses), [len(pose["people"]) for pose in poses]
+    assert all(
+        pose["people"][0]["keypoints"][0][0] < 320 < pose["people"][1]["keypoints"][0][0]
+        for pose in poses
+        if len(pose["people"]) == 2
+    )
     assert pictures == 0, "a picture left the page"
     assert skeleton > 500 and shown.startswith("privacy mode: only your pose leaves this page")
 
@@ -303,3 +325,119 @@ params = {{ store_dir = "{tmp_path / "faces"}", infer_timeout_ms = 60000 }}
     # smaller than the 640×480 frame.
     assert faces and all(f["width"] == f["height"] < 400 for f in faces), [(f["width"], f["height"]) for f in faces]
     assert shown.startswith("privacy mode: only your pose and your face leave")
+
+
+def standing(x: float, y: float, scale: float, **moved) -> dict:
+    """harness.poses.STANDING as the pose cortex sends it: scaled, its nose at (x, y)."""
+    nose_x, nose_y = STANDING["nose"]
+    points = {name: [x + (px - nose_x) * scale, y + (py - nose_y) * scale, 0.9] for name, (px, py) in STANDING.items()}
+    for name, (dx, dy) in moved.items():  # (in STANDING's pixels, from where it was)
+        points[name][0] += dx * scale
+        points[name][1] += dy * scale
+    return points
+
+
+def person(id_: int, name: str | None, keypoints: dict, yaw: float, gestures=()) -> dict:
+    xs, ys = [p[0] for p in keypoints.values()], [p[1] for p in keypoints.values()]
+    box = [min(xs) - 10, min(ys) - 30, max(xs) + 10, max(ys) + 10]
+    return {"id": id_, "name": name, "box": box, "keypoints": keypoints, "head": {"yaw": yaw, "pitch": 0.1},
+            "gestures": list(gestures), "seen": 12}  # fmt: skip
+
+
+def pose_output(*people: dict) -> str:
+    data = {"people": list(people), "width": 640, "height": 480, "latency_ms": 20.0}
+    return json.dumps({"cortex": "pose", "kind": "pose", "text": f"{len(people)} people", "data": data})
+
+
+READY = json.dumps(
+    {
+        "cortex": "session",
+        "kind": "status",
+        "text": "The brain is ready.",
+        "data": {"ready": True, "cortexes": ["pose"]},
+    }
+)
+# Pixels of each colour of the palette on the overlay, exactly (bones' and tags' middles).
+COLOURS = """async () => {
+    const { PALETTE } = await import('/skeleton.js');
+    const c = document.querySelector('#overlay');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const hex = (i) => '#' + [0, 1, 2].map((k) => data[i + k].toString(16).padStart(2, '0')).join('');
+    const counts = Object.fromEntries(PALETTE.map((colour) => [colour, 0]));
+    for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255 && hex(i) in counts) counts[hex(i)]++;
+    return [PALETTE, counts]; }"""
+# Whom the creature watches (creature.js, Attention), and a person from an older brain (no
+# id, no box, no name) still drawn.
+ATTENTION = """async () => {
+    const { Attention } = await import('/creature.js');
+    const { drawSkeleton, labelOf } = await import('/skeleton.js');
+    const far = { id: 3, box: [100, 150, 200, 350] }, near = { id: 4, box: [300, 50, 560, 470] };
+    const stepped = { id: 3, box: [160, 150, 260, 350] }, fidget = { id: 4, box: [302, 51, 561, 470] };
+    const attention = new Attention();
+    const chosen = [
+      attention.choose([far, near], 640, 0),  // nobody moved yet: the nearest
+      attention.choose([stepped, fidget], 640, 1000),  // the far one stepped aside
+      attention.choose([stepped, near], 640, 2500),  // still them, a moment after
+      attention.choose([stepped, near], 640, 5000),  // long still: the nearest again
+      attention.choose([near], 640, 5200),
+      attention.choose([], 640, 5400),
+    ].map((p) => p && p.id);
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 200;
+    const ctx = canvas.getContext('2d');
+    const old = { keypoints: { left_shoulder: [50, 50, 0.9], left_elbow: [80, 120, 0.9] } };
+    drawSkeleton(ctx, [old], (x, y) => [x, y]);
+    const painted = ctx.getImageData(0, 0, 200, 200).data.filter((v, i) => i % 4 === 3 && v > 0).length;
+    return { chosen, painted, labels: [labelOf({ id: 3, name: 'Eileen' }), labelOf({ id: 4 }), labelOf(old)] };
+    }"""
+
+
+def test_two_people_are_drawn_in_their_own_colours_named_and_cheered(tmp_path):
+    """The brain's people (ids, names, boxes) reach the page from a stand-in for the brain's
+    websocket; the page itself comes from a real brain."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = FLAGS + ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera(tmp_path)}"]
+    sockets = []
+
+    def brain_socket(ws) -> None:
+        ws.on_message(lambda message: None)  # (snapshots: nobody looks at them here)
+        ws.send(READY)
+        sockets.append(ws)
+
+    eileen = standing(170, 140, 0.7, left_wrist=(-10, -250), right_wrist=(10, -250), left_elbow=(0, -150), right_elbow=(0, -150))  # fmt: skip
+    other = standing(460, 110, 0.8)
+    both = pose_output(person(3, "Eileen", eileen, 0.5, ["arms_up"]), person(4, None, other, -0.5))
+    gesture = json.dumps(
+        {
+            "cortex": "pose",
+            "kind": "gesture",
+            "text": "Eileen raised her arms",
+            "data": {"gesture": "arms_up", "person": 3, "box": [0, 0, 1, 1], "name": "Eileen"},
+        }
+    )
+
+    async def check(page):
+        await page.route_web_socket("**/ws", brain_socket)
+        await page.reload()
+        await page.wait_for_function(
+            "document.querySelector('#status').textContent.startsWith('Brain ready')"
+            " && document.querySelector('#camera-state').textContent.startsWith('camera on')",
+            timeout=30_000,
+        )
+        sockets[-1].send(both)
+        await page.wait_for_function(f"({PAINTED})('#overlay') > 1000")
+        palette, counts = await page.evaluate(COLOURS)
+        sockets[-1].send(gesture)
+        await page.wait_for_function("document.querySelector('#gesture').textContent.includes('Eileen')")
+        await page.wait_for_timeout(350)  # (mid-jump, the bubble shown)
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-two-people.png"))
+        return palette, counts, await page.evaluate(ATTENTION)
+
+    with running_brain('[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text"]\n', tmp_path) as brain:
+        palette, counts, attention = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    # Each in the colour of their id, none in another's.
+    assert counts[palette[3]] > 300 and counts[palette[4]] > 300, counts
+    assert sum(counts.values()) == counts[palette[3]] + counts[palette[4]], counts
+    assert attention["chosen"] == [4, 3, 3, 4, 4, None], attention
+    assert attention["painted"] > 100, "a person without an id was not drawn"
+    assert attention["labels"] == ["Eileen", "#4", ""]
