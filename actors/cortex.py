@@ -55,6 +55,9 @@ class Cortex(Watching):
     #: The command names it understands, if it subscribes to commands (None: any; the
     #: gateway answers any other command with an error).
     commands: ClassVar[tuple[str, ...] | None] = None
+    #: The output kinds it emits that other cortexes of the eye may subscribe to (its
+    #: errors are for the eye alone): the config checks each subscription against these.
+    emits: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, type_name: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

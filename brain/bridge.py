@@ -40,8 +40,10 @@ from thespian.actors import ActorSystem
 from actors.dataplane.datagrams import ACCEPT_AGAIN_S, listener
 from actors.dataplane.eye_link import HEADER, MAX_FRAME_BYTES, EyeLink, frame, read_routes
 from actors.messages import (
+    STIMULUS_KINDS,
     CortexesNow,
     EyeOutput,
+    Output,
     Rerouted,
     Route,
     RoutesGiven,
@@ -230,6 +232,25 @@ class Bridge:
         if not sent.routed:
             self.send_to_session(session_id, address, stimulus, lane, done)
             return
+        self._rest_to_session(session_id, address, stimulus, sent, lane, done)
+
+    def pass_on(self, session_id: str, address: Any, output: Output) -> None:
+        """An output of one of the eye's cortexes, to its other cortexes that subscribe to
+        its kind (brain/listening.py), down the same pipes as the eye's stimuli, in order.
+        A kind an eye sends stays the eye's; one nobody takes goes nowhere."""
+        routes = self.table.get(session_id)
+        if routes is None or output.kind in STIMULUS_KINDS:
+            return
+        heard = Stimulus(
+            output.kind, output.text, args={"from": output.cortex, "data": output.data}, received=output.ts
+        )
+        heard, sent = routes.send(heard, exclude=output.cortex)
+        self._rest_to_session(session_id, address, heard, sent, 0, None)
+
+    def _rest_to_session(
+        self, session_id: str, address: Any, stimulus: Stimulus, sent, lane: int, done: Callable[[], None] | None
+    ) -> None:
+        """What the pipes could not take goes to the Session, marked for its cortex."""
         for n, (cortex, generation) in enumerate(sent.to_session, 1):
             last = n == len(sent.to_session)
             self.send_to_session(

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from actors.cortex import REGISTRY, cortex_type
-from actors.messages import STIMULUS_KINDS
 from actors.models.formats import FORMATS, format_of
 from actors.models.recipes import RECIPES
 from actors.params import ParamError, bounded, from_dict
 from actors.specs import CortexSpec, HolderSettings, ModelSpec
 from actors.supervision import SupervisionPolicy
+from brain import listening
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
@@ -218,7 +218,7 @@ class Config:
 class _CortexStanza:
     name: str
     type: str
-    subscribes: list[str] = bounded([], choices=STIMULUS_KINDS)
+    subscribes: list[str] = bounded([])  # kinds an eye sends, or other cortexes emit (brain/listening.py)
     params: dict = field(default_factory=dict)
 
 
@@ -383,7 +383,9 @@ def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
 
 def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> tuple[CortexSpec, ...]:
     specs: list[CortexSpec] = []
+    labels: dict[str, str] = {}  # cortex name → its stanza's label, for the errors
     for label, parsed in _stanzas(stanzas, "cortex", _CortexStanza, path):
+        labels[parsed.name] = label
         try:
             cls = cortex_type(parsed.type)
         except KeyError:
@@ -398,6 +400,12 @@ def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> t
             known = ", ".join(m.name for m in models) or "none: add a [[model]] stanza"
             raise ConfigError(path, f"{label}.params.model", f"no [[model]] named {wanted!r} (known: {known})")
         specs.append(CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params)))
+    try:
+        listening.check(
+            {spec.name: spec.subscribes for spec in specs}, {spec.name: cortex_type(spec.type).emits for spec in specs}
+        )
+    except listening.TopologyError as exc:
+        raise ConfigError(path, f"{labels[exc.cortex]}.subscribes", exc.problem) from None
     return tuple(specs)
 
 

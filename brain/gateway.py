@@ -167,6 +167,8 @@ class Gateway:
                 self.metrics.dropped.labels("latest_frame_wins").inc(dropped - before)
             eye.frames_dropped[output.cortex] = dropped
         eye.put(output)
+        if eye.session is not None:  # (and to the eye's cortexes that listen for its kind)
+            self.bridge.pass_on(message.session_id, eye.session, output)
 
     def push_event(self, text: str, to: str) -> int:
         """An event from POST /events to one eye or all; returns how many eyes got it."""

@@ -38,7 +38,7 @@ __all__ = [
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 MODELS_DIR = FRONTEND_DIR.parent / "models"
 #: The model files the page may fetch (/models/…): the same the holder runs, for the edge.
-PAGE_MODELS = frozenset({"movenet-lightning.json", "movenet-lightning.bin", "blazeface.json", "blazeface.bin"})
+PAGE_MODELS = frozenset({"movenet-multipose.json", "movenet-multipose.bin", "blazeface.json", "blazeface.bin"})
 WS_PATH = "/ws"
 
 

@@ -51,7 +51,7 @@ def test_defaults_fill_missing_sections(tmp_path):
         (
             '[[cortex]]\nname = "e"\ntype = "echo"\nsubscribes = ["smell"]',
             "cortex[0] (e).subscribes",
-            "'smell' is not one of 'text', 'image', 'command'",
+            "'smell' is neither what an eye sends",
         ),
         (
             '[[cortex]]\nname = "e"\ntype = "echo"\nsubscribes = "text"',

@@ -185,3 +185,40 @@ def test_a_cortex_that_stops_reading_gets_everything_in_order_and_the_others_go_
         assert got == [f"n{n}" for n in range(sent)]
         eye.send("still here?")  # the echo cortex, and the brain, go on (past its 800 echoes)
         eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == "still here?", 30)
+
+
+LISTENING = """
+[server]
+max_messages_per_s = 100000.0
+outbound_queue = 5000
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "napper"
+type = "harness.cortexes:Napper"
+subscribes = ["echo"]               # the echo cortex's outputs, not the eye's text
+"""
+
+
+def test_a_cortex_hears_another_cortexs_outputs_in_order_even_through_a_full_pipe(tmp_path):
+    # brain/listening.py: the napper subscribes to the echo cortex's "echo" outputs. It naps
+    # first, so its pipe fills and the rest goes by its Session, still in order.
+    sent, wake = 600, tmp_path / "wake"
+    with running_brain(LISTENING, tmp_path) as brain, brain.eye() as eye:
+        eye.wait_ready()
+        eye.send(f"nap until {wake}")
+        eye.wait_for(lambda o: o["kind"] == "echo" and o["text"].startswith("nap until"), 30)
+        for n in range(sent):
+            eye.send(f"n{n}")
+        eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == f"n{sent - 1}", 60)  # the eye has them too
+        wake.touch()
+        got = []
+        while len(got) < sent:
+            got.append(eye.wait_for(lambda o: o["kind"] == "napper", timeout=30)["text"])
+        assert got == [f"n{n}" for n in range(sent)]
+        eye.send("still here?")
+        eye.wait_for(lambda o: o["kind"] == "napper" and o["text"] == "still here?", 30)

@@ -7,6 +7,8 @@ from actors.messages import Stimulus
 
 
 class Echo(Cortex, type_name="echo"):
+    emits = ("echo",)  # (its "image" outputs are not routable: "image" is what an eye sends)
+
     @dataclass(frozen=True)
     class Params:
         prefix: str = ""

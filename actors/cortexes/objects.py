@@ -18,6 +18,8 @@ from actors.params import bounded
 
 
 class Objects(FrameCortex, type_name="objects"):
+    emits = ("label",)
+
     @dataclass(frozen=True)
     class Params:
         model: str = "objects"  # a [[model]] name

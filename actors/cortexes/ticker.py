@@ -7,6 +7,8 @@ from actors.params import bounded
 
 
 class Ticker(Cortex, type_name="ticker"):
+    emits = ("tick",)
+
     @dataclass(frozen=True)
     class Params:
         every_s: float = bounded(30.0, minimum=0.05)

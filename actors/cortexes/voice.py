@@ -66,6 +66,8 @@ def check_commands(tables: Any) -> None:
 
 
 class Voice(Cortex, type_name="voice"):
+    emits = ("eye",)
+
     @dataclass(frozen=True)
     class Params:
         commands: tuple[Any, ...] = DEFAULT_COMMANDS

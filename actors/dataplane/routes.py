@@ -65,11 +65,12 @@ class EyeRoutes:
         self.pipes[route.cortex] = _Pipe(tuple(route.kinds), pipe, route.generation)
         self.by_session.discard(route.cortex)
 
-    def send(self, stimulus: Stimulus) -> tuple[Stimulus, Sent]:
-        """Write `stimulus` down the pipe of each cortex that takes it; returns it as sent
-        (a snapshot then names its memory file) and where it went."""
+    def send(self, stimulus: Stimulus, exclude: str = "") -> tuple[Stimulus, Sent]:
+        """Write `stimulus` down the pipe of each cortex that takes it (but `exclude`: a
+        cortex never hears its own outputs); returns it as sent (a snapshot then names its
+        memory file) and where it went."""
         sent = Sent()
-        takers = [name for name, pipe in self.pipes.items() if stimulus.kind in pipe.kinds]
+        takers = [name for name, pipe in self.pipes.items() if stimulus.kind in pipe.kinds and name != exclude]
         if not takers:
             return stimulus, sent
         if len(stimulus.image) >= SHARE_FROM_BYTES:  # (through memory, not down each pipe)

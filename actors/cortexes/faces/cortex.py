@@ -43,6 +43,7 @@ class _Frame:
 
 
 class Faces(FrameCortex, type_name="faces"):
+    emits = ("faces", "faces-known", "forgot", "enrolled")
     commands = ("enroll", "forget", "faces")
 
     @dataclass(frozen=True)

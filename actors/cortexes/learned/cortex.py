@@ -38,6 +38,7 @@ from actors.params import bounded
 
 
 class Learned(FrameCortex, type_name="learned"):
+    emits = ("teach", "training", "trained", "class", "gesture")
     commands = ("teach.sample", "teach.train", "teach.use", "teach.forget", "teach.projects")
 
     @dataclass(frozen=True)

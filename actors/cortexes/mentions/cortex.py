@@ -25,6 +25,8 @@ RENEW = Renew()
 
 
 class Mentions(Cortex, type_name="mentions"):
+    emits = ("mention",)
+
     @dataclass(frozen=True)
     class Params:
         user_id: str  # the numeric id of the X account whose mentions to announce

@@ -25,6 +25,8 @@ from actors.params import ParamError, bounded
 
 
 class Pose(FrameCortex, type_name="pose"):
+    emits = ("pose", "gesture")
+
     @dataclass(frozen=True)
     class Params:
         model: str = "pose"  # a [[model]] of kind movenet, movenet-thunder or movenet-multipose

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 class Sentry(FrameCortex, type_name="sentry"):
+    emits = ("alert",)
+
     @dataclass(frozen=True)
     class Params:
         objects_model: str = "objects"  # [[model]] names: a COCO detector, BlazeFace, FaceRes

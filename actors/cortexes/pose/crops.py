@@ -1,0 +1,122 @@
+"""Where to look for people in a frame: one square crop per person, for single-pose MoveNet.
+
+Single-pose MoveNet sees one person; on a group it returns one skeleton blended from several.
+Its own documented way to see several is to run it on each person's crop. The crops come
+from two places:
+
+- the people tracked in the last frame: the box around their seen keypoints (MoveNet's
+  own "cropping from the previous frame"), so a person keeps being seen without a detector;
+- person boxes from the objects cortex (the COCO detector already runs on every frame for
+  its labels: its boxes are reused, never detected twice), for whoever is new.
+
+A detector box that overlaps a tracked one is the same person and adds no crop. With
+neither (the first frame, or no objects cortex), the whole frame is one crop: exactly what
+the pose cortex did before it saw several people. Each crop is a square a little larger than
+its box (people move between frames, and MoveNet wants some room around a body), which may
+run past the frame's edge: the part outside is black, as MoveNet's padding is.
+
+Pure: boxes in, squares out; `people_in` merges what the crops found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CropSettings", "Square", "plan", "whole_frame", "decode_side", "to_frame", "iou", "same_people"]
+
+Box = Sequence[float]  # [x1, y1, x2, y2], frame pixels
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    margin: float = 1.3  # a crop's side: this × the longer side of its person's box
+    same_iou: float = 0.3  # a detector box overlapping a tracked one this much is that person
+    max_crops: int = 6  # crops per frame at most (each costs one MoveNet run)
+    min_side: float = 48.0  # pixels: a box narrower than this is nobody MoveNet could read
+
+
+@dataclass(frozen=True)
+class Square:
+    """A square region of the frame, in pixels; it may run past the frame's edges."""
+
+    x: float
+    y: float
+    side: float
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.x + self.side, self.y + self.side)
+
+
+def iou(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def whole_frame(width: int, height: int) -> Square:
+    """The frame padded to a square at its top left, as the pose model saw it before."""
+    return Square(0.0, 0.0, float(max(width, height)))
+
+
+def _around(box: Box, margin: float) -> Square:
+    side = max(box[2] - box[0], box[3] - box[1]) * margin
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return Square(cx - side / 2, cy - side / 2, side)
+
+
+def plan(
+    tracked: Sequence[Box], detected: Sequence[Box], width: int, height: int, settings: CropSettings = CropSettings()
+) -> list[Square]:
+    """The crops to run MoveNet on: the tracked people's, then each new detected person's
+    (the detector's order: its surest first); the whole frame when there is neither."""
+    inside = [b for b in (*tracked, *detected) if _clipped_side(b, width, height) >= settings.min_side]
+    kept: list[Box] = []
+    for box in inside:
+        if all(iou(box, other) < settings.same_iou for other in kept):
+            kept.append(box)
+    if not kept:
+        return [whole_frame(width, height)]
+    return [_around(box, settings.margin) for box in kept[: settings.max_crops]]
+
+
+def _clipped_side(box: Box, width: int, height: int) -> float:
+    """The shorter side of the part of `box` inside the frame."""
+    w = min(box[2], width) - max(box[0], 0)
+    h = min(box[3], height) - max(box[1], 0)
+    return min(w, h)
+
+
+def decode_side(width: int, height: int, squares: Sequence[Square], input_side: int) -> int:
+    """The shorter side a JPEG may be decoded at (actors/imaging.py's draft mode) so that
+    every crop still has at least the model's `input_side` pixels: a frame of one person
+    close up is decoded at a quarter of its pixels, as the whole-frame way did."""
+    smallest = min(square.side for square in squares)
+    return min(min(width, height), int(np.ceil(min(width, height) * input_side / smallest)))
+
+
+def to_frame(points: np.ndarray, square: Square) -> np.ndarray:
+    """Keypoints [17, 3] in fractions of a crop → the frame's pixels (scores unchanged)."""
+    out = np.array(points, np.float64)
+    out[:, 0] = square.x + out[:, 0] * square.side
+    out[:, 1] = square.y + out[:, 1] * square.side
+    return out
+
+
+def same_people(boxes: Sequence[Box], scores: Sequence[float], same_iou: float = 0.5) -> list[int]:
+    """Which of the people the crops found to keep: two crops of one person (two people
+    close together, the one in front seen in both) give two skeletons over each other;
+    the surer one stays. Indices, in their original order."""
+    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
+    kept: list[int] = []
+    for i in order:
+        if all(iou(boxes[i], boxes[j]) < same_iou for j in kept):
+            kept.append(i)
+    return sorted(kept)
