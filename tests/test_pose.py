@@ -146,4 +146,7 @@ def test_the_pose_cortex_says_nothing_of_nobody_then_names_a_pose_and_its_gestur
         events = [o for o in eye.seen if o["kind"] == "gesture"]
         assert sorted(e["data"]["gesture"] for e in events) == ["lean_left", "look_down", "look_left", "peek"], events
         assert {e["text"] for e in events} == {"leaning left", "looking down", "looking left", "peeking"}
-        assert all(e["data"]["person"] == 0 for e in events)
+        # Every gesture is this person's: their id (the same in every frame) and a box around them.
+        assert {o["data"]["people"][0]["id"] for o in eye.seen if o["kind"] == "pose"} == {person["id"]}
+        assert all(e["data"]["person"] == person["id"] and e["data"]["name"] is None for e in events)
+        assert all(0 <= e["data"]["box"][0] < x < e["data"]["box"][2] for e in events)

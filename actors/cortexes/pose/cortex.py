@@ -1,9 +1,14 @@
-"""pose: a person's body from each frame (keypoints, head direction, gestures), and the
-gestures as events pushed to the eye when they start.
+"""pose: everyone's body in each frame (keypoints, head direction, gestures), each person with
+an id that stays theirs, and their gestures as events pushed to the eye when they start.
 
-Per frame with somebody in it, one `pose` output; no person, no output (silence rather
-than noise). The rules and the debounce are pure (body.py, gestures.py, debounce.py);
-here, only decoding, one request to the holder and the outputs.
+Per frame with somebody in it, one `pose` output with every person, left to right; nobody,
+no output (silence rather than noise). Single-pose MoveNet runs once per person, on a crop
+around them (crops.py): around where each tracked person was in the last frame, and around
+each new person box the objects cortex found (this cortex hears its `label` outputs; the
+detector is never run twice). The known faces the faces cortex names (its `faces` outputs)
+name the people they belong to (names.py). Tracking, the keypoint filter, the rules and
+the per-person debounce are pure (tracking.py, smoothing.py, gestures.py, people.py); here,
+only decoding, the requests to the holder and the outputs.
 """
 
 from __future__ import annotations
@@ -13,15 +18,32 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from actors.cortexes.pose.body import KEYPOINTS, head, visible
-from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
+from actors.cortexes.pose.crops import CropSettings, Square, decode_side, plan, same_people, to_frame, whole_frame
+from actors.cortexes.pose.debounce import DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
+from actors.cortexes.pose.names import Names
+from actors.cortexes.pose.people import People, Showing
+from actors.cortexes.pose.smoothing import KeypointSmoother
+from actors.cortexes.pose.tracking import Found, Tracked, Tracker, TrackSettings, box_around
 from actors.frame_cortex import FrameCortex
-from actors.imaging import ImageRejected, decode_for_model
+from actors.imaging import ImageRejected, image_size, open_rgb
 from actors.messages import Stimulus
 from actors.models.messages import Inferred
 from actors.params import ParamError, bounded
+
+
+@dataclass
+class _Frame:
+    image: Any  # the decoded frame (maybe at a reduced scale: `scale`)
+    scale: float
+    width: int
+    height: int
+    received: float
+    squares: list[Square]
+    found: dict[int, list[np.ndarray]]  # crop index → the people MoveNet found in it, frame pixels
 
 
 class Pose(FrameCortex, type_name="pose"):
@@ -32,7 +54,15 @@ class Pose(FrameCortex, type_name="pose"):
         model: str = "pose"  # a [[model]] of kind movenet, movenet-thunder or movenet-multipose
         threshold: float = bounded(0.2, minimum=0.0, maximum=1.0)  # a person's mean keypoint score
         min_score: float = bounded(0.3, minimum=0.0, maximum=1.0)  # a keypoint this sure is seen
-        max_people: int = bounded(6, minimum=1, maximum=6)
+        max_people: int = bounded(6, minimum=1, maximum=12)  # crops (MoveNet runs) a frame at most
+        crops: bool = True  # false for movenet-multipose, which sees everyone in the whole frame
+        crop_margin: float = bounded(1.3, minimum=1.0, maximum=3.0)  # a crop's side over its person's box
+        boxes_fresh_s: float = bounded(
+            1.0, minimum=0.0, maximum=10.0
+        )  # the objects cortex's boxes this old still count
+        keep_s: float = bounded(1.0, minimum=0.0, maximum=10.0)  # a person missed this long keeps their id
+        smoothing: bool = True  # a One Euro filter on each person's keypoints
+        names_within_s: float = bounded(2.0, minimum=0.0, maximum=60.0)  # known faces this old name people
         builtin_gestures: bool = True
         gestures: tuple[Any, ...] = ()  # more rules (or built-ins redefined by name): see gestures.py
         min_keypoints: int = bounded(8, minimum=0, maximum=17)
@@ -55,70 +85,94 @@ class Pose(FrameCortex, type_name="pose"):
 
     def on_start(self) -> None:
         super().on_start()
-        mine = parse_rules(self.params.gestures)
-        named = {rule.name for rule in mine}
-        builtin = [rule for rule in BUILT_IN if rule.name not in named] if self.params.builtin_gestures else []
-        self.rules = (*builtin, *mine)
         p = self.params
-        self.debounce_settings = DebounceSettings(p.min_keypoints, p.agree, p.within_s, p.min_p, p.min_gap_ms / 1000)
-        self.people: dict[int, Debouncer] = {}  # by place, left to right
+        mine = parse_rules(p.gestures)
+        named = {rule.name for rule in mine}
+        builtin = [rule for rule in BUILT_IN if rule.name not in named] if p.builtin_gestures else []
+        self.rules = (*builtin, *mine)
+        self.crop_settings = CropSettings(margin=p.crop_margin, max_crops=p.max_people)
+        self.tracker = Tracker(TrackSettings(keep_s=p.keep_s, min_score=p.min_score))
+        self.smoother = KeypointSmoother(min_score=p.min_score)
+        self.people = People(DebounceSettings(p.min_keypoints, p.agree, p.within_s, p.min_p, p.min_gap_ms / 1000))
+        self.names = Names(p.names_within_s, p.min_score)
+        self.boxes: list[tuple[float, ...]] = []  # the objects cortex's latest person boxes …
+        self.boxes_at = -1e18  # … and when they came
+        self.tracked: list[tuple[float, ...]] = []  # where the people of the last frame were …
+        self.tracked_at = -1e18
+
+    # -- what the other cortexes say ----------------------------------------------------
+
+    def on_stimulus(self, stimulus: Stimulus) -> None:
+        if stimulus.kind == "pose":
+            # Privacy mode: the page estimated the poses itself; no picture came, no model runs.
+            people = [np.array(p, np.float64) for p in stimulus.args["people"]]
+            args = stimulus.args
+            self._publish(people, args["width"], args["height"], stimulus.received, None)
+        elif stimulus.kind == "label":  # the objects cortex's: its person boxes, for new people
+            detections = stimulus.args.get("data", {}).get("detections", [])
+            self.boxes = [tuple(d["box"]) for d in detections if d.get("label") == "person"]
+            self.boxes_at = time.monotonic()
+        elif stimulus.kind == "faces":  # the faces cortex's: the known ones name their person
+            faces = stimulus.args.get("data", {}).get("faces", [])
+            self.names.faces_seen(time.monotonic(), [(f["box"], f.get("name")) for f in faces])
+        else:
+            super().on_stimulus(stimulus)
+
+    # -- frames ---------------------------------------------------------------------------
 
     def on_frame(self, stimulus: Stimulus) -> None:
+        now = time.monotonic()
         try:
-            pixels, width, height = decode_for_model(
-                stimulus.image, self.input_size(self.params.model), self.params.max_pixels, padded=True
-            )
+            size = image_size(stimulus.image)
+            if size is None:  # (not a format whose header we read: decoded once to learn it)
+                size = open_rgb(stimulus.image, self.params.max_pixels).size
+            width, height = size
+            squares = [whole_frame(width, height)]
+            if self.params.crops:
+                tracked = self.tracked if now - self.tracked_at <= self.params.keep_s else []
+                boxes = self.boxes if now - self.boxes_at <= self.params.boxes_fresh_s else []
+                squares = plan(tracked, boxes, width, height, self.crop_settings)
+            side = max(self.input_size(self.params.model))
+            image = open_rgb(stimulus.image, self.params.max_pixels, min_side=decode_side(width, height, squares, side))
         except ImageRejected as exc:
             self.error(str(exc))
             self.frame_done()
             return
-        self.frame = (width, height, stimulus.received)
-        self.infer(self.params.model, pixels, self.params.threshold, tag=None)
-
-    def on_stimulus(self, stimulus: Stimulus) -> None:
-        if stimulus.kind != "pose":
-            super().on_stimulus(stimulus)
-            return
-        # Privacy mode: the page estimated the pose itself; no picture came, no model runs.
-        people = [np.array(p, np.float64) for p in stimulus.args["people"]]
-        self._publish(
-            people, stimulus.args["width"], stimulus.args["height"], stimulus.received, None
-        )  # (no model ran)
+        self.frame = _Frame(image, image.width / width, width, height, stimulus.received, squares, {})
+        input_h, input_w = self.input_size(self.params.model)
+        for index, square in enumerate(squares):
+            region = tuple(round(v * self.frame.scale) for v in square.box)
+            pixels = np.asarray(image.crop(region).resize((input_w, input_h), Image.Resampling.BILINEAR))
+            self.infer(self.params.model, pixels, self.params.threshold, tag=index)
 
     def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
-        width, height, received = self.frame
-        people = []
-        for person in result:
-            points = np.array(person, np.float64)
-            points[:, :2] *= max(width, height)  # fractions of the padded square → pixels
-            people.append(points)
-        self._publish(people, width, height, received, message)
+        frame = self.frame
+        frame.found[tag] = [to_frame(person, frame.squares[tag]) for person in result]
+        if len(frame.found) < len(frame.squares):
+            return  # (the other crops' answers are on their way)
+        people = [person for index in sorted(frame.found) for person in frame.found[index]]
+        self._publish(people, frame.width, frame.height, frame.received, message)
         self.frame_done()
 
+    # -- everyone in view ------------------------------------------------------------------
+
     def _publish(self, found: list, width: int, height: int, received: float, served: Inferred | None) -> None:
-        now = time.time()
-        people, events = [], []
-        for index, points in enumerate(found[: self.params.max_people]):
-            direction = head(points, self.params.min_score)
-            shown = gestures_in(points, direction, self.rules, self.params.min_score)
-            seen = visible(points, self.params.min_score)
-            debouncer = self.people.setdefault(index, Debouncer(self.debounce_settings))
-            started = debouncer.see(now, {rule.name: 1.0 for rule in shown}, seen)
-            events += [(index, rule) for rule in self.rules if rule.name in started]
-            people.append(
-                {
-                    "keypoints": {
-                        name: [round(float(x), 1), round(float(y), 1), round(float(s), 2)]
-                        for name, (x, y, s) in zip(KEYPOINTS, points)
-                    },
-                    "head": direction,
-                    "gestures": [rule.name for rule in shown],
-                    "seen": seen,
-                }
-            )
-        for gone in set(self.people) - set(range(len(people))):
-            del self.people[gone]  # whoever stood there left: their gestures start afresh
-        latency_ms = (now - received) * 1000
+        p = self.params
+        now = time.monotonic()
+        boxed = [(box_around(points, p.min_score), points) for points in found]
+        boxed = [(box, points) for box, points in boxed if box is not None]
+        keep = same_people([box for box, _ in boxed], [float(points[:, 2].mean()) for _, points in boxed])
+        tracked = self.tracker.update([Found(*boxed[i]) for i in keep][: p.max_people], now)
+        kept = self.tracker.ids
+        if p.smoothing:
+            tracked = self.smoother.smooth(now, tracked, kept)
+        self.tracked, self.tracked_at = [person.box for person in tracked], now
+        names = self.names.names(now, tracked, kept)
+        people, showing = [], []
+        for person in tracked:
+            people.append(self._describe(person, names.get(person.id)))
+            showing.append(Showing(person.id, {g: 1.0 for g in people[-1]["gestures"]}, people[-1]["seen"]))
+        events = self.people.see(now, showing, kept)
         if people:
             shown = {name for person in people for name in person["gestures"]}
             words = ", ".join(rule.text for rule in self.rules if rule.name in shown)
@@ -126,8 +180,38 @@ class Pose(FrameCortex, type_name="pose"):
             self.emit(
                 "pose",
                 text,
-                {"people": people, "width": width, "height": height, "latency_ms": round(latency_ms, 1)},
-                self.meter(received, self.params.model, served),
+                {
+                    "people": people,
+                    "width": width,
+                    "height": height,
+                    "latency_ms": round((time.time() - received) * 1000, 1),
+                },
+                self.meter(received, p.model, served),
             )
-        for index, rule in events:
-            self.emit("gesture", rule.text, {"gesture": rule.name, "person": index})
+        by_id = {person["id"]: person for person in people}
+        for who, gesture in events:
+            rule = next(rule for rule in self.rules if rule.name == gesture)
+            person = by_id[who]
+            said = f"{person['name']}: {rule.text}" if person["name"] else rule.text
+            self.emit(
+                "gesture",
+                said,
+                {"gesture": gesture, "person": who, "box": person["box"], "name": person["name"]},
+            )
+
+    def _describe(self, person: Tracked, name: str | None) -> dict:
+        min_score = self.params.min_score
+        points = person.keypoints
+        direction = head(points, min_score)
+        return {
+            "id": person.id,
+            "name": name,
+            "box": [round(float(v), 1) for v in person.box],
+            "keypoints": {
+                name: [round(float(x), 1), round(float(y), 1), round(float(s), 2)]
+                for name, (x, y, s) in zip(KEYPOINTS, points)
+            },
+            "head": direction,
+            "gestures": [rule.name for rule in gestures_in(points, direction, self.rules, min_score)],
+            "seen": visible(points, min_score),
+        }
