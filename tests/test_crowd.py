@@ -4,7 +4,7 @@ side by side keep two ids, and each person's gestures are theirs alone."""
 import json
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from harness.brains import running_brain
 from harness.configs import default_config
@@ -72,3 +72,32 @@ def test_two_people_raising_and_lowering_their_arms_are_one_event_for_the_one_ra
         events = [o for o in eye.seen if o["kind"] == "gesture"]
         assert [(e["data"]["gesture"], e["data"]["person"]) for e in events] == [("arms_up", raising["id"])]
         assert events[0]["data"]["box"][2] < lowered["box"][0]
+
+
+def test_a_known_face_names_its_person_and_their_gestures(brain):
+    with ready_eye(brain, models=5) as eye:
+        for picture, name in ((ASTRONAUT, "Eileen"), (CAMERAMAN, "Ansel")):
+            eye.send(frame(picture))
+            eye.wait_for(lambda o: o["kind"] == "faces" and o["data"]["faces"], 60)
+            eye.send(json.dumps({"command": "enroll", "name": name}))
+            eye.wait_for(lambda o: o["kind"] == "enrolled", 30)
+        pair = frame(PAIR)
+        for _ in range(40):  # until the faces cortex's names have reached the pose cortex
+            eye.send(pair)
+            pose = eye.wait_for(lambda o: o["kind"] == "pose", 60)
+            if [p["name"] for p in pose["data"]["people"]] == ["Eileen", "Ansel"]:
+                break
+        assert [p["name"] for p in pose["data"]["people"]] == ["Eileen", "Ansel"], pose["data"]["people"]
+        # He turns the other way (his photo mirrored, where he stands): gestures that start now
+        # are a named person's. (His id, and so his name, stays with him.)
+        turned = Image.new("RGB", (1024, 512))
+        turned.paste(ASTRONAUT, (0, 0))
+        turned.paste(ImageOps.mirror(CAMERAMAN), (512, 0))
+        for _ in range(5):
+            eye.send(frame(turned))
+            eye.wait_for(lambda o: o["kind"] == "pose", 60)
+        gesture = eye.seen_or_wait(lambda o: o["kind"] == "gesture" and o["data"]["name"] == "Ansel", 30)
+        assert gesture["text"].startswith("Ansel: ") and gesture["data"]["gesture"] in HIS | {
+            "look_right",
+            "lean_right",
+        }

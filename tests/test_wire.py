@@ -25,7 +25,7 @@ from harness.waits import wait_until
 
 ECHO = '[[cortex]]\nname = "echo"\ntype = "echo"\nsubscribes = ["text", "image", "command", "pose"]\n'
 MUMBLER = '[[cortex]]\nname = "mumbler"\ntype = "harness.cortexes:Mumbler"\nsubscribes = ["text"]\n'
-MODEL_FILE = "movenet-lightning.bin"
+MODEL_FILE = "movenet-multipose.bin"
 
 
 def config(**server) -> str:

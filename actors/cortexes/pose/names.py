@@ -18,13 +18,13 @@ from actors.cortexes.pose.tracking import Tracked
 
 __all__ = ["Names", "head_region"]
 
-HEAD = slice(0, 5)  # nose, eyes, ears (actors/cortexes/pose/body.py's KEYPOINTS order)
+HEAD_POINTS = slice(0, 5)  # nose, eyes, ears (actors/cortexes/pose/body.py's KEYPOINTS order)
 
 
 def head_region(person: Tracked, min_score: float) -> tuple[float, float, float, float]:
     """Where a person's face should be: around their seen nose, eyes and ears (widened, as
     those points span less than the face); without any, the top quarter of their box."""
-    points = np.asarray(person.keypoints)[HEAD]
+    points = np.asarray(person.keypoints)[HEAD_POINTS]
     seen = points[points[:, 2] >= min_score]
     x1, y1, x2, y2 = person.box
     if not len(seen):
