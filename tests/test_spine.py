@@ -187,21 +187,8 @@ def test_a_cortex_that_stops_reading_gets_everything_in_order_and_the_others_go_
         eye.wait_for(lambda o: o["kind"] == "echo" and o["text"] == "still here?", 30)
 
 
-LISTENING = """
-[server]
-max_messages_per_s = 100000.0
-outbound_queue = 5000
-
-[[cortex]]
-name = "echo"
-type = "echo"
-subscribes = ["text"]
-
-[[cortex]]
-name = "napper"
-type = "harness.cortexes:Napper"
-subscribes = ["echo"]               # the echo cortex's outputs, not the eye's text
-"""
+# The napper hears the echo cortex's "echo" outputs, not the eye's text.
+LISTENING = NAPPER.replace('Napper"\nsubscribes = ["text"]', 'Napper"\nsubscribes = ["echo"]')
 
 
 def test_a_cortex_hears_another_cortexs_outputs_in_order_even_through_a_full_pipe(tmp_path):

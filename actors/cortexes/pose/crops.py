@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CropSettings", "Square", "plan", "whole_frame", "decode_side", "to_frame", "iou", "same_people"]
+from actors.models.detection import iou, nms
+
+__all__ = ["CropSettings", "Square", "plan", "whole_frame", "decode_side", "to_frame", "same_people"]
 
 Box = Sequence[float]  # [x1, y1, x2, y2], frame pixels
 CONTAINED = 0.8  # a box this much inside another is the same person
@@ -55,16 +57,6 @@ class Square:
     @property
     def box(self) -> tuple[float, float, float, float]:
         return (self.x, self.y, self.x + self.side, self.y + self.side)
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def whole_frame(width: int, height: int) -> Square:
@@ -134,10 +126,7 @@ def to_frame(points: np.ndarray, square: Square) -> np.ndarray:
 def same_people(boxes: Sequence[Box], scores: Sequence[float], same_iou: float = 0.5) -> list[int]:
     """Which of the people the crops found to keep: two crops of one person (two people
     close together, the one in front seen in both) give two skeletons over each other;
-    the surer one stays. Indices, in their original order."""
-    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
-    kept: list[int] = []
-    for i in order:
-        if all(iou(boxes[i], boxes[j]) < same_iou for j in kept):
-            kept.append(i)
-    return sorted(kept)
+    the surer one stays (the detectors' non-maximum suppression). Indices, in their order."""
+    if not len(boxes):
+        return []
+    return sorted(nms(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(scores, np.float64), same_iou))
