@@ -23,6 +23,16 @@ def test_a_tracked_person_inside_a_detected_box_adds_no_crop_and_a_new_one_does(
     assert squares[0] == plan([], detected, 640, 480)[0]  # the detector's whole body first
 
 
+def test_a_detected_box_around_two_tracked_people_gives_way_to_their_own_crops():
+    # Two people one above the other (a group photo's two rows): the detector saw one tall box.
+    detected = [(0, 0, 200, 480), (400, 0, 600, 240)]
+    tracked = [(10, 10, 190, 230), (15, 250, 195, 470), (410, 10, 590, 230)]
+    squares = plan(tracked, detected, 640, 480)
+    assert len(squares) == 3
+    assert squares[0] == plan([], detected[1:], 640, 480)[0]  # the lone person's detector box stays
+    assert {(s.x + s.side / 2, s.y + s.side / 2) for s in squares[1:]} == {(100, 120), (105, 360)}
+
+
 def test_boxes_too_small_or_outside_the_frame_are_nobody_and_crops_are_bounded():
     assert plan([], [(10, 10, 30, 70), (700, 10, 800, 300)], 640, 480) == [whole_frame(640, 480)]
     many = [(i * 20, 0, i * 20 + 60, 200) for i in range(30)]  # 30 people, overlapping little

@@ -60,6 +60,15 @@ def test_a_person_missed_for_a_frame_keeps_their_id_and_their_neighbour_theirs()
     assert [t.id for t in tracker.update([at(-88), at(90)], 0.4)] == [left.id, right.id]
 
 
+def test_a_person_missed_is_still_looked_for_where_they_were_until_keep_s():
+    tracker = Tracker(TrackSettings(keep_s=1.0))
+    left, right = tracker.update([at(-150), at(150)], 0.0)
+    (seen,) = tracker.update([at(152)], 0.2)  # the left one missed: their crop must still be run
+    assert sorted(tracker.boxes) == sorted([left.box, seen.box])
+    tracker.update([at(150)], 1.1)  # missed past keep_s: no longer looked for
+    assert len(tracker.boxes) == 1
+
+
 def test_a_person_who_comes_back_within_keep_s_keeps_their_id_and_later_gets_a_new_one():
     tracker = Tracker(TrackSettings(keep_s=1.0))
     (first,) = tracker.update([at(0)], 0.0)

@@ -24,7 +24,10 @@ class Objects(FrameCortex, type_name="objects"):
     class Params:
         model: str = "objects"  # a [[model]] name
         threshold: float = bounded(0.35, minimum=0.01, maximum=1.0)
-        max_labels: int = bounded(5, minimum=1, maximum=100)
+        max_labels: int = bounded(5, minimum=1, maximum=100)  # things named in the label's text
+        # Boxes in the label's data: more than it names, as the page draws every person and
+        # the pose cortex crops each one it hears of (a group of six needs six).
+        max_boxes: int = bounded(20, minimum=1, maximum=100)
         max_pixels: int = bounded(40_000_000, minimum=1024)
         infer_timeout_ms: int = bounded(5000, minimum=50)
 
@@ -46,8 +49,9 @@ class Objects(FrameCortex, type_name="objects"):
 
     def on_result(self, tag: Any, result: Any, message: Inferred) -> None:
         width, height, received, started, sent = self.frame
-        detections = result[: self.params.max_labels]
-        text = ", ".join(f"{d.label} ({d.score:.0%})" for d in detections) or "Nothing I know."
+        detections = result[: max(self.params.max_boxes, self.params.max_labels)]
+        named = detections[: self.params.max_labels]
+        text = ", ".join(f"{d.label} ({d.score:.0%})" for d in named) or "Nothing I know."
         now = time.time()
         self.emit(
             "label",

@@ -97,7 +97,7 @@ class Pose(FrameCortex, type_name="pose"):
         self.names = Names(p.names_within_s, p.min_score)
         self.boxes: list[tuple[float, ...]] = []  # the objects cortex's latest person boxes …
         self.boxes_at = -1e18  # … and when they came
-        self.tracked: list[tuple[float, ...]] = []  # where the people of the last frame were …
+        self.tracked: list[tuple[float, ...]] = []  # where everyone kept was last seen …
         self.tracked_at = -1e18
 
     # -- what the other cortexes say ----------------------------------------------------
@@ -166,7 +166,7 @@ class Pose(FrameCortex, type_name="pose"):
         kept = self.tracker.ids
         if p.smoothing:
             tracked = self.smoother.smooth(now, tracked, kept)
-        self.tracked, self.tracked_at = [person.box for person in tracked], now
+        self.tracked, self.tracked_at = self.tracker.boxes, now
         names = self.names.names(now, tracked, kept)
         people, showing = [], []
         for person in tracked:

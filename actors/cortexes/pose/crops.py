@@ -10,7 +10,8 @@ from two places:
   own "cropping from the previous frame"), so a person keeps being seen between the
   detector's boxes, and without a detector.
 
-A tracked box that a detector box overlaps (or holds) is the same person and adds no crop. With
+A tracked box that a detector box overlaps (or holds) is the same person and adds no crop; a
+detector box that holds two tracked people is two people, each cropped alone. With
 neither (the first frame, or no objects cortex), the whole frame is one crop: exactly what
 the pose cortex did before it saw several people. Each crop is a square a little larger than
 its box (people move between frames, and MoveNet wants some room around a body), which may
@@ -76,12 +77,20 @@ def plan(
     """The crops to run MoveNet on: each detected person's (the detector's order, surest
     first: its box holds the whole body, where the keypoints of the last frame may have
     held only what was seen), then each tracked person no detector box holds; the whole
-    frame when there is neither."""
-    boxes = [(b, settings.margin) for b in detected] + [(b, settings.tracked_margin) for b in tracked]
-    kept: list[tuple[Box, float]] = []
-    for box, margin in boxes:
+    frame when there is neither. A detector box that holds two or more tracked people is a
+    group the detector saw as one (two people one behind the other): their own crops run
+    instead, as one crop around both would give one skeleton blended from the two."""
+    tracked = [box for box in tracked if _clipped_side(box, width, height) >= settings.min_side]
+    boxes = []
+    for box in detected:
         if _clipped_side(box, width, height) < settings.min_side:
             continue
+        if sum(_same(box, other, settings.same_iou) for other in tracked) >= 2:
+            continue
+        boxes.append((box, settings.margin))
+    boxes += [(box, settings.tracked_margin) for box in tracked]
+    kept: list[tuple[Box, float]] = []
+    for box, margin in boxes:
         if all(not _same(box, other, settings.same_iou) for other, _ in kept):
             kept.append((box, margin))
     if not kept:

@@ -107,6 +107,12 @@ class Tracker:
         state (their filters, their gestures) should be kept for, and dropped without."""
         return frozenset(track.id for track in self._tracks)
 
+    @property
+    def boxes(self) -> list[tuple[float, ...]]:
+        """Where every kept person was last seen, the missed ones too: where to look for
+        them in the next frame (a person missed once is looked for again, not lost)."""
+        return [tuple(float(v) for v in track.box) for track in self._tracks]
+
     def update(self, found: Sequence[Found], now: float) -> list[Tracked]:
         s = self.settings
         self._tracks = [t for t in self._tracks if now - t.seen_at <= s.keep_s]
