@@ -131,6 +131,7 @@ class Cortex(Watching):
             self._stimuli.setblocking(False)
             self.watch_file(self._stimuli.fileno(), self._read_pipe)
         self.name = message.spec.name
+        self.subscribes = tuple(message.spec.subscribes)  # (the config refuses a kind nobody emits)
         self._outputs = message.outputs
         self._session_id = message.session_id
         self.services = message.services

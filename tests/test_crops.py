@@ -2,7 +2,16 @@
 
 import numpy as np
 
-from actors.cortexes.pose.crops import CropSettings, Square, decode_side, plan, same_people, to_frame, whole_frame
+from actors.cortexes.pose.crops import (
+    CropSettings,
+    Square,
+    decode_side,
+    plan,
+    same_people,
+    to_frame,
+    wait_for_boxes,
+    whole_frame,
+)
 
 
 def test_nobody_known_means_the_whole_frame_as_before():
@@ -13,6 +22,16 @@ def test_one_crop_per_person_a_little_larger_than_their_box():
     (square,) = plan([], [(100, 100, 200, 400)], 640, 480)
     assert square.side == 300 * 1.3
     assert (square.x + square.side / 2, square.y + square.side / 2) == (150, 250)  # centred on the box
+
+
+def test_a_frame_waits_for_its_own_boxes_only_with_nothing_else_to_go_by():
+    # An eye back after a pause (or one frame every few seconds): nobody tracked, boxes stale.
+    assert wait_for_boxes([], boxes_fresh=False, hears_boxes=True)
+    # Somebody tracked, or boxes of the last frame (a live eye): no waiting.
+    assert not wait_for_boxes([(0, 0, 100, 200)], boxes_fresh=False, hears_boxes=True)
+    assert not wait_for_boxes([], boxes_fresh=True, hears_boxes=True)
+    # No objects cortex in the topology: nothing would come.
+    assert not wait_for_boxes([], boxes_fresh=False, hears_boxes=False)
 
 
 def test_a_tracked_person_inside_a_detected_box_adds_no_crop_and_a_new_one_does():

@@ -101,3 +101,63 @@ def test_a_known_face_names_its_person_and_their_gestures(brain):
             "look_right",
             "lean_right",
         }
+
+
+def _grid(count: int, columns: int) -> Image.Image:
+    """`count` small people in a grid (96 pixels each in a 640×480 frame)."""
+    out = Image.new("RGB", (640, 480), (90, 90, 90))
+    rows = -(-count // columns)
+    width, height = 640 // columns, 480 // rows
+    side = min(width, height)
+    for i in range(count):
+        picture = ASTRONAUT if i % 2 else CAMERAMAN
+        out.paste(picture.resize((side, side)), ((i % columns) * width, (i // columns) * height))
+    return out
+
+
+def _cut() -> Image.Image:
+    """One person half outside the frame's left edge, one cut by its right edge."""
+    out = Image.new("RGB", (640, 480), (90, 90, 90))
+    out.paste(CAMERAMAN.resize((480, 480)), (-240, 0))
+    out.paste(ASTRONAUT.resize((480, 480)), (400, 0))
+    return out
+
+
+def _mirror() -> Image.Image:
+    out = Image.new("RGB", (1024, 512))
+    out.paste(CAMERAMAN, (0, 0))
+    out.paste(ImageOps.mirror(CAMERAMAN), (512, 0))
+    return out
+
+
+def _poster() -> Image.Image:
+    """A small picture of a person on a wall."""
+    out = Image.new("RGB", (640, 480), (200, 190, 170))
+    out.paste(ASTRONAUT.resize((160, 160)), (380, 60))
+    return out
+
+
+@pytest.mark.parametrize(
+    "scene, people",
+    [(_grid(30, 6), range(6, 7)), (_cut(), range(0, 3)), (_mirror(), range(2, 3)), (_poster(), range(0, 2))],
+    ids=["thirty people", "cut by the edges", "a mirror", "a poster"],
+)
+def test_hard_scenes_give_clear_outputs_and_no_event_storm(brain, scene, people):
+    with ready_eye(brain, models=5) as eye:
+        picture = frame(scene)
+        outputs = []
+        for _ in range(5):  # one at a time, as a slow eye sends: each frame waits for its boxes
+            eye.send(picture)
+            outputs.append(eye.wait_for(lambda o: o["kind"] in ("pose", "error"), 60))
+        eye.send("still there?")
+        eye.wait_for(lambda o: o["kind"] == "echo", 30)
+        assert not [o for o in eye.seen if o["kind"] == "error"]
+        counts = [len(o["data"]["people"]) for o in outputs]
+        assert all(count in people for count in counts), counts  # (30: max_people, from the first frame)
+        assert len({tuple(p["id"] for p in o["data"]["people"]) for o in outputs}) == 1  # ids hold
+        for output in outputs:
+            for p in output["data"]["people"]:
+                x1, y1, x2, y2 = p["box"]
+                assert 0 <= x1 < x2 <= scene.width and 0 <= y1 < y2 <= scene.height, p["box"]
+        events = [(o["data"]["person"], o["data"]["gesture"]) for o in eye.seen if o["kind"] == "gesture"]
+        assert len(events) == len(set(events)), events  # one event per person per gesture at most

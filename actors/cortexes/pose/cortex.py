@@ -21,7 +21,16 @@ import numpy as np
 from PIL import Image
 
 from actors.cortexes.pose.body import KEYPOINTS, head, visible
-from actors.cortexes.pose.crops import CropSettings, Square, decode_side, plan, same_people, to_frame, whole_frame
+from actors.cortexes.pose.crops import (
+    CropSettings,
+    Square,
+    decode_side,
+    plan,
+    same_people,
+    to_frame,
+    wait_for_boxes,
+    whole_frame,
+)
 from actors.cortexes.pose.debounce import DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
 from actors.cortexes.pose.names import Names
@@ -46,6 +55,13 @@ class _Frame:
     found: dict[int, list[np.ndarray]]  # crop index → the people MoveNet found in it, frame pixels
 
 
+@dataclass(frozen=True)
+class _BoxesDue:
+    """Timer: the frame received at `received` waited long enough for the detector's boxes."""
+
+    received: float
+
+
 class Pose(FrameCortex, type_name="pose"):
     emits = ("pose", "gesture")
 
@@ -60,6 +76,9 @@ class Pose(FrameCortex, type_name="pose"):
         boxes_fresh_s: float = bounded(
             1.0, minimum=0.0, maximum=10.0
         )  # the objects cortex's boxes this old still count
+        # With nobody tracked and no fresh boxes, a frame waits this long for the objects
+        # cortex's boxes of that frame (crops.wait_for_boxes), then goes to MoveNet whole.
+        boxes_wait_ms: int = bounded(1000, minimum=0, maximum=10_000)
         keep_s: float = bounded(1.0, minimum=0.0, maximum=10.0)  # a person missed this long keeps their id
         smoothing: bool = True  # a One Euro filter on each person's keypoints
         names_within_s: float = bounded(2.0, minimum=0.0, maximum=60.0)  # known faces this old name people
@@ -99,6 +118,7 @@ class Pose(FrameCortex, type_name="pose"):
         self.boxes_at = -1e18  # … and when they came
         self.tracked: list[tuple[float, ...]] = []  # where everyone kept was last seen …
         self.tracked_at = -1e18
+        self.waiting: Stimulus | None = None  # a frame waiting for the boxes of its own
 
     # -- what the other cortexes say ----------------------------------------------------
 
@@ -112,6 +132,9 @@ class Pose(FrameCortex, type_name="pose"):
             detections = stimulus.args.get("data", {}).get("detections", [])
             self.boxes = [tuple(d["box"]) for d in detections if d.get("label") == "person"]
             self.boxes_at = time.monotonic()
+            if self.waiting is not None:
+                waiting, self.waiting = self.waiting, None
+                self._look(waiting)
         elif stimulus.kind == "faces":  # the faces cortex's: the known ones name their person
             faces = stimulus.args.get("data", {}).get("faces", [])
             self.names.faces_seen(time.monotonic(), [(f["box"], f.get("name")) for f in faces])
@@ -120,7 +143,25 @@ class Pose(FrameCortex, type_name="pose"):
 
     # -- frames ---------------------------------------------------------------------------
 
+    def on_timer(self, payload: Any) -> None:
+        if not isinstance(payload, _BoxesDue):
+            super().on_timer(payload)
+        elif self.waiting is not None and self.waiting.received == payload.received:
+            waiting, self.waiting = self.waiting, None
+            self._look(waiting)  # (no boxes came: the objects cortex dropped that frame, or is loading)
+
     def on_frame(self, stimulus: Stimulus) -> None:
+        p = self.params
+        now = time.monotonic()
+        tracked = self.tracked if now - self.tracked_at <= p.keep_s else []
+        fresh = now - self.boxes_at <= p.boxes_fresh_s
+        if p.crops and p.boxes_wait_ms and wait_for_boxes(tracked, fresh, "label" in self.subscribes):
+            self.waiting = stimulus
+            self.after(p.boxes_wait_ms / 1000, _BoxesDue(stimulus.received))
+            return
+        self._look(stimulus)
+
+    def _look(self, stimulus: Stimulus) -> None:
         now = time.monotonic()
         try:
             size = image_size(stimulus.image)
@@ -170,7 +211,7 @@ class Pose(FrameCortex, type_name="pose"):
         names = self.names.names(now, tracked, kept)
         people, showing = [], []
         for person in tracked:
-            people.append(self._describe(person, names.get(person.id)))
+            people.append(self._describe(person, names.get(person.id), width, height))
             showing.append(Showing(person.id, {g: 1.0 for g in people[-1]["gestures"]}, people[-1]["seen"]))
         events = self.people.see(now, showing, kept)
         if people:
@@ -199,14 +240,15 @@ class Pose(FrameCortex, type_name="pose"):
                 {"gesture": gesture, "person": who, "box": person["box"], "name": person["name"]},
             )
 
-    def _describe(self, person: Tracked, name: str | None) -> dict:
+    def _describe(self, person: Tracked, name: str | None, width: int, height: int) -> dict:
         min_score = self.params.min_score
         points = person.keypoints
         direction = head(points, min_score)
         return {
             "id": person.id,
             "name": name,
-            "box": [round(float(v), 1) for v in person.box],
+            # (in the frame: a person cut by its edge has keypoints guessed past it)
+            "box": [round(float(np.clip(v, 0, size)), 1) for v, size in zip(person.box, (width, height) * 2)],
             "keypoints": {
                 name: [round(float(x), 1), round(float(y), 1), round(float(s), 2)]
                 for name, (x, y, s) in zip(KEYPOINTS, points)

@@ -29,7 +29,7 @@ import numpy as np
 
 from actors.models.detection import iou, nms
 
-__all__ = ["CropSettings", "Square", "plan", "whole_frame", "decode_side", "to_frame", "same_people"]
+__all__ = ["CropSettings", "Square", "plan", "wait_for_boxes", "whole_frame", "decode_side", "to_frame", "same_people"]
 
 Box = Sequence[float]  # [x1, y1, x2, y2], frame pixels
 CONTAINED = 0.8  # a box this much inside another is the same person
@@ -96,6 +96,15 @@ def plan(
     if not kept:
         return [whole_frame(width, height)]
     return [_around(box, margin) for box, margin in kept[: settings.max_crops]]
+
+
+def wait_for_boxes(tracked: Sequence[Box], boxes_fresh: bool, hears_boxes: bool) -> bool:
+    """Whether a frame waits for the objects cortex's boxes of this very frame (it is on the
+    same frame, a detector's time away) rather than going to MoveNet whole: when nobody is
+    tracked and the last boxes are stale (the first frame after a pause; an eye that sends
+    a frame every few seconds, whose boxes are always stale). The whole frame alone finds
+    one person at most, and none among many small ones (30 people in a grid: silence)."""
+    return hears_boxes and not tracked and not boxes_fresh
 
 
 def _same(a: Box, b: Box, same_iou: float) -> bool:
