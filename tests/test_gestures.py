@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.cortexes.pose.body import INDEX, head, normalise, upright
-from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
+from actors.debounce import Debouncer, DebounceSettings
 from harness.poses import STANDING, person
 
 ARMS_UP = {"left_elbow": (385, 110), "right_elbow": (255, 110), "left_wrist": (390, 50), "right_wrist": (250, 50)}

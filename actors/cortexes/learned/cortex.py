@@ -29,7 +29,7 @@ from actors.cortexes.learned.messages import Progress, Train, Trained, TrainingF
 from actors.cortexes.learned.store import TeachError, TeachLimits, TeachStore
 from actors.cortexes.learned.trainer import Trainer, jpeg_of
 from actors.cortexes.pose.body import visible
-from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
+from actors.debounce import Debouncer, DebounceSettings
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, decode_for_model, open_rgb
 from actors.messages import Stimulus

@@ -31,12 +31,12 @@ from actors.cortexes.pose.crops import (
     wait_for_boxes,
     whole_frame,
 )
-from actors.cortexes.pose.debounce import DebounceSettings
 from actors.cortexes.pose.gestures import BUILT_IN, RuleError, gestures_in, parse_rules
 from actors.cortexes.pose.names import Names
 from actors.cortexes.pose.people import People, Showing
 from actors.cortexes.pose.smoothing import KeypointSmoother
 from actors.cortexes.pose.tracking import Found, Tracked, Tracker, TrackSettings, box_around
+from actors.debounce import DebounceSettings
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, image_size, open_rgb
 from actors.messages import Stimulus

@@ -1,4 +1,4 @@
-"""Gestures per person: one Debouncer (debounce.py) per tracked id, so that a gesture is an
+"""Gestures per person: one Debouncer (actors/debounce.py) per tracked id, so that a gesture is an
 event of the person who makes it.
 
 Keyed by the tracker's id, not by a place in the frame: when two people swap places a
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import NamedTuple
 
-from actors.cortexes.pose.debounce import Debouncer, DebounceSettings
+from actors.debounce import Debouncer, DebounceSettings
 
 __all__ = ["Showing", "People"]
 

@@ -1,5 +1,7 @@
 """Debounce, as the Huia experience did it: a gesture is an event when it starts, not on
-every frame it lasts, and only once the last few predictions agree.
+every frame it lasts, and only once the last few predictions agree. Shared by the cortexes
+that turn what a frame shows into events: pose (gestures), learned (classes), faces
+(reactions); none of them imports another.
 
 Per person, predictions come in with their time: the gestures (or learned classes) a
 frame shows, each with a probability where one exists. A frame counts only when enough
