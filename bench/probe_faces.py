@@ -53,7 +53,10 @@ def command(eye, **fields) -> dict:
     """The faces cortex's answer, or the brain's when it dropped the command (its rate limit)."""
     eye.send(json.dumps(fields))
     return eye.wait_for(
-        lambda o: (o["cortex"] == "faces" and o["kind"] != "faces") or (o["cortex"], o["kind"]) == ("brain", "error"),
+        lambda o: (
+            (o["cortex"] == "faces" and o["kind"] not in ("faces", "emotion", "reaction"))
+            or (o["cortex"], o["kind"]) == ("brain", "error")
+        ),
         30,
     )
 
@@ -119,8 +122,8 @@ def main() -> None:
         store = Path(tmp) / "faces"
         with (
             running_brain(default_config(store), Path(tmp), env={"CORTICAL_FACES_ADMIN_TOKEN": ADMIN}) as brain,
-            ready_eye(brain, models=5) as a,
-            ready_eye(brain, models=5) as b,
+            ready_eye(brain, models=6) as a,
+            ready_eye(brain, models=6) as b,
         ):
             rows = takeover_part(brain, a, b, args.takeovers)
             rows += admin_part(brain, a, b)

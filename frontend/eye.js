@@ -43,7 +43,7 @@ const state = {
   cameraStarting: false, // asked for the camera, not given it yet
 };
 // What the brain says of one snapshot: once the camera is off, about a picture no longer shown.
-const FRAME_RESULTS = new Set(["pose", "label", "faces"]);
+const FRAME_RESULTS = new Set(["pose", "label", "faces", "emotion"]);
 const creature = new Creature(ui.creature);
 const attention = new Attention(); // whom among the people the creature looks at
 const picture = new Picture(ui.video);
@@ -140,6 +140,13 @@ function onOutput(output) {
     say(text);
     return;
   }
+  if (kind === "emotion") return; // (every frame with faces: shown on the faces' tags)
+  if (kind === "reaction") {
+    creature.say(text);
+    addLine(cortex, text, "gesture");
+    say(text);
+    return;
+  }
   if (kind === "eye") {
     obey(data.action);
     addLine(cortex, text);
@@ -152,7 +159,13 @@ function onOutput(output) {
   }
   if (kind === "faces") {
     // (in privacy mode a face box is in its crop, not in the preview: not drawn)
-    if (!settings.privacy) setBoxes(cortex, data.faces || [], data.width, data.height, "#3ddc97");
+    // Each face's tag says who (how sure, for a known face) and, with an emotion model, what
+    // they feel: "Eileen 92% · happy", "unknown person · neutral".
+    const faces = (data.faces || []).map((f) => {
+      const who = f.name ? `${f.label} ${Math.round(f.score * 100)}%` : f.label;
+      return { box: f.box, label: f.emotion ? `${who} · ${f.emotion}` : who };
+    });
+    if (!settings.privacy) setBoxes(cortex, faces, data.width, data.height, "#3ddc97");
     if (text) {
       addLine(cortex, text);
       say(text);
@@ -246,7 +259,7 @@ function drawBoxes() {
       const [x1, y1, x2, y2] = box;
       const x = offsetX + x1 * scale;
       const y = offsetY + y1 * scale;
-      const tag = `${label} ${Math.round(score * 100)}%`;
+      const tag = score === undefined ? label : `${label} ${Math.round(score * 100)}%`;
       ctx.strokeStyle = colour;
       ctx.strokeRect(x, y, (x2 - x1) * scale, (y2 - y1) * scale);
       const tagWidth = ctx.measureText(tag).width + 8;

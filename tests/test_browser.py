@@ -75,6 +75,25 @@ def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):
     assert "cup (" in transcript
 
 
+def test_the_page_shows_what_a_face_feels_and_says_when_it_smiles(brain, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = FLAGS + [
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_camera(tmp_path, ASTRONAUT)}",
+    ]
+
+    async def check(page):
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('Someone smiles')", timeout=60_000
+        )
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-feel.png"))
+        return await page.inner_text("#transcript")
+
+    transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
+    assert transcript.count("Someone smiles") == 1, transcript  # once, however long she smiles
+    assert "unknown person: happy" not in transcript  # (the emotion outputs are drawn, not logged)
+
+
 def test_a_denied_camera_says_what_to_do(brain):
     async def check(page):
         await page.wait_for_selector("#camera-message:not([hidden])", timeout=20_000)

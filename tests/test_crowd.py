@@ -27,7 +27,7 @@ def brain(tmp_path_factory):
 
 
 def test_two_people_side_by_side_keep_their_ids_and_their_own_gestures(brain):
-    with ready_eye(brain, models=5) as eye:
+    with ready_eye(brain, models=6) as eye:
         pair = frame(PAIR)
         two = []
         for _ in range(40):  # until the objects cortex's boxes have reached the pose cortex
@@ -60,7 +60,7 @@ def test_two_people_raising_and_lowering_their_arms_are_one_event_for_the_one_ra
     down = person()
     down[:, 0] += 300
     people = [{"keypoints": up.tolist()}, {"keypoints": down.tolist()}]
-    with ready_eye(brain, models=5) as eye:
+    with ready_eye(brain, models=6) as eye:
         for _ in range(8):  # more frames than the three that make the event: still one event
             eye.send(json.dumps({"pose": {"width": 800, "height": 600, "people": people}}))
             pose = eye.wait_for(lambda o: o["kind"] == "pose", 30)
@@ -75,7 +75,7 @@ def test_two_people_raising_and_lowering_their_arms_are_one_event_for_the_one_ra
 
 
 def test_a_known_face_names_its_person_and_their_gestures(brain):
-    with ready_eye(brain, models=5) as eye:
+    with ready_eye(brain, models=6) as eye:
         for picture, name in ((ASTRONAUT, "Eileen"), (CAMERAMAN, "Ansel")):
             eye.send(frame(picture))
             eye.wait_for(lambda o: o["kind"] == "faces" and o["data"]["faces"], 60)
@@ -143,7 +143,7 @@ def _poster() -> Image.Image:
     ids=["thirty people", "cut by the edges", "a mirror", "a poster"],
 )
 def test_hard_scenes_give_clear_outputs_and_no_event_storm(brain, scene, people):
-    with ready_eye(brain, models=5) as eye:
+    with ready_eye(brain, models=6) as eye:
         picture = frame(scene)
         outputs = []
         for _ in range(5):  # one at a time, as a slow eye sends: each frame waits for its boxes

@@ -35,7 +35,7 @@ def config(store, announce_every_s=0.0) -> str:
 
 
 def ready(brain):
-    return ready_eye(brain, models=5)  # objects, faces, face embeddings, pose and image features
+    return ready_eye(brain, models=6)  # objects, faces, face embeddings, emotion, pose and image features
 
 
 def faces_of(eye, image: Image.Image) -> dict:
@@ -45,7 +45,7 @@ def faces_of(eye, image: Image.Image) -> dict:
 
 def command(eye, **fields) -> dict:
     eye.send(json.dumps(fields))
-    return eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] != "faces", 30)
+    return eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] not in ("faces", "emotion", "reaction"), 30)
 
 
 @pytest.fixture(scope="module")

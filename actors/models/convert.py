@@ -26,6 +26,7 @@ CONVERSIONS = {
     "nanodet.tflite": ("nanodet.json", "nanodet"),
     "blazeface.tflite": ("blazeface.json", "blazeface"),
     "faceres.tflite": ("faceres.json", "faceres"),
+    "emotion.tflite": ("emotion.json", "emotion"),
     "centernet-embedding.tflite": ("centernet.json", "centernet-embedding"),
     "movenet-lightning.tflite": ("movenet-lightning.json", "movenet"),
     "movenet-thunder.tflite": ("movenet-thunder.json", "movenet-thunder"),

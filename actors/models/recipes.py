@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.models import faces, movenet, nanodet
+from actors.models import emotion, faces, movenet, nanodet
 
 __all__ = ["Recipe", "RECIPES"]
 
@@ -27,6 +27,7 @@ RECIPES: dict[str, Recipe] = {
     "nanodet": Recipe((nanodet.INPUT_SIZE, nanodet.INPUT_SIZE), nanodet.preprocess, nanodet.decode),
     "blazeface": Recipe((faces.DETECT_SIZE, faces.DETECT_SIZE), faces.detect_preprocess, faces.detect_decode),
     "faceres": Recipe((faces.EMBED_SIZE, faces.EMBED_SIZE), faces.embed_preprocess, faces.embed_decode),
+    "emotion": Recipe((emotion.SIZE, emotion.SIZE), emotion.preprocess, emotion.decode),
     "movenet": Recipe(
         (movenet.LIGHTNING_SIZE,) * 2, movenet.preprocess, movenet.decode_single, batchable=False, padded=True
     ),

@@ -1,10 +1,14 @@
-"""faces: says who the eye sees — "Hello, Olivier" or "unknown person".
+"""faces: says who the eye sees — "Hello, Olivier" or "unknown person" — and what each face
+feels.
 
 Faces are found by BlazeFace on the model holder; only frames with a face go on to be
 compared (the gate: no face, no comparison and no cloud call). The comparison is
 `local` (FaceRes embeddings on the holder, cosine similarity against faces enrolled
 from the eye and kept on disk) or `rekognition` (AWS CompareFaces against reference
-photos named in the config). Announcements are debounced per person.
+photos named in the config). Announcements are debounced per person. With an `emotion`
+model, each face found (the same boxes: no second detector pass) also goes to it; the
+scores, averaged over a second per face, and the reactions that start (moods.py) are the
+`emotion` and `reaction` outputs.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from PIL import Image
 
 from actors.cortexes.faces.appearances import Appearances
 from actors.cortexes.faces.enrolment import EnrolError, check_name, may_enroll, may_forget, to_forget
+from actors.cortexes.faces.moods import REACTIONS, Moods, MoodSettings, Seen
 from actors.cortexes.faces.store import FaceStore
 from actors.frame_cortex import FrameCortex
 from actors.imaging import ImageRejected, open_rgb
 from actors.messages import Stimulus
+from actors.models.emotion import CLASSES
 from actors.models.faces import crop_box
 from actors.models.messages import Inferred
 from actors.params import bounded
@@ -40,10 +46,12 @@ class _Frame:
     jpeg: bytes
     faces: list = field(default_factory=list)  # Detections from BlazeFace
     embeddings: dict = field(default_factory=dict)  # face index → embedding
+    emotions: dict = field(default_factory=dict)  # face index → {class: probability}
+    named: list | None = None  # (name, score, face) per face, once compared
 
 
 class Faces(FrameCortex, type_name="faces"):
-    emits = ("faces", "faces-known", "forgot", "enrolled")
+    emits = ("faces", "faces-known", "forgot", "enrolled", "emotion", "reaction")
     commands = ("enroll", "forget", "faces")
 
     @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Faces(FrameCortex, type_name="faces"):
         backend: str = bounded("local", choices=("local", "rekognition"))
         detector: str = "faces"  # [[model]] of kind blazeface
         embedder: str = "face-embeddings"  # [[model]] of kind faceres (local backend)
+        emotion: str = ""  # [[model]] of kind emotion: what each face feels ("": not asked)
+        emotion_window_s: float = bounded(1.0, minimum=0.0, maximum=10.0)  # its scores are averaged this long
         detect_threshold: float = bounded(0.6, minimum=0.05, maximum=1.0)
         #: cosine similarity of FaceRes embeddings (local backend)
         match_threshold: float = bounded(0.70, minimum=0.0, maximum=1.0)
@@ -85,9 +95,10 @@ class Faces(FrameCortex, type_name="faces"):
         recheck_every_s: float = bounded(0.0, minimum=0.0, maximum=86_400.0)  # compare a staying face again (0: never)
 
     def model_names(self) -> tuple[str, ...]:
-        if self.params.backend == "local":
-            return (self.params.detector, self.params.embedder)
-        return (self.params.detector,)
+        models = (
+            (self.params.detector, self.params.embedder) if self.params.backend == "local" else (self.params.detector,)
+        )
+        return models + ((self.params.emotion,) if self.params.emotion else ())
 
     def on_start(self) -> None:
         self.store = FaceStore(self.params.store_dir, max_name_chars=self.params.max_name_chars)
@@ -98,6 +109,7 @@ class Faces(FrameCortex, type_name="faces"):
         self.frame: _Frame | None = None
         self.gate = {"frames": 0, "with_faces": 0, "comparisons": 0}
         self.deferred: list[tuple[str, dict]] = []  # commands waiting for the frame in flight
+        self.moods = Moods(CLASSES, MoodSettings(window_s=self.params.emotion_window_s))
         if self.params.backend == "rekognition":
             from actors.cortexes.faces.rekognition import RekognitionBackend
 
@@ -198,6 +210,12 @@ class Faces(FrameCortex, type_name="faces"):
                 self._publish(frame, [])  # the gate: nothing to compare
                 return
             self.gate["with_faces"] += 1
+            if self.params.emotion:
+                side = self.input_size(self.params.emotion)
+                for index, face in enumerate(frame.faces):  # (the face itself, as the model was measured)
+                    crop = frame.image.crop(crop_box(face.box, *frame.image.size, enlarge=1.0))
+                    pixels = np.asarray(crop.resize((side[1], side[0]), Image.Resampling.BILINEAR))
+                    self.infer(self.params.emotion, pixels, 0.0, tag=("emotion", index))
             if self.params.backend == "rekognition":
                 boxes = [face.box for face in frame.faces]
                 known = self.appearances.known(boxes, time.monotonic()) if self.params.compare == "appearance" else None
@@ -212,7 +230,12 @@ class Faces(FrameCortex, type_name="faces"):
                 pixels = np.asarray(crop.resize((side[1], side[0]), Image.Resampling.BILINEAR))
                 self.infer(self.params.embedder, pixels, 0.0, tag=("embed", index))
             return
-        _, index = tag
+        what, index = tag
+        if what == "emotion":
+            frame.emotions[index] = result
+            if frame.named is not None:
+                self._publish(frame, frame.named)  # (the comparison was in first)
+            return
         frame.embeddings[index] = result
         if len(frame.embeddings) < len(frame.faces):
             return
@@ -244,6 +267,9 @@ class Faces(FrameCortex, type_name="faces"):
         self._publish(frame, named)
 
     def _publish(self, frame: _Frame, named: list) -> None:
+        frame.named = named
+        if self.params.emotion and len(frame.emotions) < len(frame.faces):
+            return  # (what the faces feel is on its way)
         self.last, self.last_time = frame, time.monotonic()
         self._publish_faces(frame, named)
         deferred, self.deferred = self.deferred, []
@@ -252,10 +278,15 @@ class Faces(FrameCortex, type_name="faces"):
         self.frame_done()
 
     def _publish_faces(self, frame: _Frame, named: list) -> None:
+        now = time.monotonic()
+        boxes = [crop_box(face.box, frame.width, frame.height, enlarge=1.0) for _, _, face in named]
+        moods, reactions = [], []
+        if self.params.emotion:
+            seen = [Seen(box, name, frame.emotions[i]) for i, (box, (name, _, _)) in enumerate(zip(boxes, named))]
+            moods, reactions = self.moods.see(now, seen)
         if not named and not self.showing_faces:
             return  # still no face: nothing new to say
         self.showing_faces = bool(named)
-        now = time.monotonic()
         sayings = []
         for name, _, _ in named:
             key = name or UNKNOWN
@@ -268,10 +299,12 @@ class Faces(FrameCortex, type_name="faces"):
                 "label": name or UNKNOWN,
                 "score": round(score, 3),
                 "face_score": round(face.score, 3),
-                "box": list(crop_box(face.box, frame.width, frame.height, enlarge=1.0)),
+                "box": list(box),
             }
-            for name, score, face in named
+            for (name, score, face), box in zip(named, boxes)
         ]
+        for face, mood in zip(faces, moods):
+            face["emotion"] = mood.emotion
         self.emit(
             "faces",
             ", ".join(dict.fromkeys(sayings)),
@@ -285,3 +318,33 @@ class Faces(FrameCortex, type_name="faces"):
             },
             self.meter(frame.received),
         )
+        if moods:
+            self._publish_moods(frame, faces, moods, reactions)
+
+    def _publish_moods(self, frame: _Frame, faces: list[dict], moods: list, reactions: list) -> None:
+        """Every frame with faces: what each feels (averaged); and each reaction that starts."""
+        self.emit(
+            "emotion",
+            ", ".join(f"{face['label']}: {mood.emotion}" for face, mood in zip(faces, moods)),
+            {
+                "faces": [
+                    {
+                        "box": face["box"],
+                        "name": face["name"],
+                        "face": mood.face,
+                        "emotion": mood.emotion,
+                        "scores": mood.scores,
+                    }
+                    for face, mood in zip(faces, moods)
+                ],
+                "width": frame.width,
+                "height": frame.height,
+            },
+        )
+        for index, reaction in reactions:
+            face, mood = faces[index], moods[index]
+            self.emit(
+                "reaction",
+                f"{face['name'] or 'Someone'} {REACTIONS[reaction]}",
+                {"reaction": reaction, "name": face["name"], "face": mood.face, "box": face["box"]},
+            )

@@ -1,0 +1,99 @@
+"""What faces feel (issue "Feel", item 1): the emotion model's recipe on real photos, bare, and
+the faces cortex's `emotion` and `reaction` outputs in a real brain on the default topology."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from actors.models import runtime
+from actors.models.faces import crop_box
+from actors.models.formats import format_of
+from actors.models.recipes import RECIPES
+from harness import ROOT
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.eyes import ready_eye
+from harness.pictures import ASTRONAUT, CAMERAMAN, frame
+
+DISPLEASED = {"angry", "disgust", "fear", "sad"}  # (the model tells these apart poorly: MODELS.md)
+
+
+def pair() -> Image.Image:
+    """Her broad smile at left, his frown of concentration at right."""
+    canvas = Image.new("RGB", (1024, 512))
+    canvas.paste(ASTRONAUT, (0, 0))
+    canvas.paste(CAMERAMAN, (512, 0))
+    return canvas
+
+
+def run(kind: str, name: str, pixels: np.ndarray, threshold: float):
+    path = ROOT / "models" / name
+    model = runtime.load(path, format_of(path), batchable=False)
+    recipe = RECIPES[kind]
+    return recipe.decode([o[0] for o in model(recipe.preprocess(pixels[None]))], threshold)
+
+
+def feelings(picture: Image.Image) -> list[dict[str, float]]:
+    """Bare: BlazeFace's faces, each square and not enlarged, through the emotion model."""
+    faces = run("blazeface", "blazeface.tflite", np.asarray(picture.resize((256, 256))), 0.6)
+    out = []
+    for face in faces:
+        crop = picture.crop(crop_box(face.box, *picture.size, enlarge=1.0)).resize((64, 64))
+        out.append(run("emotion", "emotion.tflite", np.asarray(crop), 0.0))
+    return out
+
+
+def top(scores: dict[str, float]) -> str:
+    return max(scores, key=scores.get)
+
+
+def test_the_recipe_reads_a_smile_and_a_frown():
+    (hers,) = feelings(ASTRONAUT)
+    (his,) = feelings(CAMERAMAN)
+    assert top(hers) == "happy" and hers["happy"] > 0.9, hers
+    assert top(his) in DISPLEASED and his["happy"] < 0.05, his
+    assert abs(sum(hers.values()) - 1) < 1e-3  # probabilities, in CLASSES' order
+
+
+@pytest.fixture(scope="module")
+def brain(tmp_path_factory):
+    store = tmp_path_factory.mktemp("feel") / "faces"
+    with running_brain(default_config(store), store.parent) as running:
+        yield running
+
+
+def test_each_face_feels_its_own_and_only_a_smile_is_a_reaction(brain):
+    with ready_eye(brain, models=6) as eye:
+        picture = frame(pair())
+        for _ in range(6):  # more frames than a reaction needs: still one
+            eye.send(picture)
+            felt = eye.wait_for(lambda o: o["kind"] == "emotion", 60)
+        faces = [o for o in eye.seen if o["kind"] == "faces"][-1]  # (the same frame's: sent just before)
+        eye.send("still there?")
+        eye.wait_for(lambda o: o["kind"] == "echo", 30)
+        hers, his = sorted(felt["data"]["faces"], key=lambda f: f["box"][0])
+        assert hers["emotion"] == "happy" and his["emotion"] in DISPLEASED, felt["data"]
+        assert hers["box"][2] < 512 <= his["box"][0]
+        assert set(hers["scores"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+        assert felt["text"] == "unknown person: happy, unknown person: " + his["emotion"]
+        assert sorted(f["emotion"] for f in faces["data"]["faces"]) == sorted([hers["emotion"], his["emotion"]])
+        reactions = [o for o in eye.seen if o["kind"] == "reaction"]
+        assert [(r["text"], r["data"]["reaction"], r["data"]["face"]) for r in reactions] == [
+            ("Someone smiles", "happy", hers["face"])
+        ]
+        assert not [o for o in eye.seen if o["kind"] == "error"]
+
+
+def test_a_known_face_smiles_by_name(brain):
+    with ready_eye(brain, models=6) as eye:
+        eye.send(frame(ASTRONAUT))
+        eye.wait_for(lambda o: o["kind"] == "faces", 60)
+        eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
+        eye.wait_for(lambda o: o["kind"] == "enrolled", 30)
+        for _ in range(3):
+            eye.send(frame(ASTRONAUT))
+            eye.wait_for(lambda o: o["kind"] == "emotion", 60)
+        reaction = eye.seen_or_wait(lambda o: o["kind"] == "reaction", 10)
+        assert reaction["text"] == "Eileen smiles" and reaction["data"]["name"] == "Eileen"
