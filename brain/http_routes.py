@@ -1,5 +1,5 @@
 """Every HTTP path of the eye server and its guards: the eye page and its files (streamed,
-a bounded number at once), the model files the page runs, /health, /metrics and
+a bounded number at once), the model files the page runs, the gallery's pictures, /health, /metrics and
 /brain/state; the Host, Origin and token checks, also for the websocket's handshake.
 Pure decisions (host_allowed, needs_token, token_given) are module functions."""
 
@@ -21,6 +21,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from actors.cortex import cortex_type
+from actors.cortexes.gallery.items import listing
+from actors.params import from_dict
 from brain.config import ServerConfig
 from brain.eye_socket import FileResponse
 
@@ -126,7 +129,9 @@ class HttpRoutes:
             file = MODELS_DIR / path[len("/models/") :]
             if file.is_file():
                 return self._file(connection, file, mimetypes.guess_type(file.name)[0] or "application/octet-stream")
-        name = {"/": "index.html", "/brain": "brain.html"}.get(path, path.lstrip("/"))
+        if path == "/gallery/items" or path.startswith("/gallery/items/"):
+            return self._gallery(connection, path[len("/gallery/items/") :] if path != "/gallery/items" else None)
+        name = {"/": "index.html", "/brain": "brain.html", "/gallery": "gallery.html"}.get(path, path.lstrip("/"))
         file = (FRONTEND_DIR / name).resolve()
         # Only files directly in frontend/: no "..", no hidden files, no directories.
         if file.parent != FRONTEND_DIR or name.startswith(".") or not _is_file(file):
@@ -155,6 +160,29 @@ class HttpRoutes:
         headers = _headers(content_type, size)
         headers["Connection"] = "close"
         return FileResponse(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, path=file, done=done)
+
+    def _gallery(self, connection: ServerConnection, item: str | None) -> Response:
+        """The gallery cortex's pictures: the list (`item` None) as JSON, or one of them."""
+        spec = next((c for c in self.gateway.config.cortexes if c.type == "gallery"), None)
+        if spec is None:
+            return _response(
+                HTTPStatus.NOT_FOUND,
+                b"This brain has no gallery: add a gallery cortex to its config (docs/cortexes.md).\n",
+                "text/plain",
+            )
+        p = from_dict(cortex_type("gallery").Params, spec.params, "gallery")
+        items = listing(p.dir, p.max_items, p.max_id_chars, p.max_item_bytes)
+        if item is None:
+            body = {"items": [{"id": i.id, "title": i.title, "url": f"/gallery/items/{i.id}"} for i in items]}
+            return _response(HTTPStatus.OK, json.dumps(body).encode(), "application/json")
+        found = next((i for i in items if i.id == item), None)
+        if found is None:
+            return _response(
+                HTTPStatus.NOT_FOUND, b"No such picture in this gallery; see /gallery/items.\n", "text/plain"
+            )
+        return self._file(
+            connection, found.path, mimetypes.guess_type(found.path.name)[0] or "application/octet-stream"
+        )
 
     def _brain_state(self, request: Request) -> Response:
         """The live view (docs/operations.md, "Look inside"): the eye's guards, and its token when one is set."""

@@ -1,6 +1,7 @@
 // The eye: camera preview, snapshots and speech to the brain; its replies shown and spoken.
 // Wire protocol: see docs/protocol.md. Binary messages are JPEG snapshots.
 
+import { cameraProblem } from "./camera.js";
 import { Attention, Creature } from "./creature.js";
 import { EdgeFaces, EdgePose } from "./edge.js";
 import { changeOf, createGate, decide, greyOf } from "./gate.js";
@@ -308,25 +309,6 @@ function sendJson(value) {
 }
 
 // ---- camera and snapshots ----------------------------------------------------------------
-
-function cameraProblem(error) {
-  if (!window.isSecureContext) {
-    return "The camera needs a secure page. Open this page over https, or as http://localhost on this device.";
-  }
-  switch (error && error.name) {
-    case "NotAllowedError":
-    case "SecurityError":
-      return "The camera is blocked. Allow camera access for this site (the camera or lock icon in the address bar), then press Start camera.";
-    case "NotFoundError":
-    case "OverconstrainedError":
-      return "No camera was found. Plug one in or switch camera, then press Start camera.";
-    case "NotReadableError":
-    case "AbortError":
-      return "The camera is busy in another app. Close that app, then press Start camera.";
-    default:
-      return `The camera could not start (${error ? error.message || error.name : "unknown error"}). Press Start camera to try again.`;
-  }
-}
 
 function showCameraMessage(text) {
   ui.cameraMessage.textContent = text;

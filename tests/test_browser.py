@@ -68,7 +68,7 @@ def test_the_page_sees_the_cup_and_draws_its_box(brain, tmp_path):
         return status, camera, frames, painted, transcript
 
     status, camera, frames, painted, transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
-    assert status.startswith("Brain ready: echo, objects, faces, pose, learned, voice.")
+    assert status.startswith("Brain ready: echo, objects, faces, pose, learned, voice, gallery.")
     assert camera == "camera on (front)"
     assert int(frames.split()[0]) >= 1
     assert painted > 1000, "no box drawn over the preview"
@@ -92,6 +92,33 @@ def test_the_page_shows_what_a_face_feels_and_says_when_it_smiles(brain, tmp_pat
     transcript = asyncio.run(open_page(brain.url + "/", flags, True, check))
     assert transcript.count("Someone smiles") == 1, transcript  # once, however long she smiles
     assert "unknown person: happy" not in transcript  # (the emotion outputs are drawn, not logged)
+
+
+def test_the_gallery_runs_a_visit_and_shows_each_pictures_score(brain, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    flags = FLAGS + [
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={fake_camera(tmp_path, ASTRONAUT)}",
+    ]
+
+    async def check(page):
+        await page.wait_for_function("!document.querySelector('#start').disabled", timeout=60_000)
+        await page.click("#start")
+        await page.wait_for_function("document.querySelector('#verdict').textContent", timeout=60_000)
+        await page.wait_for_timeout(300)  # (the thumbnails load)
+        await page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
+        rows = await page.evaluate(
+            "[...document.querySelectorAll('#chart li')].map(li => [li.className, li.querySelector('img').naturalWidth,"
+            " li.querySelector('.bar').style.width, li.querySelector('.numbers').textContent])"
+        )
+        return await page.inner_text("#verdict"), await page.inner_text("#status"), rows
+
+    verdict, status, rows = asyncio.run(open_page(brain.url + "/gallery?look_s=2", flags, True, check))
+    assert verdict.startswith("Your favourite was "), verdict  # she smiles at every picture
+    assert status == "Done. Press Start to go round again."
+    assert len(rows) == 5 and all(width > 0 for _, width, _, _ in rows), rows  # each with its thumbnail
+    assert [cls for cls, *_ in rows].count("best") == 1
+    assert all("happy" in numbers and "watched" in numbers for *_, numbers in rows)
 
 
 def test_a_denied_camera_says_what_to_do(brain):
