@@ -96,6 +96,7 @@ bench: setup
 	$(BIN)/python -m bench.scale_out
 	$(BIN)/python -m bench.pose
 	$(BIN)/python -m bench.pose_crowd
+	$(BIN)/python -m bench.emotion
 	$(BIN)/python -m bench.features
 	$(BIN)/python -m bench.teach
 	$(BIN)/python -m bench.edge

@@ -117,3 +117,19 @@ def test_the_eye_server_serves_the_pictures(brain):
     assert refused.value.code == 404 and b"see /gallery/items" in refused.value.read()
     with urllib.request.urlopen(brain.url + "/gallery", timeout=10) as answer:
         assert b"Cortical gallery" in answer.read()
+
+
+def test_each_known_person_gets_their_own_favourite(tmp_path):
+    pair = Image.new("RGB", (1024, 512))
+    pair.paste(ASTRONAUT, (0, 0))  # Eileen, smiling
+    pair.paste(CAMERAMAN, (512, 0))  # somebody nobody enrolled, frowning
+    with running_brain(default_config(tmp_path / "faces"), tmp_path) as brain, ready_eye(brain, models=6) as eye:
+        eye.send(frame(ASTRONAUT))
+        eye.wait_for(lambda o: o["kind"] == "faces", 60)
+        eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
+        eye.wait_for(lambda o: o["kind"] == "enrolled", 30)
+        look(eye, "rocket", frame(CAMERAMAN), seconds=1.6)
+        look(eye, "coffee", frame(pair), seconds=1.6)
+        answer = done(eye)
+    assert answer["data"]["item"] == "coffee" and answer["data"]["people"] == {"Eileen": "coffee"}, answer["data"]
+    assert answer["text"] == "Your favourite was A cup of coffee. Eileen's was A cup of coffee."
