@@ -44,7 +44,7 @@ const state = {
   cameraStarting: false, // asked for the camera, not given it yet
 };
 // What the brain says of one snapshot: once the camera is off, about a picture no longer shown.
-const FRAME_RESULTS = new Set(["pose", "label", "faces", "emotion"]);
+const FRAME_RESULTS = new Set(["pose", "label", "faces", "emotion", "reaction"]);
 const creature = new Creature(ui.creature);
 const attention = new Attention(); // whom among the people the creature looks at
 const picture = new Picture(ui.video);

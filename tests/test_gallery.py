@@ -128,8 +128,8 @@ def test_each_known_person_gets_their_own_favourite(tmp_path):
         eye.wait_for(lambda o: o["kind"] == "faces", 60)
         eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
         eye.wait_for(lambda o: o["kind"] == "enrolled", 30)
-        look(eye, "rocket", frame(CAMERAMAN), seconds=1.6)
-        look(eye, "coffee", frame(pair), seconds=1.6)
+        look(eye, "rocket", frame(CAMERAMAN), seconds=2.0)
+        look(eye, "coffee", frame(pair), seconds=2.0)
         answer = done(eye)
     assert answer["data"]["item"] == "coffee" and answer["data"]["people"] == {"Eileen": "coffee"}, answer["data"]
     assert answer["text"] == "Your favourite was A cup of coffee. Eileen's was A cup of coffee."

@@ -21,7 +21,7 @@ start. Nobody seen during the whole visit: no favourite ("nobody was watching").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["WEIGHTS", "VisitSettings", "Felt", "ItemScore", "Result", "Visit"]
 
@@ -63,8 +63,9 @@ class Result:
 class _Tally:
     shown_s: float = 0.0
     attention_s: float = 0.0
-    frames: list[float] = field(default_factory=list)  # happy per scored frame
-    surprise: list[float] = field(default_factory=list)
+    frames: int = 0  # scored frames (sums, not lists: a visit may stream frames for long)
+    happy: float = 0.0
+    surprise: float = 0.0
 
 
 class Visit:
@@ -113,8 +114,9 @@ class Visit:
     def _count(tally: _Tally, seen: float, settled: bool, faces: Sequence[Felt]) -> None:
         tally.attention_s += max(seen, 0.0)
         if settled:
-            tally.frames.append(sum(f.happy for f in faces) / len(faces))
-            tally.surprise.append(sum(f.surprise for f in faces) / len(faces))
+            tally.frames += 1
+            tally.happy += sum(f.happy for f in faces) / len(faces)
+            tally.surprise += sum(f.surprise for f in faces) / len(faces)
 
     def _close(self, now: float) -> None:
         if self.item is not None:
@@ -138,8 +140,8 @@ class Visit:
 
 
 def _scored(t: _Tally) -> ItemScore:
-    happy = sum(t.frames) / len(t.frames) if t.frames else 0.0
-    surprise = sum(t.surprise) / len(t.surprise) if t.surprise else 0.0
+    happy = t.happy / t.frames if t.frames else 0.0
+    surprise = t.surprise / t.frames if t.frames else 0.0
     attention = min(t.attention_s / t.shown_s, 1.0) if t.shown_s > 0 else 0.0
     score = WEIGHTS["happy"] * happy + WEIGHTS["surprise"] * surprise + WEIGHTS["attention"] * attention
     return ItemScore(round(score, 3), round(happy, 3), round(surprise, 3), round(t.attention_s, 2))

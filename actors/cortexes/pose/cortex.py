@@ -134,7 +134,7 @@ class Pose(FrameCortex, type_name="pose"):
             self.boxes_at = time.monotonic()
             if self.waiting is not None:
                 waiting, self.waiting = self.waiting, None
-                self._look(waiting)
+                self._look_later(waiting)
         elif stimulus.kind == "faces":  # the faces cortex's: the known ones name their person
             faces = stimulus.args.get("data", {}).get("faces", [])
             self.names.faces_seen(time.monotonic(), [(f["box"], f.get("name")) for f in faces])
@@ -148,7 +148,16 @@ class Pose(FrameCortex, type_name="pose"):
             super().on_timer(payload)
         elif self.waiting is not None and self.waiting.received == payload.received:
             waiting, self.waiting = self.waiting, None
-            self._look(waiting)  # (no boxes came: the objects cortex dropped that frame, or is loading)
+            self._look_later(waiting)  # (no boxes came: the objects cortex dropped that frame, or is loading)
+
+    def _look_later(self, stimulus: Stimulus) -> None:
+        """A frame that waited for boxes, outside the frame flow's own start: one that fails
+        (its holder lost meanwhile) must still end, or no frame would ever start again."""
+        try:
+            self._look(stimulus)
+        except Exception:
+            self.frame_done()
+            raise
 
     def on_frame(self, stimulus: Stimulus) -> None:
         p = self.params
