@@ -81,7 +81,7 @@ CORPUS = [
     (
         "unknown command",
         '{"command": "dance"}',
-        "No cortex of this brain knows the command 'dance' (known commands: enroll, faces, forget, "
+        "No cortex of this brain knows the command 'dance' (known commands: enroll, faces, forget, gallery.done, gallery.look, "
         "teach.forget, teach.projects, teach.sample, teach.train, teach.use)",
     ),
     (

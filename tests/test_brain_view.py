@@ -318,7 +318,7 @@ def test_the_live_view_lists_every_holder_and_model_with_no_eye_one_eye_after_it
             assert set(ready_models(state)) == MODELS
             (session,) = state["sessions"]
             names = [c["name"] for c in session["cortexes"]]
-            assert names == ["echo", "objects", "faces", "pose", "learned", "voice"], names
+            assert names == ["echo", "objects", "faces", "pose", "learned", "voice", "gallery"], names
             assert wait_until(
                 lambda: all(c["state"] == "running" for c in brain_state(brain)["sessions"][0]["cortexes"]), 30
             )
