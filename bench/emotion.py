@@ -28,41 +28,28 @@ from websockets.asyncio.client import connect
 from actors.imaging import open_rgb
 from actors.models import emotion, faces
 from actors.models.litert import LiteModel
+from bench.faces import FACES_ONLY
 from harness import ROOT
 from harness.brains import running_brain
 from harness.pictures import ASTRONAUT, CAMERAMAN, jpeg
 from harness.report import table
 
-TOPOLOGY = """
-[server]
-max_frames_per_s = 1000.0
-
-[[model]]
-name = "faces"
-kind = "blazeface"
-path = "models/blazeface.tflite"
-
-[[model]]
-name = "face-embeddings"
-kind = "faceres"
-path = "models/faceres.tflite"
-
+# bench.faces' faces-only brain, with the emotion model, and the gallery to score visits.
+TOPOLOGY = (
+    FACES_ONLY
+    + """
 [[model]]
 name = "emotion"
 kind = "emotion"
 path = "models/emotion.tflite"
 
 [[cortex]]
-name = "faces"
-type = "faces"
-subscribes = ["image", "command"]
-params = {{ store_dir = "{store}", emotion = "{emotion}", infer_timeout_ms = 60000 }}
-
-[[cortex]]
 name = "gallery"
 type = "gallery"
 subscribes = ["command", "emotion"]
 """
+)
+PARAMS = 'store_dir = "{store}", emotion = "{emotion}", infer_timeout_ms = 60000'
 
 
 def one_face() -> bytes:
@@ -164,7 +151,7 @@ def cost_table(tmp: Path, repeats: int) -> None:
     frames = [one_face(), two_faces()]
     rows = []
     for with_emotion in (False, True):
-        config = TOPOLOGY.format(store=tmp / "faces", emotion="emotion" if with_emotion else "")
+        config = TOPOLOGY.format(params=PARAMS.format(store=tmp / "faces", emotion="emotion" if with_emotion else ""))
         place = tmp / ("with" if with_emotion else "without")
         place.mkdir()
         with running_brain(config, place) as brain:
@@ -217,7 +204,9 @@ def right(favourite: str | None, scores: list[float]) -> str:
 def visit_table(tmp: Path) -> None:
     rows = []
     (tmp / "visit").mkdir()
-    with running_brain(TOPOLOGY.format(store=tmp / "faces", emotion="emotion"), tmp / "visit") as brain:
+    with running_brain(
+        TOPOLOGY.format(params=PARAMS.format(store=tmp / "faces", emotion="emotion")), tmp / "visit"
+    ) as brain:
         for look_s in (0.6, 1.0, 1.2, 1.6, 2.0, 3.0):
             answer = asyncio.run(scripted_visit(brain.ws_url, look_s))
             items = answer["data"].get("items", {})

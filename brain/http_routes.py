@@ -22,7 +22,6 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from actors.cortex import cortex_type
-from actors.cortexes.gallery.items import listing
 from actors.params import from_dict
 from brain.config import ServerConfig
 from brain.eye_socket import FileResponse
@@ -170,8 +169,7 @@ class HttpRoutes:
                 b"This brain has no gallery: add a gallery cortex to its config (docs/cortexes.md).\n",
                 "text/plain",
             )
-        p = from_dict(cortex_type("gallery").Params, spec.params, "gallery")
-        items = listing(p.dir, p.max_items, p.max_id_chars, p.max_item_bytes)
+        items = from_dict(cortex_type("gallery").Params, spec.params, "gallery").items()
         if item is None:
             body = {"items": [{"id": i.id, "title": i.title, "url": f"/gallery/items/{i.id}"} for i in items]}
             return _response(HTTPStatus.OK, json.dumps(body).encode(), "application/json")

@@ -210,12 +210,8 @@ class Faces(FrameCortex, type_name="faces"):
                 self._publish(frame, [])  # the gate: nothing to compare
                 return
             self.gate["with_faces"] += 1
-            if self.params.emotion:
-                side = self.input_size(self.params.emotion)
-                for index, face in enumerate(frame.faces):  # (the face itself, as the model was measured)
-                    crop = frame.image.crop(crop_box(face.box, *frame.image.size, enlarge=1.0))
-                    pixels = np.asarray(crop.resize((side[1], side[0]), Image.Resampling.BILINEAR))
-                    self.infer(self.params.emotion, pixels, 0.0, tag=("emotion", index))
+            if self.params.emotion:  # (the face itself, not enlarged, as the model was measured)
+                self._infer_faces(frame, self.params.emotion, "emotion", enlarge=1.0)
             if self.params.backend == "rekognition":
                 boxes = [face.box for face in frame.faces]
                 known = self.appearances.known(boxes, time.monotonic()) if self.params.compare == "appearance" else None
@@ -224,11 +220,7 @@ class Faces(FrameCortex, type_name="faces"):
                     return
                 self.cloud.compare(frame)
                 return
-            side = self.input_size(self.params.embedder)
-            for index, face in enumerate(frame.faces):
-                crop = frame.image.crop(crop_box(face.box, *frame.image.size))
-                pixels = np.asarray(crop.resize((side[1], side[0]), Image.Resampling.BILINEAR))
-                self.infer(self.params.embedder, pixels, 0.0, tag=("embed", index))
+            self._infer_faces(frame, self.params.embedder, "embed")
             return
         what, index = tag
         if what == "emotion":
@@ -247,6 +239,14 @@ class Faces(FrameCortex, type_name="faces"):
                 (name if name is not None and score >= self.params.match_threshold else None, max(score, 0.0), face)
             )
         self._publish(frame, named)
+
+    def _infer_faces(self, frame: _Frame, model: str, what: str, **crop: float) -> None:
+        """Each face of the frame, cropped square (crop_box; `crop`: its enlarge), to `model`."""
+        side = self.input_size(model)
+        for index, face in enumerate(frame.faces):
+            region = frame.image.crop(crop_box(face.box, *frame.image.size, **crop))
+            pixels = np.asarray(region.resize((side[1], side[0]), Image.Resampling.BILINEAR))
+            self.infer(model, pixels, 0.0, tag=(what, index))
 
     def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:
         self.cloud.on_result(tag, result, error)

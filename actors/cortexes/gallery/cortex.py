@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from actors.cortex import Cortex
-from actors.cortexes.gallery.items import check_item, listing
+from actors.cortexes.gallery.items import Item, check_item, listing
 from actors.cortexes.gallery.visit import Felt, Visit, VisitSettings
 from actors.messages import Stimulus
 from actors.params import bounded
@@ -33,6 +33,10 @@ class Gallery(Cortex, type_name="gallery"):
         max_looks: int = bounded(200, minimum=1, maximum=10_000)  # items shown in one visit
         settle_s: float = bounded(1.0, minimum=0.0, maximum=10.0)  # each item's start, not scored
 
+        def items(self) -> list[Item]:
+            """The pictures of this gallery (items.listing with these limits)."""
+            return listing(self.dir, self.max_items, self.max_id_chars, self.max_item_bytes)
+
     def on_start(self) -> None:
         p = self.params
         self.visit = Visit(VisitSettings(settle_s=p.settle_s, max_looks=p.max_looks))
@@ -46,11 +50,7 @@ class Gallery(Cortex, type_name="gallery"):
         elif stimulus.kind == "command" and stimulus.text == "gallery.look":
             p = self.params
             try:
-                item = check_item(
-                    stimulus.args.get("item"),
-                    listing(p.dir, p.max_items, p.max_id_chars, p.max_item_bytes),
-                    p.max_id_chars,
-                )
+                item = check_item(stimulus.args.get("item"), p.items(), p.max_id_chars)
                 self.visit.look(now, item)
             except ValueError as exc:
                 text = str(exc)
@@ -68,12 +68,7 @@ class Gallery(Cortex, type_name="gallery"):
             )
             return
         result = self.visit.done(now)
-        titles = {
-            item.id: item.title
-            for item in listing(
-                self.params.dir, self.params.max_items, self.params.max_id_chars, self.params.max_item_bytes
-            )
-        }
+        titles = {item.id: item.title for item in self.params.items()}
         items = {
             item: {"score": s.score, "happy": s.happy, "surprise": s.surprise, "attention_s": s.attention_s}
             for item, s in result.items.items()

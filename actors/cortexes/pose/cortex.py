@@ -77,7 +77,7 @@ class Pose(FrameCortex, type_name="pose"):
             1.0, minimum=0.0, maximum=10.0
         )  # the objects cortex's boxes this old still count
         # With nobody tracked and no fresh boxes, a frame waits this long for the objects
-        # cortex's boxes of that frame (crops.wait_for_boxes), then goes to MoveNet whole.
+        # cortex's next boxes (this frame's, or the one before's) (crops.wait_for_boxes), then goes to MoveNet whole.
         boxes_wait_ms: int = bounded(1000, minimum=0, maximum=10_000)
         keep_s: float = bounded(1.0, minimum=0.0, maximum=10.0)  # a person missed this long keeps their id
         smoothing: bool = True  # a One Euro filter on each person's keypoints

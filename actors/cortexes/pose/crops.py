@@ -99,8 +99,8 @@ def plan(
 
 
 def wait_for_boxes(tracked: Sequence[Box], boxes_fresh: bool, hears_boxes: bool) -> bool:
-    """Whether a frame waits for the objects cortex's boxes of this very frame (it is on the
-    same frame, a detector's time away) rather than going to MoveNet whole: when nobody is
+    """Whether a frame waits for the objects cortex's next boxes (it is on this frame, or
+    on the one before, a detector's time away) rather than going to MoveNet whole: when nobody is
     tracked and the last boxes are stale (the first frame after a pause; an eye that sends
     a frame every few seconds, whose boxes are always stale). The whole frame alone finds
     one person at most, and none among many small ones (30 people in a grid: silence)."""
