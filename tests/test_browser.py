@@ -86,6 +86,11 @@ def test_the_page_shows_what_a_face_feels_and_says_when_it_smiles(brain, tmp_pat
         await page.wait_for_function(
             "document.querySelector('#transcript').textContent.includes('Someone smiles')", timeout=60_000
         )
+        # She goes on smiling for 10 more frames (a second reaction would come within 2).
+        sent = int((await page.inner_text("#frames")).split()[0])
+        await page.wait_for_function(
+            f"parseInt(document.querySelector('#frames').textContent) >= {sent + 10}", timeout=60_000
+        )
         await page.screenshot(path=str(ARTIFACTS / "eye-page-feel.png"))
         return await page.inner_text("#transcript")
 
