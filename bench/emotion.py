@@ -33,6 +33,7 @@ from actors.models.litert import LiteModel
 from bench.faces import FACES_ONLY
 from harness import ROOT
 from harness.brains import running_brain
+from harness.feelings import feelings, top
 from harness.labelled_faces import PHOTOS, image
 from harness.pictures import ASTRONAUT, CAMERAMAN, jpeg
 from harness.report import table
@@ -90,17 +91,6 @@ class Bare:
             felt = self.emotion(emotion.preprocess(np.stack(crops)))
             [emotion.decode([o[i] for o in felt]) for i in range(len(found))]
         return len(found)
-
-    def feelings(self, picture: Image.Image) -> list[str]:
-        """The top class of each face in a photo, as the faces cortex reads it."""
-        pixels = np.asarray(picture.resize((256, 256)))[None]
-        found = faces.detect_decode([o[0] for o in self.detector(faces.detect_preprocess(pixels))], 0.6)
-        out = []
-        for face in found:
-            crop = picture.crop(faces.crop_box(face.box, *picture.size, enlarge=1.0)).resize((64, 64))
-            scores = emotion.decode([o[0] for o in self.emotion(emotion.preprocess(np.asarray(crop)[None]))])
-            out.append(max(scores, key=scores.get))
-        return out
 
     def emotion_ms(self, data: bytes, repeats: int) -> float:
         """The emotion model alone, per face (crop, grey, infer, decode)."""
@@ -240,12 +230,11 @@ def visit_table(tmp: Path) -> None:
 
 
 def agreement_table() -> None:
-    bare = Bare()
     read: dict[str, list[str]] = {c: [] for c in emotion.CLASSES}
     photos = {c: 0 for c in emotion.CLASSES}
     for photo in PHOTOS:
         photos[photo.feeling] += 1
-        found = bare.feelings(image(photo))
+        found = [top(scores) for scores in feelings(image(photo))]
         read[photo.feeling] += found or ["no face found"]
     rows = []
     for feeling in emotion.CLASSES:

