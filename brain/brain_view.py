@@ -52,6 +52,7 @@ class _Model:
 class _Session:
     remote: str
     opened: float
+    eye: str  # its name (?eye=kitchen, or eye-<n>)
     cortexes: dict[str, _Cortex] = field(default_factory=dict)
 
 
@@ -84,8 +85,8 @@ class BrainView:
 
     # -- told by the gateway, the Sessions and the model directory -------------------------
 
-    def opened(self, session: str, remote: str, now: float) -> None:
-        self.sessions[session] = _Session(remote, now)
+    def opened(self, session: str, remote: str, now: float, eye: str = "") -> None:
+        self.sessions[session] = _Session(remote, now, eye)
         self.changes += 1
 
     def closed(self, session: str) -> None:
@@ -187,7 +188,13 @@ class BrainView:
                     }
                 )
             sessions.append(
-                {"id": session, "remote": seen.remote, "uptime_s": round(now - seen.opened), "cortexes": cortexes}
+                {
+                    "id": session,
+                    "eye": seen.eye,
+                    "remote": seen.remote,
+                    "uptime_s": round(now - seen.opened),
+                    "cortexes": cortexes,
+                }
             )
         holders = [self._holder(holder, pss_mb) for holder in self.placed.holders]
         # Each model once, where it is served (a holder loading on a better host serves

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from actors.cortex import REGISTRY, cortex_type
 from actors.models.formats import FORMATS, format_of
@@ -20,9 +21,10 @@ from actors.specs import CortexSpec, HolderSettings, ModelSpec
 from actors.supervision import SupervisionPolicy
 from brain import listening
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+__all__ = ["Config", "ConfigError", "MqttConfig", "broker", "load_config", "parse_config"]
 
 CAPABILITY = re.compile(r"[A-Za-z0-9_-]+")
+TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 
 class ConfigError(ValueError):
@@ -56,6 +58,8 @@ class ServerConfig:
     session_start_timeout_s: float = bounded(10.0, minimum=0.1)
     #: The next connection is refused (close 1013, with the reason) beyond this many eyes.
     max_eyes: int = bounded(50, minimum=1)
+    #: The longest eye name a page may give (/?eye=kitchen); names go into MQTT topics.
+    max_eye_name_chars: int = bounded(32, minimum=1, maximum=64)
     #: Per eye: snapshots and other messages a second (bursts of twice that pass).
     max_frames_per_s: float = bounded(15.0, minimum=0.1)
     max_messages_per_s: float = bounded(50.0, minimum=0.1)
@@ -170,6 +174,54 @@ class EventsConfig:
     max_body_bytes: int = bounded(16384, minimum=256)
 
 
+#: What an eye's outputs may be published as on MQTT (docs/home.md): the changes that matter.
+MQTT_KINDS = (
+    "label",
+    "faces",
+    "pose",
+    "emotion",
+    "gesture",
+    "reaction",
+    "class",
+    "alert",
+    "favourite",
+    "mention",
+    "event",
+)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """MQTT and Home Assistant (docs/home.md). No url: nothing is published."""
+
+    #: mqtt://host:port or mqtts://host:port (1883 and 8883 by default); "" = off.
+    url: str = ""
+    #: For mqtts://: the CA file that signed the broker's certificate ("" = the system's).
+    ca: str = ""
+    #: Environment variables holding the user name and password (unset: none sent).
+    user_env: str = "CORTICAL_MQTT_USER"
+    password_env: str = "CORTICAL_MQTT_PASSWORD"
+    #: Topics are <topic_prefix>/status and <topic_prefix>/<eye>/<kind>.
+    topic_prefix: str = "cortical"
+    #: Home Assistant discovery: each eye a device, its configs retained under this prefix.
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    #: The output kinds published (each only when it changes what the house would know).
+    publish: list[str] = bounded(list(MQTT_KINDS), choices=MQTT_KINDS)
+    qos: int = bounded(1, choices=(0, 1, 2))
+    #: Messages waiting while the broker is away, by count and bytes; the oldest are dropped
+    #: beyond either (counted in /metrics as cortical_mqtt_dropped_total).
+    max_queued: int = bounded(1000, minimum=1, maximum=1_000_000)
+    max_queued_bytes: int = bounded(16_000_000, minimum=65_536)
+    #: Reconnecting: the first wait, doubled up to the longest (also the pace after the
+    #: broker refused the credentials, quietly).
+    reconnect_min_s: float = bounded(1.0, minimum=0.05, maximum=600.0)
+    reconnect_max_s: float = bounded(30.0, minimum=0.1, maximum=3600.0)
+    keepalive_s: int = bounded(30, minimum=5, maximum=3600)
+    #: The longest text a `say` from the house may carry.
+    max_say_chars: int = bounded(1000, minimum=1, maximum=100_000)
+
+
 @dataclass(frozen=True)
 class HolderConfig:
     #: Requests for one model that arrive within max_wait_ms run as one batch, up to max_batch.
@@ -197,9 +249,16 @@ class Config:
     eye: EyeConfig = field(default_factory=EyeConfig)
     holder: HolderConfig = field(default_factory=HolderConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     supervision: SupervisionPolicy = field(default_factory=SupervisionPolicy)
     models: tuple[ModelSpec, ...] = ()
     cortexes: tuple[CortexSpec, ...] = ()
+
+    @property
+    def published_kinds(self) -> frozenset[str]:
+        """The output kinds that may reach MQTT with this topology (its cortexes' and events')."""
+        emitted = {kind for spec in self.cortexes for kind in cortex_type(spec.type).emits}
+        return frozenset(self.mqtt.publish) & (emitted | {"event"})
 
     @property
     def commands(self) -> frozenset[str] | None:
@@ -237,6 +296,7 @@ _SECTIONS = {
     "eye": EyeConfig,
     "holder": HolderConfig,
     "events": EventsConfig,
+    "mqtt": MqttConfig,
     "supervision": SupervisionPolicy,
 }
 
@@ -246,7 +306,9 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
     unknown = sorted(set(data) - set(_SECTIONS) - {"cortex", "model"})
     if unknown:
         raise ConfigError(
-            path, unknown[0], "unknown section (known: server, actors, eye, holder, events, supervision, model, cortex)"
+            path,
+            unknown[0],
+            "unknown section (known: server, actors, eye, holder, events, mqtt, supervision, model, cortex)",
         )
     sections = {}
     try:
@@ -273,6 +335,7 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
             f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other",
         )
     _check_actor_network(sections["actors"], path)
+    _check_mqtt(sections["mqtt"], path)
     if sections["actors"].max_message_bytes < 2 * server.max_message_bytes:
         raise ConfigError(
             path,
@@ -328,6 +391,45 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
             f"must be more than actors.host_dead_after_s ({actors.host_dead_after_s:g} s): a joined "
             "host must not give its leader up before the leader gives the host up",
         )
+
+
+def _check_mqtt(mqtt: MqttConfig, path: str) -> None:
+    if not mqtt.url:
+        return
+    try:
+        broker(mqtt.url)
+    except ValueError as exc:
+        raise ConfigError(path, "mqtt.url", str(exc)) from None
+    if mqtt.ca and not Path(mqtt.ca).is_file():
+        raise ConfigError(path, "mqtt.ca", f"{mqtt.ca!r} is not a readable file")
+    for key in ("topic_prefix", "discovery_prefix"):
+        if not TOPIC_PREFIX.fullmatch(getattr(mqtt, key)):
+            raise ConfigError(
+                path, f"mqtt.{key}", f"{getattr(mqtt, key)!r} must be letters, digits, - and _, in parts joined by /"
+            )
+    if mqtt.reconnect_max_s < mqtt.reconnect_min_s:
+        raise ConfigError(
+            path, "mqtt.reconnect_max_s", f"must be at least mqtt.reconnect_min_s ({mqtt.reconnect_min_s:g})"
+        )
+
+
+def broker(url: str) -> tuple[bool, str, int]:
+    """(TLS?, host, port) of an mqtt:// or mqtts:// url; ValueError with a sentence."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"{url!r} is not like mqtt://host:1883 or mqtts://host:8883")
+    if parts.username or parts.password:
+        raise ValueError(
+            "put no user or password in the url: name environment variables in mqtt.user_env and mqtt.password_env"
+        )
+    if parts.path not in ("", "/") or parts.query:
+        raise ValueError(f"{url!r} has a path or query; give only mqtt://host:port")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{url!r} has no valid port") from None
+    tls = parts.scheme == "mqtts"
+    return tls, parts.hostname, port or (8883 if tls else 1883)
 
 
 def _stanza_label(section: str, index: int, stanza: Any) -> str:

@@ -25,8 +25,10 @@ from actors.models.messages import HoldersNow, WatchModels
 from brain.brain_view import BrainView
 from brain.bridge import Bridge
 from brain.config import Config
+from brain.eye_names import Refused, name_eye
 from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Reply
 from brain.eye_socket import eye_socket_class
+from brain.home.link import HomeLink
 from brain.http_routes import WS_PATH, HttpRoutes
 from brain.memory import give_back_memory
 from brain.metrics import Metrics
@@ -51,10 +53,17 @@ class EyeConnection:
     rules live in `protocol` (brain/eye_protocol.py)."""
 
     def __init__(
-        self, websocket: ServerConnection, session_id: str, protocol: EyeProtocol, lane: int, gateway: Gateway
+        self,
+        websocket: ServerConnection,
+        session_id: str,
+        name: str,
+        protocol: EyeProtocol,
+        lane: int,
+        gateway: Gateway,
     ):
         self.websocket = websocket
         self.session_id = session_id
+        self.name = name  # its page's (?eye=kitchen) or the brain's (eye-3): in /brain and MQTT topics
         self.protocol = protocol
         self.lane = lane  # the bridge send lane that keeps this eye's messages in order
         self.gateway = gateway
@@ -124,6 +133,7 @@ class Gateway:
         self.commands = config.commands
         self.view = BrainView()  # what GET /brain/state and `brain top` show
         self.routes = HttpRoutes(self)  # every HTTP path, and the guards of /ws
+        self.home: HomeLink | None = None  # MQTT, when [mqtt] url is set (brain/home/)
 
     # -- actor side ----------------------------------------------------------------------
 
@@ -167,15 +177,28 @@ class Gateway:
                 self.metrics.dropped.labels("latest_frame_wins").inc(dropped - before)
             eye.frames_dropped[output.cortex] = dropped
         eye.put(output)
+        if self.home is not None:
+            self.home.output(eye.name, output)
         if eye.session is not None:  # (and to the eye's cortexes that listen for its kind)
             self.bridge.pass_on(message.session_id, eye.session, output)
 
     def push_event(self, text: str, to: str) -> int:
-        """An event from POST /events to one eye or all; returns how many eyes got it."""
-        eyes = list(self.eyes.values()) if to == "all" else [e for e in [self.eyes.get(to)] if e]
+        """An event from POST /events to one eye (by session id or name) or all; returns how
+        many eyes got it."""
+        eyes = [e for e in self.eyes.values() if to in ("all", e.session_id, e.name)]
         for eye in eyes:
-            eye.put(Output("events", "event", text, {"to": to}))
+            output = Output("events", "event", text, {"to": to})
+            eye.put(output)
+            if self.home is not None:
+                self.home.output(eye.name, output)
         return len(eyes)
+
+    def obey_home(self, name: str, output: Output) -> None:
+        """The house (MQTT) asks the eye named `name` to say something, or to open, close or look."""
+        for eye in self.eyes.values():
+            if eye.name == name:
+                self.metrics.observe_output(output)
+                eye.put(output)
 
     # -- websocket side -----------------------------------------------------------------
 
@@ -192,16 +215,31 @@ class Gateway:
         while protocol.phase is Phase.AWAITING_TOKEN:  # its first message must be the token
             if not await self._next(websocket, protocol, None):
                 return
+        asked = parse_qs(urlsplit(websocket.request.path).query).get("eye", [""])[0]
+        named = name_eye(
+            asked, self.connections_total + 1, {e.name for e in self.eyes.values()}, server.max_eye_name_chars
+        )
+        if isinstance(named, Refused):
+            self.metrics.refused.labels("eye_name").inc()
+            await websocket.close(1013 if named.retry else 1008, close_reason(named.reason))
+            return
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
         self.metrics.connections.inc()
-        eye = EyeConnection(websocket, session_id, protocol, self.connections_total, self)
+        eye = EyeConnection(websocket, session_id, named.name, protocol, self.connections_total, self)
         self.eyes[session_id] = eye
-        self.view.opened(session_id, _remote(websocket), time.monotonic())
+        self.view.opened(session_id, _remote(websocket), time.monotonic(), eye.name)
         self.metrics.eyes.set(len(self.eyes))
+        if self.home is not None:
+            self.home.eye_joined(eye.name, named.given)
         writer = asyncio.create_task(eye.write_forever())
         eye.put(
-            Output("brain", "status", "Connected. Starting the cortexes…", {"connected": True, "session": session_id})
+            Output(
+                "brain",
+                "status",
+                f"Connected as {eye.name}. Starting the cortexes…",
+                {"connected": True, "session": session_id, "eye": eye.name},
+            )
         )
         opening = OpenSession(
             session_id,
@@ -234,6 +272,8 @@ class Gateway:
             pass
         finally:
             del self.eyes[session_id]
+            if self.home is not None:
+                self.home.eye_left(eye.name)
             self.view.closed(session_id)
             self.metrics.eyes.set(len(self.eyes))
             writer.cancel()
@@ -285,6 +325,9 @@ class Gateway:
     async def serve(self, bridge: Bridge, stop: asyncio.Future) -> None:
         """Serve until `stop` is done; then close every connection (and so every session)."""
         self.bridge = bridge
+        if self.config.mqtt.url:
+            self.home = HomeLink(self.config.mqtt, self.config.published_kinds, self.obey_home, self.metrics)
+            self.home.start()
         if "models" in self.services:  # the live view is told of every holder from now on
             bridge.send(self.services["models"], WatchModels(bridge.eye_address))
         server = self.config.server
@@ -322,6 +365,8 @@ class Gateway:
             await self._say_goodbye()
             ws_server.close(close_connections=True)
             await ws_server.wait_closed()
+            if self.home is not None:  # (after the eyes' goodbyes, which it sends on)
+                await self.home.close()
 
     async def _say_goodbye(self, within_s: float = 2.0) -> None:
         """Close every eye with the reason, which the page shows (a bare 1001 says nothing)."""

@@ -198,6 +198,7 @@ class HttpRoutes:
         if now - built > 0.5 or changes != self.gateway.view.changes:
             state = self.gateway.view.snapshot(now, _local_pss_mb(self.gateway.view.local_pids()))
             state["uptime_s"] = round(time.time() - self.gateway.started)
+            state["home"] = self.gateway.home.view() if self.gateway.home is not None else None
             self._state_cache = (now, self.gateway.view.changes, json.dumps(state).encode())
         return _response(HTTPStatus.OK, self._state_cache[2], "application/json")
 

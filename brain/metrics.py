@@ -46,6 +46,15 @@ class Metrics:
             registry=r,
         )
         self.restarts = Counter("cortical_restarts", "Actors restarted after a crash", ["what"], registry=r)
+        # MQTT ([mqtt] url): what reached the broker, what was dropped and why, and the link.
+        self.mqtt_published = Counter("cortical_mqtt_published", "Messages published to the MQTT broker", registry=r)
+        self.mqtt_dropped = Counter(
+            "cortical_mqtt_dropped",
+            "MQTT messages dropped: queue_full and too_big going out; unknown_eye and bad_command coming in",
+            ["reason"],
+            registry=r,
+        )
+        self.mqtt_connected = Gauge("cortical_mqtt_connected", "1 while the MQTT broker is connected", registry=r)
 
     def observe_output(self, output: Output) -> None:
         """Count an output, reading its explicit meter (never what a cortex put in `data`)."""

@@ -55,7 +55,10 @@ function draw(state) {
   svg.replaceChildren();
   let y = 4;
   const line = (x1, y1, x2, y2) => el("path", { class: "edge", d: `M${x1},${y1} V${y2} H${x2}` }, svg);
-  box(svg, 0, y, "plain", "brain", `up ${state.uptime_s} s · ${state.sessions.length} eye${state.sessions.length === 1 ? "" : "s"}`);
+  // With [mqtt] set: whether the house hears it ("MQTT connected", "MQTT unreachable").
+  const home = state.home ? ` · MQTT ${state.home.state}` : "";
+  const eyes = `${state.sessions.length} eye${state.sessions.length === 1 ? "" : "s"}`;
+  box(svg, 0, y, state.home && state.home.state !== "connected" ? "failed" : "plain", "brain", `up ${state.uptime_s} s · ${eyes}${home}`);
   const root = y;
   y += ROW;
   // The model directory places holders on hosts: hosts hang under it, holders under them.
@@ -78,7 +81,7 @@ function draw(state) {
   }
   for (const session of state.sessions) {
     line(20, root + BOX_H, INDENT, y + BOX_H / 2);
-    box(svg, INDENT, y, "plain", `session ${session.id}`, `${session.remote} · up ${session.uptime_s} s`);
+    box(svg, INDENT, y, "plain", `eye ${session.eye}`, `${session.remote} · up ${session.uptime_s} s`);
     const sessionY = y;
     let x = 2 * INDENT;
     y += ROW;

@@ -17,7 +17,7 @@ const ui = {
   speak: $("speak"), transcript: $("transcript"), canvas: $("snapshot"), overlay: $("overlay"),
   seeing: $("seeing"), modelState: $("model-state"), enroll: $("enroll"), enrollName: $("enroll-name"),
   forget: $("forget"), creature: $("creature"), gesture: $("gesture"),
-  gateSwitch: $("gate-switch"), gateState: $("gate-state"),
+  gateSwitch: $("gate-switch"), gateState: $("gate-state"), eyeName: $("eye-name"),
 };
 
 // Until the brain says otherwise (its "ready" status carries the configured values).
@@ -184,6 +184,12 @@ function onOutput(output) {
     ui.modelState.dataset.tone = loading.length || busy.length ? "warn" : "ok";
     addLine(cortex, text, "status");
     return;
+  }
+  if (kind === "status" && data.connected && data.eye) {
+    // Its name (?eye=kitchen, or the brain's eye-3): what the house and /brain call it.
+    ui.eyeName.textContent = `eye: ${data.eye}`;
+    ui.eyeName.hidden = false;
+    document.title = `Cortical — ${data.eye}`;
   }
   if (kind === "status") {
     if (data.ready) {

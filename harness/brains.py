@@ -178,8 +178,9 @@ class Brain(_BrainProcess):
         text = path.read_text(errors="replace") if path.exists() else ""
         return f"thespian.log: {text[-tail:]}" if text else "thespian.log: (nothing)"
 
-    def eye(self, **kwargs) -> Eye:
-        return Eye(self.ws_url, **kwargs)
+    def eye(self, name: str = "", **kwargs) -> Eye:
+        """An eye of this brain; named `name` (?eye=…) if given, else the brain names it."""
+        return Eye(self.ws_url + (f"?eye={name}" if name else ""), **kwargs)
 
 
 class Member(_BrainProcess):

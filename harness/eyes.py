@@ -71,9 +71,9 @@ def label_of(eye, frame: bytes, timeout: float = 60) -> dict:
     return eye.wait_for(lambda o: o["kind"] in ("label", "error") and o["cortex"] == "objects", timeout)
 
 
-def ready_eye(brain, models: int = 1):
-    """An eye of `brain` once `models` of its models have said they are ready."""
-    eye = brain.eye(max_size=None)
+def ready_eye(brain, models: int = 1, name: str = ""):
+    """An eye of `brain` (named `name`, if given) once `models` of its models have said they are ready."""
+    eye = brain.eye(name, max_size=None)
     ready = set()
     while len(ready) < models:
         output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)

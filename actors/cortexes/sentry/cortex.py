@@ -139,7 +139,8 @@ class Sentry(FrameCortex, type_name="sentry"):
         self.emit(
             "alert",
             f"An unknown person is in view{posted}.",
-            {"time": when, "snapshot": path.name, "alerts": self.alerts},
+            # (file: where the snapshot is kept, for MQTT's …/alert/snapshot: brain/home/)
+            {"time": when, "snapshot": path.name, "file": str(path), "alerts": self.alerts},
         )
 
     def on_async_result(self, tag: Any, result: Any, error: Exception | None) -> None:

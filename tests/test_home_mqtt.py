@@ -1,0 +1,237 @@
+"""The house, with real parts: a real brain and a real Mosquitto (each test's own, on a free
+port). What an eye sees reaches its topics, Home Assistant's discovery describes it, the
+house makes an eye speak, and the brain rides out a broker that is late, lost or strict."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+
+import pytest
+import skimage
+from websockets.exceptions import ConnectionClosed
+
+from harness.brains import brain_state, metric, running_brain
+from harness.configs import models
+from harness.eyes import ready_eye
+from harness.mqtt import Listener, Mosquitto, retained
+from harness.pictures import ASTRONAUT, frame, jpeg
+from harness.poses import person
+from harness.waits import wait_until
+
+ARMS_UP = person(left_elbow=(385, 110), right_elbow=(255, 110), left_wrist=(390, 50), right_wrist=(250, 50))
+EVENTS_TOKEN = "door-bell-secret"
+
+
+def echo_brain(url: str, mqtt: str = "") -> str:
+    return f"""
+[mqtt]
+url = "{url}"
+reconnect_min_s = 0.1
+reconnect_max_s = 0.5
+{mqtt}
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+"""
+
+
+def seeing_brain(url: str, tmp) -> str:
+    return f"""
+[mqtt]
+url = "{url}"
+{models("objects", "pose", "faces", "face-embeddings")}
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "objects"
+type = "objects"
+subscribes = ["image"]
+params = {{ model = "objects", infer_timeout_ms = 60000 }}
+
+[[cortex]]
+name = "pose"
+type = "pose"
+subscribes = ["pose"]
+params = {{ model = "pose", infer_timeout_ms = 60000 }}
+
+[[cortex]]
+name = "sentry"
+type = "sentry"
+subscribes = ["image"]
+params = {{ store_dir = "{tmp}/faces", alerts_dir = "{tmp}/alerts", confirm_frames = 1, infer_timeout_ms = 60000 }}
+"""
+
+
+def fresh(folder):
+    folder.mkdir()
+    return folder
+
+
+def echoes(eye, text: str = "still there?") -> None:
+    """The brain still answers this eye."""
+    eye.send(json.dumps({"text": text}))
+    eye.wait_for(lambda o: o["kind"] == "echo" and o["text"].endswith(text), 30)
+
+
+def post_event(brain, text: str) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{brain.events_port}/events",
+        json.dumps({"text": text, "to": "all"}).encode(),
+        {"Authorization": f"Bearer {EVENTS_TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+
+
+# -- one seeing brain, one broker ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("home")
+    broker = Mosquitto(tmp)
+    try:
+        with running_brain(seeing_brain(broker.url, tmp), tmp) as brain:
+            listener = Listener(broker, ["cortical/#", "homeassistant/#"])
+            try:
+                yield broker, brain, listener
+            finally:
+                listener.close()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="module")
+def kitchen(home):
+    broker, brain, listener = home
+    eye = ready_eye(brain, models=4, name="Kitchen")
+    try:
+        yield eye
+    finally:
+        eye.close()
+
+
+def test_the_brain_and_a_named_eye_are_online_and_home_assistant_finds_the_eye_as_a_device(home, kitchen):
+    broker, brain, listener = home
+    assert retained(broker, "cortical/status") == b"online"
+    assert retained(broker, "cortical/kitchen/status") == b"online"
+    assert [s["eye"] for s in brain_state(brain)["sessions"]] == ["kitchen"]
+    assert brain_state(brain)["home"]["state"] == "connected"
+    seen = Listener(broker, ["homeassistant/#"])  # a Home Assistant that starts now
+    try:
+        assert wait_until(lambda: len({h.topic for h in seen.heard}) >= 5, 10)
+        configs = {h.topic: json.loads(h.payload) for h in seen.heard}
+        assert all(h.retain for h in seen.heard)
+    finally:
+        seen.close()
+    # (what this topology feeds: objects, pose and sentry; no faces cortex, so no faces sensor)
+    entities = {topic.split("/")[1] + "/" + topic.split("/")[3] for topic in configs}
+    assert entities == {"sensor/sees", "sensor/people", "binary_sensor/present", "sensor/gesture", "image/alert"}
+    for config in configs.values():
+        assert config["device"]["name"] == "Cortical kitchen"
+        assert [a["topic"] for a in config["availability"]] == ["cortical/status", "cortical/kitchen/status"]
+        assert (config.get("state_topic") or config["image_topic"]).startswith("cortical/kitchen/")
+    echoes(kitchen)
+
+
+def test_what_the_eye_sees_and_its_gestures_arrive_on_their_topics_once_each_change(home, kitchen):
+    broker, brain, listener = home
+    cup = jpeg(skimage.data.coffee())
+    for _ in range(3):
+        kitchen.send(cup)
+        kitchen.wait_for(lambda o: o["kind"] == "label", 60)
+    seen = listener.wait_for("cortical/kitchen/label", lambda p: "cup" in json.loads(p)["state"])
+    said = json.loads(seen.payload)
+    assert said["kind"] == "label" and said["data"]["detections"] and said["time"]
+    assert len(listener.on("cortical/kitchen/label")) == 1  # three frames, one change
+    assert json.loads(listener.wait_for("cortical/kitchen/people").payload)["count"] == 0
+    pose = json.dumps({"pose": {"width": 640, "height": 480, "people": [{"keypoints": ARMS_UP.tolist()}]}})
+    for _ in range(8):
+        kitchen.send(pose)
+    kitchen.wait_for(lambda o: o["kind"] == "gesture", 30)
+    gesture = json.loads(listener.wait_for("cortical/kitchen/gesture").payload)
+    assert gesture["state"] == "arms_up" and gesture["cortex"] == "pose"
+    echoes(kitchen)
+
+
+def test_an_alert_sends_its_snapshot_as_a_retained_jpeg(home, kitchen):
+    broker, brain, listener = home
+    for _ in range(3):
+        kitchen.send(frame(ASTRONAUT))
+        kitchen.wait_for(lambda o: o["kind"] == "label", 60)
+    kitchen.seen_or_wait(lambda o: o["kind"] == "alert", 60)
+    alert = json.loads(listener.wait_for("cortical/kitchen/alert").payload)
+    assert alert["text"].startswith("An unknown person is in view") and "file" not in alert["data"]
+    snapshot = listener.wait_for("cortical/kitchen/alert/snapshot").payload
+    assert snapshot.startswith(b"\xff\xd8") and len(snapshot) > 10_000
+    assert retained(broker, "cortical/kitchen/alert/snapshot") == snapshot
+    echoes(kitchen)
+
+
+def test_the_house_makes_the_eye_speak_and_open_and_what_it_gets_wrong_is_dropped(home, kitchen):
+    broker, brain, listener = home
+    listener.publish("cortical/kitchen/say", "Dinner is ready")
+    said = kitchen.wait_for(lambda o: o["kind"] == "say", 10)
+    assert (said["cortex"], said["text"]) == ("home", "Dinner is ready")
+    listener.publish("cortical/kitchen/eye", "open")
+    assert kitchen.wait_for(lambda o: o["kind"] == "eye", 10)["data"]["action"] == "open_eyes"
+    listener.publish("cortical/hall/say", "Nobody hears this")
+    listener.publish("cortical/kitchen/eye", "dance")
+    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="unknown_eye"}') == 1, 10)
+    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="bad_command"}') == 1, 10)
+    assert "no eye named 'hall' is connected" in brain.log and "'dance' is not an eye command" in brain.log
+    echoes(kitchen)
+    assert not [o for o in kitchen.seen if o["text"] == "Nobody hears this"]
+
+
+def test_an_eye_that_leaves_goes_offline_and_one_the_brain_named_is_forgotten(home, kitchen):
+    broker, brain, listener = home
+    with brain.eye() as unnamed:
+        name = unnamed.wait_for(lambda o: o["data"].get("connected"), 10)["data"]["eye"]
+        assert name.startswith("eye-")
+        listener.wait_for(f"cortical/{name}/status", b"online")
+        listener.wait_for(f"homeassistant/sensor/cortical_{name}/sees/config")
+    listener.wait_for(f"cortical/{name}/status", b"offline")
+    removed = listener.wait_for(f"homeassistant/sensor/cortical_{name}/sees/config", b"")
+    assert removed.payload == b""  # (an empty retained config: Home Assistant removes the entity)
+    assert retained(broker, "homeassistant/sensor/cortical_kitchen/sees/config")  # (the named eye's stays)
+    with brain.eye("kitchen") as twin:  # the name is taken: refused until it is free
+        with pytest.raises(ConnectionClosed) as closed:
+            twin.ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1013 and "An eye named kitchen is already connected" in closed.value.rcvd.reason
+    echoes(kitchen)
+
+
+# -- brains and brokers coming and going ----------------------------------------------------
+
+
+def test_a_brain_that_stops_says_offline_and_one_that_dies_leaves_its_last_will(tmp_path):
+    broker = Mosquitto(tmp_path)
+    try:
+        listener = Listener(broker, ["cortical/#"])
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "a")) as brain:
+            with brain.eye("porch") as eye:
+                eye.wait_ready(30)
+                listener.wait_for("cortical/status", b"online")
+                listener.wait_for("cortical/porch/status", b"online")
+            brain.proc.send_signal(signal.SIGTERM)
+            brain.proc.wait(30)
+        assert retained(broker, "cortical/status") == b"offline"
+        assert retained(broker, "cortical/porch/status") == b"offline"
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "b")) as brain:
+            assert wait_until(lambda: retained(broker, "cortical/status", 1) == b"online", 20)
+            brain.proc.kill()  # no goodbye: the broker publishes the will
+            brain.proc.wait(30)
+            assert wait_until(lambda: retained(broker, "cortical/status", 1) == b"offline", 20)
+        listener.close()
+    finally:
+        broker.stop()
