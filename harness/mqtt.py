@@ -23,12 +23,22 @@ class Mosquitto:
     start() again brings it back on the same port. With `user`, only that user and password
     are let in."""
 
-    def __init__(self, tmp: Path, port: int | None = None, user: tuple[str, str] | None = None):
+    def __init__(self, tmp: Path, port: int | None = None, user: tuple[str, str] | None = None, persist: bool = False):
         self.port = port or free_port()
         self.tmp = tmp
         self.conf = tmp / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", f"log_dest file {tmp / 'mosquitto.log'}",
-                 "log_type all", "connection_messages true"]  # fmt: skip
+        self.db = tmp / "mosquitto.db"
+        # (as root it would switch to the user mosquitto, which cannot write in a test's folder;
+        # as anyone else `user` does nothing)
+        lines = [f"listener {self.port} 127.0.0.1", f"log_dest file {tmp / 'mosquitto.log'}", "log_type all",
+                 "connection_messages true", "user root"]  # fmt: skip
+        # With `persist`, sessions and subscriptions are saved every second: a killed broker
+        # comes back with them, and queues for a listener what arrives before it reconnects.
+        lines += (
+            [f"persistence true\npersistence_location {tmp}/\nautosave_interval 1"]
+            if persist
+            else ["persistence false"]
+        )
         if user:
             passwords = tmp / "passwords"
             subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), *user], check=True, capture_output=True)
@@ -70,6 +80,10 @@ class Mosquitto:
             self.proc.terminate()
             self.proc.wait(10)
 
+    def saved(self, since: float) -> bool:
+        """Whether a persisting broker has saved its state (sessions, subscriptions) since `since`."""
+        return self.db.exists() and self.db.stat().st_mtime > since
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
@@ -88,20 +102,29 @@ class Listener:
     """A paho client subscribed to `topics` on `broker`, keeping what it hears; it can also
     publish, as the house would."""
 
-    def __init__(self, broker: Mosquitto, topics: list[str], auth: tuple[str, str] | None = None):
+    def __init__(self, broker: Mosquitto, topics: list[str], session: str = ""):
+        """`session`: a persistent session by that client id (the broker keeps what it misses
+        while away, and it reconnects by itself), else a clean one."""
         self.heard: list[Heard] = []
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        if auth:
-            self.client.username_pw_set(*auth)
+        self.subscribed_at = 0.0
+        if session:
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=session, clean_session=False)
+        else:
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.reconnect_delay_set(0.05, 0.5)
         self.client.on_message = self._on_message
         self.subscribed = threading.Event()
-        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_connect = lambda client, *_: client.subscribe([(topic, 1) for topic in topics])
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
-        self.client.subscribe([(topic, 1) for topic in topics])
         if not self.subscribed.wait(10):
             raise RuntimeError("the listener could not subscribe")
+
+    def _on_subscribe(self, *_) -> None:
+        self.subscribed_at = time.time()
+        self.subscribed.set()
 
     def _on_message(self, client, userdata, message) -> None:
         with self.lock:

@@ -4,6 +4,7 @@ house makes an eye speak, and the brain rides out a broker that is late, lost or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import urllib.request
@@ -12,10 +13,11 @@ import pytest
 import skimage
 from websockets.exceptions import ConnectionClosed
 
-from harness.brains import brain_state, metric, running_brain
+from harness.brains import brain_state, free_port, metric, running_brain
 from harness.configs import models
 from harness.eyes import ready_eye
 from harness.mqtt import Listener, Mosquitto, retained
+from harness.pages import ARTIFACTS, FLAGS, open_page
 from harness.pictures import ASTRONAUT, frame, jpeg
 from harness.poses import person
 from harness.waits import wait_until
@@ -235,3 +237,105 @@ def test_a_brain_that_stops_says_offline_and_one_that_dies_leaves_its_last_will(
         listener.close()
     finally:
         broker.stop()
+
+
+def test_a_brain_started_before_its_broker_serves_says_so_once_and_connects_when_it_comes(tmp_path):
+    port = free_port()
+    with running_brain(echo_brain(f"mqtt://127.0.0.1:{port}"), tmp_path) as brain:
+        with brain.eye("hall") as eye:
+            eye.wait_ready(30)
+            echoes(eye)  # (no broker: the eye is served anyway)
+            assert wait_until(lambda: brain_state(brain)["home"]["state"] == "unreachable", 10)
+            assert wait_until(lambda: brain.log.count("MQTT: no broker at") == 1, 10)
+            broker = Mosquitto(tmp_path, port)
+            try:
+                listener = Listener(broker, ["cortical/#"])
+                listener.wait_for("cortical/status", b"online", 30)
+                listener.wait_for("cortical/hall/status", b"online", 10)
+                assert wait_until(lambda: brain_state(brain)["home"]["state"] == "connected", 5)  # (cached 0.5 s)
+                listener.close()
+            finally:
+                broker.stop()
+            echoes(eye)
+        assert brain.log.count("MQTT: no broker at") == 1  # (said once, however often it tried)
+
+
+def test_a_broker_killed_and_restarted_gets_what_waited_and_what_overflowed_is_counted(tmp_path):
+    broker = Mosquitto(tmp_path, persist=True)
+    try:
+        with running_brain(
+            echo_brain(broker.url, "max_queued = 3"), tmp_path, env={"CORTICAL_EVENTS_TOKEN": EVENTS_TOKEN}
+        ) as brain:
+            with brain.eye("door") as eye:
+                eye.wait_ready(30)
+                # The house keeps a session on the broker: what the brain sends on coming back
+                # reaches it, whichever of the two reconnects first.
+                house = Listener(broker, ["cortical/door/event"], session="house")
+                post_event(brain, "ring 0")
+                house.wait_for("cortical/door/event", lambda p: json.loads(p)["text"] == "ring 0")
+                assert wait_until(lambda: broker.saved(house.subscribed_at), 10)
+                broker.kill()
+                assert wait_until(lambda: brain_state(brain)["home"]["state"] == "unreachable", 30)
+                for ring in range(1, 7):
+                    post_event(brain, f"ring {ring}")
+                    eye.wait_for(lambda o: o["text"] == f"ring {ring}", 10)
+                echoes(eye)  # (the eye is served while the broker is away)
+                assert metric(brain, 'cortical_mqtt_dropped_total{reason="queue_full"}') == 3
+                broker.start()
+                house.wait_for("cortical/door/event", lambda p: json.loads(p)["text"] == "ring 6", 30)
+                rings = [json.loads(h.payload)["text"] for h in house.on("cortical/door/event")]
+                assert rings == ["ring 0", "ring 4", "ring 5", "ring 6"]  # the newest three waited
+                assert "MQTT: lost the broker at" in brain.log and "MQTT: connected to" in brain.log
+                house.close()
+                echoes(eye)
+    finally:
+        broker.stop()
+
+
+def test_a_broker_that_refuses_the_password_gets_one_log_line_and_no_retry_storm(tmp_path):
+    broker = Mosquitto(tmp_path, user=("cortical", "right-secret"))
+    env = {"CORTICAL_MQTT_USER": "cortical", "CORTICAL_MQTT_PASSWORD": "wrong"}
+    try:
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "wrong"), env=env) as brain:
+            with brain.eye("attic") as eye:
+                eye.wait_ready(30)
+                assert wait_until(lambda: brain_state(brain)["home"]["state"] == "refused", 10)
+                tried = broker.log.count("not authorised")
+                assert wait_until(lambda: broker.log.count("not authorised") >= tried + 2, 10)  # (it does try)
+                echoes(eye)
+            refusals = [line for line in brain.log.splitlines() if "refused the user name or password" in line]
+            assert len(refusals) == 1 and "CORTICAL_MQTT_PASSWORD" in refusals[0]
+            # 0.5 s apart at the most (reconnect_max_s): a storm would be hundreds a second
+            assert broker.log.count("not authorised") < 40
+        env["CORTICAL_MQTT_PASSWORD"] = "right-secret"
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "right"), env=env) as brain:
+            assert wait_until(lambda: brain_state(brain)["home"]["state"] == "connected", 10)
+    finally:
+        broker.stop()
+
+
+def test_the_page_shows_its_eye_name_and_the_brain_view_shows_it_with_the_house(home, tmp_path):
+    broker, brain, listener = home
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async def check(page):
+        await page.wait_for_function("document.querySelector('#eye-name').textContent === 'eye: porch'", timeout=60_000)
+        title = await page.title()
+        await page.screenshot(path=str(ARTIFACTS / "eye-page-named.png"))
+        view = await page.context.new_page()
+        await view.goto(brain.url + "/brain")
+        await view.wait_for_function(
+            "document.querySelector('#tree').textContent.includes('eye porch')", timeout=20_000
+        )
+        tree = await view.evaluate("document.querySelector('#tree').textContent")
+        await view.screenshot(path=str(ARTIFACTS / "brain-view-named.png"))
+        refused = await view.context.new_page()
+        await refused.goto(brain.url + "/?eye=front%20door")
+        await refused.wait_for_function("document.querySelector('#status').dataset.tone === 'error'", timeout=20_000)
+        return title, tree, await refused.inner_text("#status")
+
+    title, tree, refusal = asyncio.run(open_page(brain.url + "/?eye=porch", FLAGS, True, check))
+    assert title == "Cortical — porch"
+    assert "MQTT connected" in tree
+    assert refusal == "Eye name refused: use up to 32 letters, digits, - or _, like ?eye=kitchen."
+    listener.wait_for("cortical/porch/status", b"online")
