@@ -23,7 +23,14 @@ class Mosquitto:
     start() again brings it back on the same port. With `user`, only that user and password
     are let in."""
 
-    def __init__(self, tmp: Path, port: int | None = None, user: tuple[str, str] | None = None, persist: bool = False):
+    def __init__(
+        self,
+        tmp: Path,
+        port: int | None = None,
+        user: tuple[str, str] | None = None,
+        persist: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ):
         self.port = port or free_port()
         self.tmp = tmp
         self.conf = tmp / "mosquitto.conf"
@@ -39,6 +46,10 @@ class Mosquitto:
             if persist
             else ["persistence false"]
         )
+        self.tls_port = 0
+        if tls:  # a second listener, mqtts:// with this certificate and key (the plain one stays)
+            self.tls_port = free_port()
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {tls[0]}", f"keyfile {tls[1]}"]
         if user:
             passwords = tmp / "passwords"
             subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), *user], check=True, capture_output=True)

@@ -14,6 +14,7 @@ import skimage
 from websockets.exceptions import ConnectionClosed
 
 from harness.brains import brain_state, free_port, metric, running_brain
+from harness.certs import self_signed
 from harness.configs import models
 from harness.eyes import ready_eye
 from harness.mqtt import Listener, Mosquitto, retained
@@ -230,10 +231,17 @@ def test_a_brain_that_stops_says_offline_and_one_that_dies_leaves_its_last_will(
         assert retained(broker, "cortical/status") == b"offline"
         assert retained(broker, "cortical/porch/status") == b"offline"
         with running_brain(echo_brain(broker.url), fresh(tmp_path / "b")) as brain:
-            assert wait_until(lambda: retained(broker, "cortical/status", 1) == b"online", 20)
-            brain.proc.kill()  # no goodbye: the broker publishes the will
-            brain.proc.wait(30)
+            with brain.eye("porch") as eye:
+                eye.wait_ready(30)
+                assert wait_until(lambda: retained(broker, "cortical/porch/status", 1) == b"online", 20)
+                brain.proc.kill()  # no goodbye: the broker publishes the will
+                brain.proc.wait(30)
             assert wait_until(lambda: retained(broker, "cortical/status", 1) == b"offline", 20)
+        assert retained(broker, "cortical/porch/status") == b"online"  # (nobody said goodbye for it)
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "c")):
+            # The next brain puts it right: no eye of its own is the porch.
+            assert wait_until(lambda: retained(broker, "cortical/porch/status", 1) == b"offline", 20)
+            assert retained(broker, "cortical/status") == b"online"
         listener.close()
     finally:
         broker.stop()
@@ -246,7 +254,7 @@ def test_a_brain_started_before_its_broker_serves_says_so_once_and_connects_when
             eye.wait_ready(30)
             echoes(eye)  # (no broker: the eye is served anyway)
             assert wait_until(lambda: brain_state(brain)["home"]["state"] == "unreachable", 10)
-            assert wait_until(lambda: brain.log.count("MQTT: no broker at") == 1, 10)
+            assert wait_until(lambda: brain.log.count("MQTT: cannot reach the broker at") == 1, 10)
             broker = Mosquitto(tmp_path, port)
             try:
                 listener = Listener(broker, ["cortical/#"])
@@ -257,7 +265,7 @@ def test_a_brain_started_before_its_broker_serves_says_so_once_and_connects_when
             finally:
                 broker.stop()
             echoes(eye)
-        assert brain.log.count("MQTT: no broker at") == 1  # (said once, however often it tried)
+        assert brain.log.count("MQTT: cannot reach the broker at") == 1  # (said once, however often it tried)
 
 
 def test_a_broker_killed_and_restarted_gets_what_waited_and_what_overflowed_is_counted(tmp_path):
@@ -329,13 +337,40 @@ def test_the_page_shows_its_eye_name_and_the_brain_view_shows_it_with_the_house(
         )
         tree = await view.evaluate("document.querySelector('#tree').textContent")
         await view.screenshot(path=str(ARTIFACTS / "brain-view-named.png"))
+        listener.publish("cortical/porch/say", "Dinner is ready")  # the house speaks through the eye
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('Dinner is ready')", timeout=10_000
+        )
+        said = await page.locator("#transcript li", has_text="Dinner is ready").first.inner_text()
         refused = await view.context.new_page()
         await refused.goto(brain.url + "/?eye=front%20door")
         await refused.wait_for_function("document.querySelector('#status').dataset.tone === 'error'", timeout=20_000)
-        return title, tree, await refused.inner_text("#status")
+        return title, tree, said, await refused.inner_text("#status")
 
-    title, tree, refusal = asyncio.run(open_page(brain.url + "/?eye=porch", FLAGS, True, check))
+    title, tree, said, refusal = asyncio.run(open_page(brain.url + "/?eye=porch", FLAGS, True, check))
     assert title == "Cortical — porch"
     assert "MQTT connected" in tree
+    assert said.startswith("home") and "Dinner is ready" in said
     assert refusal == "Eye name refused: use up to 32 letters, digits, - or _, like ?eye=kitchen."
     listener.wait_for("cortical/porch/status", b"online")
+
+
+def test_mqtts_with_the_brokers_ca_connects_and_without_it_is_refused_in_one_sentence(tmp_path):
+    cert, key = self_signed(tmp_path)
+    broker = Mosquitto(tmp_path, tls=(cert, key))
+    try:
+        url = f"mqtts://127.0.0.1:{broker.tls_port}"
+        listener = Listener(broker, ["cortical/#"])  # (on the plain port)
+        with running_brain(echo_brain(url, f'ca = "{cert}"'), fresh(tmp_path / "ca")) as brain:
+            listener.wait_for("cortical/status", b"online", 20)
+            assert wait_until(lambda: brain_state(brain)["home"]["state"] == "connected", 5)
+        listener.close()
+        with running_brain(echo_brain(url), fresh(tmp_path / "no-ca")) as brain:  # the system's CAs: not ours
+            with brain.eye("cellar") as eye:
+                eye.wait_ready(30)
+                assert wait_until(lambda: brain_state(brain)["home"]["state"] == "unreachable", 10)
+                assert "certificate verify failed" in brain_state(brain)["home"]["detail"]
+                echoes(eye)
+            assert brain.log.count("MQTT: cannot reach the broker at") == 1
+    finally:
+        broker.stop()

@@ -4,7 +4,6 @@ Origin allow-list, the eye token, TLS."""
 import json
 import socket
 import ssl
-import subprocess
 import time
 import urllib.request
 
@@ -14,6 +13,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.sync.client import connect
 
 from harness.brains import metric, running_brain
+from harness.certs import self_signed
 from harness.eyes import handshake_status
 from harness.pictures import JPEG
 from harness.waits import wait_until
@@ -145,29 +145,7 @@ def test_the_eye_token(tmp_path):
 
 
 def test_tls_serves_wss_and_https(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     with running_brain(with_server(cert=str(cert), key=str(key)), tmp_path) as brain:
         trust = ssl.create_default_context(cafile=str(cert))
         with connect(f"wss://127.0.0.1:{brain.port}/ws", ssl=trust) as ws:

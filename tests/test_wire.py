@@ -8,7 +8,6 @@ import hashlib
 import json
 import socket
 import ssl
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from brain.http_routes import FRONTEND_DIR, MODELS_DIR, Downloads
 from harness.brains import running_brain
+from harness.certs import self_signed
 from harness.eyes import Eye
 from harness.pictures import png_claiming
 from harness.waits import wait_until
@@ -204,12 +204,7 @@ def test_downloads_nobody_reads_are_bounded_and_cost_the_gateway_no_memory(tmp_p
 
 
 def test_a_model_file_over_tls_arrives_whole_and_a_silent_tls_client_is_cut_at_open_timeout_s(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path)
     with running_brain(config(cert=str(cert), key=str(key), open_timeout_s=1.0), tmp_path) as brain:
         trust = ssl.create_default_context(cafile=str(cert))
         url = f"https://127.0.0.1:{brain.port}/models/{MODEL_FILE}"

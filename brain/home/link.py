@@ -155,7 +155,9 @@ class HomeLink:
                     self.state, self.detail = "connected", ""
                     self.metrics.mqtt_connected.set(1)
                     await self._serve(client)
-            except aiomqtt.MqttError as error:
+            except Exception as error:  # (MqttError; anything else is a fault of ours: logged, and retried)
+                if not isinstance(error, aiomqtt.MqttError):
+                    log.exception("MQTT: the link failed; reconnecting")
                 failures += 1
                 refused = credentials_refused(error)
                 was = self.state
@@ -175,7 +177,7 @@ class HomeLink:
                     )
                     told = "refused"
                 elif not refused and not told:
-                    lost = "lost the broker at" if was == "connected" else "no broker at"
+                    lost = "lost the broker at" if was == "connected" else "cannot reach the broker at"
                     log.warning(
                         "MQTT: %s %s (%s); the brain serves on without it, keeps up to %d messages for it, "
                         "and connects when it is back (tries every %g–%g s).",
