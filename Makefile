@@ -125,6 +125,7 @@ bench: setup $(PHOTOS)
 	$(BIN)/python -m bench.teach
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.live_view
+	$(BIN)/python -m bench.home
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup

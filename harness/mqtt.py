@@ -164,6 +164,11 @@ class Listener:
             raise TimeoutError(f"nothing on {topic} in {timeout} s; last heard: {tail}")
         return found[0]
 
+    def wait_for_count(self, topic: str, count: int, timeout: float = 30) -> None:
+        """Until `count` messages have come on `topic`."""
+        if not wait_until(lambda: len(self.on(topic)) >= count, timeout, 0.001):
+            raise TimeoutError(f"{len(self.on(topic))} of {count} messages on {topic} in {timeout} s")
+
     def publish(self, topic: str, payload: bytes | str, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
 
