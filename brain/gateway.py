@@ -28,7 +28,6 @@ from brain.config import Config
 from brain.eye_names import Refused, name_eye
 from brain.eye_protocol import Close, Counted, EyeProtocol, Forward, Phase, Reply
 from brain.eye_socket import eye_socket_class
-from brain.home.link import HomeLink
 from brain.http_routes import WS_PATH, HttpRoutes
 from brain.memory import give_back_memory
 from brain.metrics import Metrics
@@ -133,7 +132,7 @@ class Gateway:
         self.commands = config.commands
         self.view = BrainView()  # what GET /brain/state and `brain top` show
         self.routes = HttpRoutes(self)  # every HTTP path, and the guards of /ws
-        self.home: HomeLink | None = None  # MQTT, when [mqtt] url is set (brain/home/)
+        self.home = None  # a HomeLink: MQTT, when [mqtt] url is set (brain/home/)
 
     # -- actor side ----------------------------------------------------------------------
 
@@ -326,6 +325,8 @@ class Gateway:
         """Serve until `stop` is done; then close every connection (and so every session)."""
         self.bridge = bridge
         if self.config.mqtt.url:
+            from brain.home.link import HomeLink  # (only then: the MQTT client costs the gateway 1 MB)
+
             self.home = HomeLink(self.config.mqtt, self.config.published_kinds, self.obey_home, self.metrics)
             self.home.start()
         if "models" in self.services:  # the live view is told of every holder from now on
