@@ -101,6 +101,14 @@ def test_a_label_set_is_published_when_it_changes_not_every_frame():
     assert [p.payload["state"] for p in changes.see(label())] == ["nothing"]
 
 
+def test_an_eye_knows_which_of_its_topics_hold_a_retained_message():
+    changes = Changes(ALL)
+    changes.see(label("cup"))
+    changes.see(Output("pose", "gesture", "Arms up", {"gesture": "arms_up"}))
+    changes.see(Output("sentry", "alert", "An unknown person is in view.", {"file": "/data/a.jpg"}))
+    assert changes.retained == {"label", "people", "alert/snapshot"}
+
+
 def test_events_are_published_each_time_and_not_retained():
     changes = Changes(ALL)
     gesture = Output("pose", "gesture", "Arms up", {"gesture": "arms_up", "person": 1})

@@ -84,10 +84,10 @@ def echoes(eye, text: str = "still there?") -> None:
     eye.wait_for(lambda o: o["kind"] == "echo" and o["text"].endswith(text), 30)
 
 
-def post_event(brain, text: str) -> None:
+def post_event(brain, text: str, to: str = "all") -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{brain.events_port}/events",
-        json.dumps({"text": text, "to": "all"}).encode(),
+        json.dumps({"text": text, "to": to}).encode(),
         {"Authorization": f"Bearer {EVENTS_TOKEN}", "Content-Type": "application/json"},
         method="POST",
     )
@@ -201,11 +201,17 @@ def test_an_eye_that_leaves_goes_offline_and_one_the_brain_named_is_forgotten(ho
     with brain.eye() as unnamed:
         name = unnamed.wait_for(lambda o: o["data"].get("connected"), 10)["data"]["eye"]
         assert name.startswith("eye-")
+        unnamed.wait_ready(30)
         listener.wait_for(f"cortical/{name}/status", b"online")
         listener.wait_for(f"homeassistant/sensor/cortical_{name}/sees/config")
+        unnamed.send(jpeg(skimage.data.coffee()))
+        listener.wait_for(f"cortical/{name}/label")
     listener.wait_for(f"cortical/{name}/status", b"offline")
     removed = listener.wait_for(f"homeassistant/sensor/cortical_{name}/sees/config", b"")
     assert removed.payload == b""  # (an empty retained config: Home Assistant removes the entity)
+    listener.wait_for(f"cortical/{name}/label", b"")  # … and the broker forgets what it saw
+    assert retained(broker, f"cortical/{name}/label", 1) is None
+    assert retained(broker, f"cortical/{name}/status") == b"offline"
     assert retained(broker, "homeassistant/sensor/cortical_kitchen/sees/config")  # (the named eye's stays)
     with brain.eye("kitchen") as twin:  # the name is taken: refused until it is free
         with pytest.raises(ConnectionClosed) as closed:
@@ -279,7 +285,7 @@ def test_a_broker_killed_and_restarted_gets_what_waited_and_what_overflowed_is_c
                 # The house keeps a session on the broker: what the brain sends on coming back
                 # reaches it, whichever of the two reconnects first.
                 house = Listener(broker, ["cortical/door/event"], session="house")
-                post_event(brain, "ring 0")
+                post_event(brain, "ring 0", to="door")  # (an eye's name, as POST /events may give)
                 house.wait_for("cortical/door/event", lambda p: json.loads(p)["text"] == "ring 0")
                 assert wait_until(lambda: broker.saved(house.subscribed_at), 10)
                 broker.kill()

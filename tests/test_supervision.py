@@ -207,6 +207,6 @@ def test_the_brain_page_draws_every_session_and_shows_a_restart(brain):
 
         text, warnings, status = asyncio.run(open_page(brain.url + "/brain", FLAGS, False, check))
         assert echo(first, "still here")["text"] == "still here"  # the brain answers after the kill
-    assert text.count("session ") == 2 and text.count("flaky · running") == 2 and text.count("echo · running") == 2
+    assert text.count("eye eye-") == 2 and text.count("flaky · running") == 2 and text.count("echo · running") == 2
     assert "The flaky cortex crashed" in warnings
     assert status.startswith("Live: 2 eyes")

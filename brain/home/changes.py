@@ -73,8 +73,14 @@ class Changes:
         self.states: dict[str, str] = {}  # kind → its last published state
         self.counts: dict[str, int] = {}  # people source → its latest count
         self.people: int | None = None
+        self.retained: set[str] = set()  # what it published retained (a forgotten eye clears them)
 
     def see(self, output: Output) -> list[Publish]:
+        out = self._see(output)
+        self.retained.update(p.what for p in out if p.retain)
+        return out
+
+    def _see(self, output: Output) -> list[Publish]:
         out: list[Publish] = []
         if output.kind in self.kinds:
             state = state_of(output)

@@ -98,13 +98,18 @@ class HomeLink:
             self._put(message)
 
     def eye_left(self, eye: str) -> None:
-        self.eyes.pop(eye, None)
+        changes = self.eyes.pop(eye, None)
         named = self.named.pop(eye, True)
         self._put(_Message(eye_topic(self.prefix, eye, "status"), b"offline", True))
-        if not named and self.settings.discovery:
-            # A brain-named eye (eye-3) will not come back as itself: the house forgets it.
-            for topic in config_topics(self.settings.discovery_prefix, self.prefix, eye):
-                self._put(_Message(topic, b"", True))
+        if named:
+            return
+        # A brain-named eye (eye-3) will not come back as itself: the house forgets it (an empty
+        # retained message clears a retained one), all but its status, which says it left.
+        forget = [eye_topic(self.prefix, eye, what) for what in sorted(changes.retained if changes else ())]
+        if self.settings.discovery:
+            forget += config_topics(self.settings.discovery_prefix, self.prefix, eye)
+        for topic in forget:
+            self._put(_Message(topic, b"", True))
 
     def output(self, eye: str, output: Output) -> None:
         changes = self.eyes.get(eye)
