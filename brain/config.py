@@ -220,6 +220,9 @@ class MqttConfig:
     keepalive_s: int = bounded(30, minimum=5, maximum=3600)
     #: The longest text a `say` from the house may carry.
     max_say_chars: int = bounded(1000, minimum=1, maximum=100_000)
+    #: Nobody counted this long (the camera closed; a pose cortex says nothing of nobody):
+    #: the eye's people count goes to 0. More than eye.keep_alive_s (a still camera's pace).
+    people_stale_s: float = bounded(10.0, minimum=1.0, maximum=3600.0)
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,7 @@ def parse_config(data: dict[str, Any], path: str = "<config>") -> Config:
             f"server.max_frames_per_s ({server.max_frames_per_s:g}); raise one or the other",
         )
     _check_actor_network(sections["actors"], path)
-    _check_mqtt(sections["mqtt"], path)
+    _check_mqtt(sections["mqtt"], sections["eye"], path)
     if sections["actors"].max_message_bytes < 2 * server.max_message_bytes:
         raise ConfigError(
             path,
@@ -393,7 +396,7 @@ def _check_actor_network(actors: ActorsConfig, path: str) -> None:
         )
 
 
-def _check_mqtt(mqtt: MqttConfig, path: str) -> None:
+def _check_mqtt(mqtt: MqttConfig, eye: EyeConfig, path: str) -> None:
     if not mqtt.url:
         return
     try:
@@ -407,6 +410,13 @@ def _check_mqtt(mqtt: MqttConfig, path: str) -> None:
             raise ConfigError(
                 path, f"mqtt.{key}", f"{getattr(mqtt, key)!r} must be letters, digits, - and _, in parts joined by /"
             )
+    if mqtt.people_stale_s <= eye.keep_alive_s:
+        raise ConfigError(
+            path,
+            "mqtt.people_stale_s",
+            f"must be more than eye.keep_alive_s ({eye.keep_alive_s:g} s): a still camera's snapshots "
+            "come that far apart, and the people in view would seem gone between them",
+        )
     if mqtt.reconnect_max_s < mqtt.reconnect_min_s:
         raise ConfigError(
             path, "mqtt.reconnect_max_s", f"must be at least mqtt.reconnect_min_s ({mqtt.reconnect_min_s:g})"

@@ -225,12 +225,12 @@ class Gateway:
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
         self.metrics.connections.inc()
-        eye = EyeConnection(websocket, session_id, named.name, protocol, self.connections_total, self)
+        eye = EyeConnection(websocket, session_id, named, protocol, self.connections_total, self)
         self.eyes[session_id] = eye
         self.view.opened(session_id, _remote(websocket), time.monotonic(), eye.name)
         self.metrics.eyes.set(len(self.eyes))
         if self.home is not None:
-            self.home.eye_joined(eye.name, named.given)
+            self.home.eye_joined(eye.name)
         writer = asyncio.create_task(eye.write_forever())
         eye.put(
             Output(
@@ -335,37 +335,39 @@ class Gateway:
         tls = tls_context(server.cert, server.key)
         # No permessage-deflate: snapshots are JPEGs already, and deflating 400 KB of
         # them cost ~30 ms per frame on each side for nothing.
-        async with serve(
-            self.handle,
-            server.host,
-            server.port,
-            process_request=self.routes.http,
-            max_size=server.close_over_bytes,
-            compression=None,
-            ssl=tls,
-            create_connection=eye_socket_class(
-                server.max_pings_per_s, server.open_timeout_s, server.download_timeout_s
-            ),
-            # websockets' own would bound a file's whole transfer: the eye socket keeps the time
-            open_timeout=None,
-            **({"ssl_handshake_timeout": server.open_timeout_s} if tls else {}),
-            ping_interval=server.ping_interval_s,
-            ping_timeout=server.ping_timeout_s,
-        ) as ws_server:
-            ports = sorted({s.getsockname()[1] for s in ws_server.sockets})
-            self.bound_port = ports[0] if ports else server.port
-            scheme = "https" if tls else "http"
-            log.info(
-                "eye page on %s://%s:%s/ (websocket %s): open it in Chrome",
-                scheme,
+        try:
+            async with serve(
+                self.handle,
                 server.host,
-                self.bound_port,
-                WS_PATH,
-            )
-            await stop
-            await self._say_goodbye()
-            ws_server.close(close_connections=True)
-            await ws_server.wait_closed()
+                server.port,
+                process_request=self.routes.http,
+                max_size=server.close_over_bytes,
+                compression=None,
+                ssl=tls,
+                create_connection=eye_socket_class(
+                    server.max_pings_per_s, server.open_timeout_s, server.download_timeout_s
+                ),
+                # websockets' own would bound a file's whole transfer: the eye socket keeps the time
+                open_timeout=None,
+                **({"ssl_handshake_timeout": server.open_timeout_s} if tls else {}),
+                ping_interval=server.ping_interval_s,
+                ping_timeout=server.ping_timeout_s,
+            ) as ws_server:
+                ports = sorted({s.getsockname()[1] for s in ws_server.sockets})
+                self.bound_port = ports[0] if ports else server.port
+                scheme = "https" if tls else "http"
+                log.info(
+                    "eye page on %s://%s:%s/ (websocket %s): open it in Chrome",
+                    scheme,
+                    server.host,
+                    self.bound_port,
+                    WS_PATH,
+                )
+                await stop
+                await self._say_goodbye()
+                ws_server.close(close_connections=True)
+                await ws_server.wait_closed()
+        finally:
             if self.home is not None:  # (after the eyes' goodbyes, which it sends on)
                 await self.home.close()
 

@@ -50,7 +50,8 @@ class Metrics:
         self.mqtt_published = Counter("cortical_mqtt_published", "Messages published to the MQTT broker", registry=r)
         self.mqtt_dropped = Counter(
             "cortical_mqtt_dropped",
-            "MQTT messages dropped: queue_full and too_big going out; unknown_eye and bad_command coming in",
+            "MQTT messages dropped: queue_full, too_big, rejected, stopping going out; "
+            "unknown_eye, bad_command, retained_command coming in",
             ["reason"],
             registry=r,
         )

@@ -7,11 +7,11 @@ import pytest
 
 from actors.messages import Output
 from brain.config import ConfigError, parse_config
-from brain.eye_names import Named, Refused, name_eye
+from brain.eye_names import Refused, brain_named, name_eye
 from brain.home.changes import Changes, state_of
-from brain.home.commands import command
+from brain.home.commands import Drop, Obey, Stale, command, route
 from brain.home.discovery import ENTITIES, config_topics, configs
-from brain.home.link import retry_after
+from brain.home.reconnects import Reconnects, Trouble
 from brain.home.topics import eye_topic, inbound, subscriptions
 
 ALL = frozenset({"label", "faces", "pose", "emotion", "gesture", "reaction", "class", "alert", "favourite", "event"})
@@ -27,9 +27,15 @@ def label(*names: str, text: str = "") -> Output:
 
 
 def test_an_eye_is_named_by_its_page_in_lower_case_or_by_the_brain():
-    assert name_eye("Kitchen", 1, set(), 32) == Named("kitchen", True)
-    assert name_eye("", 3, set(), 32) == Named("eye-3", False)
-    assert name_eye(None, 3, {"eye-3", "eye-4"}, 32) == Named("eye-5", False)  # (a page took eye-3)
+    assert name_eye("Kitchen", 1, set(), 32) == "kitchen"
+    assert name_eye("", 3, set(), 32) == "eye-3"
+    assert name_eye(None, 3, {"eye-3", "eye-4"}, 32) == "eye-5"  # (eye-3 and eye-4 are still connected)
+    assert brain_named("eye-3") and not brain_named("kitchen") and not brain_named("eye-x")
+
+
+def test_a_page_may_not_take_a_name_the_brain_gives():
+    refused = name_eye("Eye-7", 1, set(), 32)
+    assert isinstance(refused, Refused) and not refused.retry and "the brain gives" in refused.reason
 
 
 @pytest.mark.parametrize("bad", ["a b", "x/y", "+", "#", "-lead", "é", "a" * 33, "kitchen\x00", "../up"])
@@ -55,6 +61,21 @@ def test_topics_under_the_prefix_name_the_eye_and_what():
     for other in ("cortical/status", "cortical/kitchen/alert/snapshot", "other/kitchen/say", "cortical//say"):
         assert inbound("cortical", other) is None
     assert subscriptions("cortical") == ["cortical/+/say", "cortical/+/eye", "cortical/+/status"]
+
+
+def test_what_the_brain_hears_is_obeyed_dropped_or_put_right():
+    eyes = {"kitchen"}
+    obeyed = route("cortical", "cortical/kitchen/say", b"Hello", False, eyes, 100)
+    assert isinstance(obeyed, Obey) and obeyed.eye == "kitchen" and obeyed.output.text == "Hello"
+    assert route("cortical", "cortical/hall/say", b"Hello", False, eyes, 100).reason == "unknown_eye"
+    assert route("cortical", "cortical/kitchen/eye", b"dance", False, eyes, 100).reason == "bad_command"
+    replayed = route("cortical", "cortical/kitchen/say", b"Hello", True, eyes, 100)
+    assert isinstance(replayed, Drop) and replayed.reason == "retained_command"  # (it would be said at every connect)
+    assert route("cortical", "cortical/hall/status", b"online", True, eyes, 100) == Stale("hall", False)
+    assert route("cortical", "cortical/eye-4/status", b"online", True, eyes, 100) == Stale("eye-4", True)
+    assert route("cortical", "cortical/kitchen/status", b"online", True, eyes, 100) is None  # (ours)
+    assert route("cortical", "cortical/hall/status", b"online", False, eyes, 100) is None  # (live, not left over)
+    assert route("cortical", "elsewhere/kitchen/say", b"Hello", False, eyes, 100) is None
 
 
 def test_the_house_makes_an_eye_speak_in_text_or_json():
@@ -101,14 +122,6 @@ def test_a_label_set_is_published_when_it_changes_not_every_frame():
     assert [p.payload["state"] for p in changes.see(label())] == ["nothing"]
 
 
-def test_an_eye_knows_which_of_its_topics_hold_a_retained_message():
-    changes = Changes(ALL)
-    changes.see(label("cup"))
-    changes.see(Output("pose", "gesture", "Arms up", {"gesture": "arms_up"}))
-    changes.see(Output("sentry", "alert", "An unknown person is in view.", {"file": "/data/a.jpg"}))
-    assert changes.retained == {"label", "people", "alert/snapshot"}
-
-
 def test_events_are_published_each_time_and_not_retained():
     changes = Changes(ALL)
     gesture = Output("pose", "gesture", "Arms up", {"gesture": "arms_up", "person": 1})
@@ -134,8 +147,21 @@ def test_people_are_counted_by_the_detector_once_it_has_spoken():
     assert [(p["count"], p["from"]) for p in people] == [(2, "pose")]
     changes.see(label("person"))
     assert changes.people == 1
-    assert [p.what for p in changes.see(two)] == []  # (the pose cortex says nothing of nobody: the detector counts)
+    assert [p.what for p in changes.see(two)] == []  # (the detector's count stands while it speaks)
     assert changes.people == 1
+    later = Output("pose", "pose", "2 people", {"people": [{}, {}]}, ts=two.ts + 11)
+    assert [p.payload["count"] for p in changes.see(later)] == [2]  # (… not once it has gone quiet)
+
+
+def test_nobody_counted_for_a_while_is_nobody_there():
+    changes = Changes(ALL, people_stale_s=10)
+    two = Output("pose", "pose", "2 people", {"people": [{}, {}]}, ts=100.0)
+    changes.see(two)
+    assert changes.tick(109.0) == []
+    gone = changes.tick(110.0)  # (the pose cortex said nothing of nobody; or the camera closed)
+    assert [(p.what, p.payload["count"]) for p in gone] == [("people", 0)]
+    assert changes.tick(200.0) == []  # (said once)
+    assert [p.payload["count"] for p in changes.see(two) if p.what == "people"] == [2]  # back
 
 
 def test_only_the_kinds_asked_for_go_out_and_an_alert_brings_its_snapshot_file():
@@ -182,10 +208,32 @@ def test_an_entity_nothing_in_the_topology_feeds_is_not_announced():
 # -- backoff and config -----------------------------------------------------------------------
 
 
-def test_reconnecting_doubles_its_wait_up_to_the_longest_and_a_refusal_waits_the_longest():
-    settings = parse_config({"mqtt": {"url": "mqtt://h", "reconnect_min_s": 1, "reconnect_max_s": 30}}).mqtt
-    assert [retry_after(n, False, settings) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
-    assert retry_after(1, True, settings) == 30
+def test_reconnecting_doubles_its_wait_up_to_the_longest_and_tells_each_trouble_once():
+    again = Reconnects(1, 30)
+    waits = [again.failed(0, False) for _ in range(7)]
+    assert [w for w, _ in waits] == [1, 2, 4, 8, 16, 30, 30]
+    assert [t for _, t in waits] == [Trouble.UNREACHABLE] + [None] * 6
+    assert again.connected(100) == "connected again"
+    assert again.failed(101, False) == (30, Trouble.LOST)  # (up 1 s and nothing carried: not working yet)
+    assert again.connected(200) == "connected again"
+    again.delivered()
+    assert again.failed(201, False) == (1, Trouble.LOST)  # (it carried a message: a new outage)
+
+
+def test_a_broker_that_drops_the_brain_at_once_is_tried_ever_more_slowly():
+    again = Reconnects(1, 30)
+    waits = []
+    for second in range(0, 700, 100):
+        again.connected(second)
+        waits.append(again.failed(second + 0.1, False)[0])
+    assert waits == [1, 2, 4, 8, 16, 30, 30]
+
+
+def test_refused_credentials_are_told_once_and_tried_at_the_slowest_pace():
+    again = Reconnects(1, 30)
+    assert again.failed(0, True) == (30, Trouble.REFUSED)
+    assert again.failed(30, True) == (30, None)
+    assert again.failed(60, False) == (4, Trouble.UNREACHABLE)  # (a new kind of trouble is told; the third failure)
 
 
 @pytest.mark.parametrize(

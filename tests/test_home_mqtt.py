@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
+import time
 import urllib.request
 
 import pytest
@@ -44,8 +46,12 @@ subscribes = ["text"]
 
 def seeing_brain(url: str, tmp) -> str:
     return f"""
+[eye]
+keep_alive_s = 1.0
+
 [mqtt]
 url = "{url}"
+people_stale_s = 2.0
 {models("objects", "pose", "faces", "face-embeddings")}
 
 [[cortex]]
@@ -129,6 +135,7 @@ def test_the_brain_and_a_named_eye_are_online_and_home_assistant_finds_the_eye_a
     assert retained(broker, "cortical/kitchen/status") == b"online"
     assert [s["eye"] for s in brain_state(brain)["sessions"]] == ["kitchen"]
     assert brain_state(brain)["home"]["state"] == "connected"
+    assert metric(brain, "cortical_mqtt_connected") == 1 and metric(brain, "cortical_mqtt_published_total") > 0
     seen = Listener(broker, ["homeassistant/#"])  # a Home Assistant that starts now
     try:
         assert wait_until(lambda: len({h.topic for h in seen.heard}) >= 5, 10)
@@ -149,20 +156,30 @@ def test_the_brain_and_a_named_eye_are_online_and_home_assistant_finds_the_eye_a
 def test_what_the_eye_sees_and_its_gestures_arrive_on_their_topics_once_each_change(home, kitchen):
     broker, brain, listener = home
     cup = jpeg(skimage.data.coffee())
+    before = len(listener.on("cortical/kitchen/label"))
     for _ in range(3):
         kitchen.send(cup)
         kitchen.wait_for(lambda o: o["kind"] == "label", 60)
     seen = listener.wait_for("cortical/kitchen/label", lambda p: "cup" in json.loads(p)["state"])
     said = json.loads(seen.payload)
     assert said["kind"] == "label" and said["data"]["detections"] and said["time"]
-    assert len(listener.on("cortical/kitchen/label")) == 1  # three frames, one change
+    assert len(listener.on("cortical/kitchen/label")) == before + 1  # three frames, one change
     assert json.loads(listener.wait_for("cortical/kitchen/people").payload)["count"] == 0
     pose = json.dumps({"pose": {"width": 640, "height": 480, "people": [{"keypoints": ARMS_UP.tolist()}]}})
-    for _ in range(8):
-        kitchen.send(pose)
-    kitchen.wait_for(lambda o: o["kind"] == "gesture", 30)
+    one = lambda p: json.loads(p)["count"] == 1  # noqa: E731
+    # Keypoints only, as privacy mode sends: once the detector's count of the cup photo has gone
+    # stale (people_stale_s), the pose cortex's counts.
+    assert wait_until(
+        lambda: kitchen.send(pose) or any(one(h.payload) for h in listener.on("cortical/kitchen/people")), 20, 0.2
+    )
+    kitchen.seen_or_wait(lambda o: o["kind"] == "gesture", 30)
     gesture = json.loads(listener.wait_for("cortical/kitchen/gesture").payload)
     assert gesture["state"] == "arms_up" and gesture["cortex"] == "pose"
+    # The pose cortex says nothing of nobody: once the eye stops, the count goes to 0 by itself,
+    # and Home Assistant's "Someone present" turns off.
+    counted = listener.wait_for("cortical/kitchen/people", one)
+    gone = listener.wait_for("cortical/kitchen/people", lambda p: json.loads(p)["from"] == "nothing counted lately", 10)
+    assert json.loads(gone.payload)["count"] == 0 and gone.at > counted.at
     echoes(kitchen)
 
 
@@ -185,12 +202,16 @@ def test_the_house_makes_the_eye_speak_and_open_and_what_it_gets_wrong_is_droppe
     listener.publish("cortical/kitchen/say", "Dinner is ready")
     said = kitchen.wait_for(lambda o: o["kind"] == "say", 10)
     assert (said["cortex"], said["text"]) == ("home", "Dinner is ready")
-    listener.publish("cortical/kitchen/eye", "open")
-    assert kitchen.wait_for(lambda o: o["kind"] == "eye", 10)["data"]["action"] == "open_eyes"
+    for word, action in [("open", "open_eyes"), ("close", "close_eyes"), ("look", "look")]:
+        listener.publish("cortical/kitchen/eye", word)
+        assert kitchen.wait_for(lambda o: o["kind"] == "eye", 10)["data"]["action"] == action
+    unknown, bad = (
+        metric(brain, f'cortical_mqtt_dropped_total{{reason="{reason}"}}') for reason in ("unknown_eye", "bad_command")
+    )
     listener.publish("cortical/hall/say", "Nobody hears this")
     listener.publish("cortical/kitchen/eye", "dance")
-    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="unknown_eye"}') == 1, 10)
-    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="bad_command"}') == 1, 10)
+    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="unknown_eye"}') == unknown + 1, 10)
+    assert wait_until(lambda: metric(brain, 'cortical_mqtt_dropped_total{reason="bad_command"}') == bad + 1, 10)
     assert "no eye named 'hall' is connected" in brain.log and "'dance' is not an eye command" in brain.log
     echoes(kitchen)
     assert not [o for o in kitchen.seen if o["text"] == "Nobody hears this"]
@@ -244,10 +265,14 @@ def test_a_brain_that_stops_says_offline_and_one_that_dies_leaves_its_last_will(
                 brain.proc.wait(30)
             assert wait_until(lambda: retained(broker, "cortical/status", 1) == b"offline", 20)
         assert retained(broker, "cortical/porch/status") == b"online"  # (nobody said goodbye for it)
-        with running_brain(echo_brain(broker.url), fresh(tmp_path / "c")):
+        listener.publish("cortical/porch/say", "Said at every connect", retain=True)  # (a careless automation)
+        with running_brain(echo_brain(broker.url), fresh(tmp_path / "c")) as brain:
             # The next brain puts it right: no eye of its own is the porch.
             assert wait_until(lambda: retained(broker, "cortical/porch/status", 1) == b"offline", 20)
             assert retained(broker, "cortical/status") == b"online"
+            # … and does not obey a retained command, which the broker hands over at every connect
+            assert metric(brain, 'cortical_mqtt_dropped_total{reason="retained_command"}') == 1
+            assert "a retained say is not obeyed" in brain.log
         listener.close()
     finally:
         broker.stop()
@@ -287,7 +312,8 @@ def test_a_broker_killed_and_restarted_gets_what_waited_and_what_overflowed_is_c
                 house = Listener(broker, ["cortical/door/event"], session="house")
                 post_event(brain, "ring 0", to="door")  # (an eye's name, as POST /events may give)
                 house.wait_for("cortical/door/event", lambda p: json.loads(p)["text"] == "ring 0")
-                assert wait_until(lambda: broker.saved(house.subscribed_at), 10)
+                heard_ring_0 = time.time()
+                assert wait_until(lambda: broker.saved(heard_ring_0), 10)  # (its session, saved after ring 0)
                 broker.kill()
                 assert wait_until(lambda: brain_state(brain)["home"]["state"] == "unreachable", 30)
                 for ring in range(1, 7):
@@ -298,7 +324,8 @@ def test_a_broker_killed_and_restarted_gets_what_waited_and_what_overflowed_is_c
                 broker.start()
                 house.wait_for("cortical/door/event", lambda p: json.loads(p)["text"] == "ring 6", 30)
                 rings = [json.loads(h.payload)["text"] for h in house.on("cortical/door/event")]
-                assert rings == ["ring 0", "ring 4", "ring 5", "ring 6"]  # the newest three waited
+                # the newest three waited (QoS 1: a message may come twice, never lost)
+                assert list(dict.fromkeys(rings)) == ["ring 0", "ring 4", "ring 5", "ring 6"]
                 assert "MQTT: lost the broker at" in brain.log and "MQTT: connected to" in brain.log
                 house.close()
                 echoes(eye)
@@ -314,13 +341,14 @@ def test_a_broker_that_refuses_the_password_gets_one_log_line_and_no_retry_storm
             with brain.eye("attic") as eye:
                 eye.wait_ready(30)
                 assert wait_until(lambda: brain_state(brain)["home"]["state"] == "refused", 10)
-                tried = broker.log.count("not authorised")
-                assert wait_until(lambda: broker.log.count("not authorised") >= tried + 2, 10)  # (it does try)
+                tried, since = broker.log.count("not authorised"), time.monotonic()
+                assert wait_until(lambda: broker.log.count("not authorised") >= tried + 3, 10)  # (it does try)
+                took = time.monotonic() - since
                 echoes(eye)
             refusals = [line for line in brain.log.splitlines() if "refused the user name or password" in line]
             assert len(refusals) == 1 and "CORTICAL_MQTT_PASSWORD" in refusals[0]
-            # 0.5 s apart at the most (reconnect_max_s): a storm would be hundreds a second
-            assert broker.log.count("not authorised") < 40
+            # 3 tries at least 0.5 s apart (reconnect_max_s): a storm would make them in milliseconds
+            assert took >= 1.0
         env["CORTICAL_MQTT_PASSWORD"] = "right-secret"
         with running_brain(echo_brain(broker.url), fresh(tmp_path / "right"), env=env) as brain:
             assert wait_until(lambda: brain_state(brain)["home"]["state"] == "connected", 10)
@@ -380,3 +408,25 @@ def test_mqtts_with_the_brokers_ca_connects_and_without_it_is_refused_in_one_sen
             assert brain.log.count("MQTT: cannot reach the broker at") == 1
     finally:
         broker.stop()
+
+
+def test_a_broker_that_never_answers_slows_no_eye_and_does_not_hold_up_the_brains_stop(tmp_path):
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts, then never says a word
+    port = silent.getsockname()[1]
+    try:
+        with running_brain(echo_brain(f"mqtt://127.0.0.1:{port}"), tmp_path) as brain:
+            with brain.eye("loft") as eye:
+                eye.wait_ready(30)
+                for n in range(5):
+                    started = time.monotonic()
+                    echoes(eye, f"are you there {n}")
+                    assert time.monotonic() - started < 5  # (the MQTT client waits on its own)
+                assert brain_state(brain)["home"]["state"] in ("connecting", "unreachable")
+            started = time.monotonic()
+            brain.proc.send_signal(signal.SIGTERM)
+            assert brain.proc.wait(30) == 0
+            stopping = time.monotonic() - started
+        assert stopping < 15, f"the brain took {stopping:.1f} s to stop"
+        assert "Task was destroyed" not in brain.log
+    finally:
+        silent.close()

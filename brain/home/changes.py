@@ -13,7 +13,7 @@ from typing import Any
 
 from actors.messages import Output
 
-__all__ = ["Changes", "Publish", "STATE_KINDS", "PEOPLE_SOURCES", "state_of"]
+__all__ = ["Changes", "Publish", "RETAINED", "STATE_KINDS", "PEOPLE_SOURCES", "state_of"]
 
 #: Kinds that describe the frame just seen (published when their state changes, retained);
 #: every other kind is an event (published each time, not retained).
@@ -22,6 +22,9 @@ STATE_KINDS = frozenset({"label", "faces", "pose", "emotion", "class"})
 #: view (and says "nothing" when nobody is), faces only those facing it.
 PEOPLE_SOURCES = ("label", "faces", "pose")
 STATE_CHARS = 255  # Home Assistant's longest state
+#: Every topic under an eye's that may hold a retained message, but its status (a forgotten
+#: eye's are cleared).
+RETAINED = (*sorted(STATE_KINDS), "people", "alert/snapshot")
 
 
 @dataclass(frozen=True)
@@ -68,19 +71,14 @@ def _people(output: Output) -> int | None:
 class Changes:
     """One eye's outputs → what to publish. `kinds`: the kinds published (mqtt.publish)."""
 
-    def __init__(self, kinds: frozenset[str]):
+    def __init__(self, kinds: frozenset[str], people_stale_s: float = 10.0):
         self.kinds = kinds
+        self.people_stale_s = people_stale_s
         self.states: dict[str, str] = {}  # kind → its last published state
-        self.counts: dict[str, int] = {}  # people source → its latest count
+        self.counts: dict[str, tuple[int, float]] = {}  # people source → its latest count, and when
         self.people: int | None = None
-        self.retained: set[str] = set()  # what it published retained (a forgotten eye clears them)
 
     def see(self, output: Output) -> list[Publish]:
-        out = self._see(output)
-        self.retained.update(p.what for p in out if p.retain)
-        return out
-
-    def _see(self, output: Output) -> list[Publish]:
         out: list[Publish] = []
         if output.kind in self.kinds:
             state = state_of(output)
@@ -93,12 +91,28 @@ class Changes:
                 out.append(Publish("alert/snapshot", None, True, snapshot))
         count = _people(output)
         if count is not None:
-            self.counts[output.kind] = count
-            best = next(kind for kind in PEOPLE_SOURCES if kind in self.counts)
-            if self.counts[best] != self.people:
-                self.people = self.counts[best]
-                out.append(Publish("people", {"count": self.people, "from": best, "time": _when(output.ts)}, True))
+            self.counts[output.kind] = (count, output.ts)
+            best = next(kind for kind in PEOPLE_SOURCES if kind in self._fresh(output.ts))
+            out += self._count(self.counts[best][0], best, output.ts)
         return out
+
+    def tick(self, now: float) -> list[Publish]:
+        """Nobody has been counted for people_stale_s (the camera closed, or only the pose
+        cortex counts, which says nothing of nobody): nobody is there."""
+        if self.people and not self._fresh(now):
+            return self._count(0, "nothing counted lately", now)
+        return []
+
+    def _fresh(self, now: float) -> set[str]:
+        """The sources that counted within people_stale_s (a detector that no longer gets
+        frames, in privacy mode say, must not outvote the pose cortex that does)."""
+        return {kind for kind, (_, ts) in self.counts.items() if now - ts < self.people_stale_s}
+
+    def _count(self, count: int, source: str, ts: float) -> list[Publish]:
+        if count == self.people:
+            return []
+        self.people = count
+        return [Publish("people", {"count": count, "from": source, "time": _when(ts)}, True)]
 
 
 def _payload(output: Output, state: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@ out (topics.py, changes.py, discovery.py), what the house asks comes in (command
 The gateway's calls never wait: messages go into a bounded queue that one task drains into
 the broker; while the broker is away they wait there (the oldest dropped beyond
 mqtt.max_queued / max_queued_bytes, counted in /metrics), and the client reconnects with
-backoff. The broker publishes the brain's last will (`<prefix>/status` = offline) if the
-brain dies; a brain that stops says offline itself."""
+backoff (reconnects.py). The broker publishes the brain's last will (`<prefix>/status` =
+offline) if the brain dies; a brain that stops says offline itself."""
 
 from __future__ import annotations
 
@@ -23,21 +23,29 @@ import aiomqtt
 
 from actors.messages import Output
 from brain.config import MqttConfig, broker
-from brain.home.changes import Changes
-from brain.home.commands import command
+from brain.eye_names import brain_named
+from brain.home.changes import RETAINED, Changes, Publish
+from brain.home.commands import Drop, Obey, Stale, route
 from brain.home.discovery import config_topics, configs
-from brain.home.topics import brain_status, eye_topic, inbound, subscriptions
+from brain.home.reconnects import Reconnects, Trouble
+from brain.home.topics import brain_status, eye_topic, subscriptions
 from brain.metrics import Metrics
 from brain.outbox import Outbox
 
-__all__ = ["HomeLink", "retry_after", "credentials_refused"]
+__all__ = ["HomeLink", "credentials_refused"]
 
 log = logging.getLogger(__name__)
 
-#: CONNACK codes of a broker that refuses who we are (MQTT 3.1.1's 4 and 5, MQTT 5's 134, 135).
-_REFUSED = {4, 5, 134, 135}
+#: CONNACK codes of a broker that refuses who we are: MQTT 5's 134 and 135 (paho 2 turns
+#: MQTT 3.1.1's 4 and 5 into them).
+_REFUSED = {134, 135}
 #: The most "dropped" lines the house's bad messages may log a minute (the rest are counted).
 _DROP_LOGS_PER_MIN = 5
+#: A message the broker would not take this many times in a row is dropped (counted), so that
+#: it cannot hold up everything behind it.
+_TRIES = 3
+#: How often stale people counts are looked for.
+_TICK_S = 1.0
 
 
 def credentials_refused(error: Exception) -> bool:
@@ -45,25 +53,19 @@ def credentials_refused(error: Exception) -> bool:
     return isinstance(error, aiomqtt.MqttCodeError) and getattr(rc, "value", rc) in _REFUSED
 
 
-def retry_after(failures: int, refused: bool, settings: MqttConfig) -> float:
-    """Seconds before the next connection attempt, after `failures` in a row (≥ 1): doubled from
-    reconnect_min_s up to reconnect_max_s; a refusal of the credentials waits the longest at once
-    (they will not be right sooner, and the broker need not be hammered)."""
-    if refused:
-        return settings.reconnect_max_s
-    return min(settings.reconnect_max_s, settings.reconnect_min_s * 2 ** max(0, failures - 1))
-
-
 @dataclass(frozen=True)
 class _Message:
     topic: str
     payload: bytes
     retain: bool
-    file: str = ""  # read when sent (an alert's snapshot), instead of `payload`
+    # An alert's snapshot is read from this file when sent (the queue holds no JPEGs); its
+    # size, taken when queued, counts against max_queued_bytes all the same.
+    file: str = ""
+    file_bytes: int = 0
 
 
 def _size(message: _Message) -> int:
-    return len(message.topic) + len(message.payload) + 100
+    return len(message.topic) + len(message.payload) + message.file_bytes + 100
 
 
 class HomeLink:
@@ -80,53 +82,59 @@ class HomeLink:
         self.tls, self.host, self.port = broker(settings.url)
         self.prefix = settings.topic_prefix
         self.eyes: dict[str, Changes] = {}
-        self.named: dict[str, bool] = {}  # eye → its page named it (its device stays when it leaves)
         self.queue = Outbox(settings.max_queued, settings.max_queued_bytes, _size)
+        self.unsent: _Message | None = None  # taken from the queue, not yet acknowledged
+        self.tries = 0  # … how many times it was not
         self.wake = asyncio.Event()
         self.closing = False
+        self.reconnects = Reconnects(settings.reconnect_min_s, settings.reconnect_max_s)
         self.state, self.detail = "connecting", ""
-        self.unsent: _Message | None = None  # taken from the queue, not yet acknowledged
-        self.task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         self._drop_logs: list[float] = []
 
     # -- the gateway's side: never waits ---------------------------------------------------
 
-    def eye_joined(self, eye: str, named: bool) -> None:
-        self.eyes[eye] = Changes(frozenset(self.settings.publish))
-        self.named[eye] = named
+    def eye_joined(self, eye: str) -> None:
+        self.eyes[eye] = Changes(frozenset(self.settings.publish), self.settings.people_stale_s)
         for message in self._announcements(eye):
             self._put(message)
 
     def eye_left(self, eye: str) -> None:
-        changes = self.eyes.pop(eye, None)
-        named = self.named.pop(eye, True)
+        self.eyes.pop(eye, None)
         self._put(_Message(eye_topic(self.prefix, eye, "status"), b"offline", True))
-        if named:
-            return
-        # A brain-named eye (eye-3) will not come back as itself: the house forgets it (an empty
-        # retained message clears a retained one), all but its status, which says it left.
-        forget = [eye_topic(self.prefix, eye, what) for what in sorted(changes.retained if changes else ())]
-        if self.settings.discovery:
-            forget += config_topics(self.settings.discovery_prefix, self.prefix, eye)
-        for topic in forget:
-            self._put(_Message(topic, b"", True))
+        if brain_named(eye):
+            self._forget(eye)
 
     def output(self, eye: str, output: Output) -> None:
         changes = self.eyes.get(eye)
-        if changes is None:
-            return
-        for change in changes.see(output):
-            payload = b"" if change.payload is None else json.dumps(change.payload).encode()
-            self._put(_Message(eye_topic(self.prefix, eye, change.what), payload, change.retain, change.file))
+        if changes is not None:
+            self._publish_all(eye, changes.see(output))
 
     def view(self) -> dict:
         """What /brain shows of the house's link."""
-        return {
-            "broker": self.settings.url,
-            "state": self.state,
-            "detail": self.detail,
-            "queued": len(self.queue),
-        }
+        return {"broker": self.settings.url, "state": self.state, "detail": self.detail, "queued": len(self.queue)}
+
+    def _forget(self, eye: str) -> None:
+        """A brain-named eye (eye-3) will not come back as itself: the house forgets it (an empty
+        retained message clears a retained one), all but its status, which says it left."""
+        topics = [eye_topic(self.prefix, eye, what) for what in RETAINED]
+        if self.settings.discovery:
+            topics += config_topics(self.settings.discovery_prefix, self.prefix, eye)
+        for topic in topics:
+            self._put(_Message(topic, b"", True))
+
+    def _publish_all(self, eye: str, changes: list[Publish]) -> None:
+        for change in changes:
+            topic = eye_topic(self.prefix, eye, change.what)
+            if change.file:
+                try:
+                    size = os.stat(change.file).st_size
+                except OSError as error:
+                    log.warning("MQTT: the alert snapshot %s is gone (%s); not published", change.file, error)
+                    continue
+                self._put(_Message(topic, b"", change.retain, change.file, size))
+            else:
+                self._put(_Message(topic, json.dumps(change.payload).encode(), change.retain))
 
     def _put(self, message: _Message) -> None:
         if not self.queue.fits(message):
@@ -147,53 +155,48 @@ class HomeLink:
     # -- the broker's side ---------------------------------------------------------------
 
     def start(self) -> None:
-        self.task = asyncio.create_task(self.run())
+        self.tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._tick())]
 
-    async def run(self) -> None:
+    async def close(self, within_s: float = 2.0) -> None:
+        """Send what waits (the eyes' goodbyes), say the brain is offline, and disconnect;
+        give up after `within_s` (a broker that is away hears it from the last will)."""
+        self.closing = True
+        self.wake.set()
+        run, ticker = self.tasks
+        ticker.cancel()
+        done, _ = await asyncio.wait({run}, timeout=within_s)
+        if not done:
+            run.cancel()
+            await asyncio.wait({run}, timeout=1.0)  # (its client's goodbye is cut short)
+        waiting = len(self.queue) + (self.unsent is not None)
+        if waiting:
+            log.warning("MQTT: %d messages for the broker were not sent as the brain stopped", waiting)
+            self.metrics.mqtt_dropped.labels("stopping").inc(waiting)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            now = time.time()
+            for eye, changes in list(self.eyes.items()):
+                self._publish_all(eye, changes.tick(now))
+
+    async def _run(self) -> None:
         """Connect, publish and listen until close(); reconnect whenever the broker goes."""
-        failures, told = 0, ""
         while not self.closing:
             try:
                 async with self._client() as client:
-                    log.info("MQTT: connected to %s%s", self.settings.url, " at last" if told else "")
-                    failures, told = 0, ""
+                    log.info("MQTT: %s to %s", self.reconnects.connected(time.monotonic()), self.settings.url)
                     self.state, self.detail = "connected", ""
                     self.metrics.mqtt_connected.set(1)
                     await self._serve(client)
             except Exception as error:  # (MqttError; anything else is a fault of ours: logged, and retried)
                 if not isinstance(error, aiomqtt.MqttError):
                     log.exception("MQTT: the link failed; reconnecting")
-                failures += 1
-                refused = credentials_refused(error)
-                was = self.state
-                self.state = "refused" if refused else "unreachable"
-                self.detail = str(error)
                 self.metrics.mqtt_connected.set(0)
-                wait = retry_after(failures, refused, self.settings)
-                if refused and told != "refused":
-                    log.error(
-                        "MQTT: the broker at %s refused the user name or password (%s; from the environment "
-                        "variables %s and %s): set them right and restart the brain. Trying again every %g s, quietly.",
-                        self.settings.url,
-                        error,
-                        self.settings.user_env,
-                        self.settings.password_env,
-                        wait,
-                    )
-                    told = "refused"
-                elif not refused and not told:
-                    lost = "lost the broker at" if was == "connected" else "cannot reach the broker at"
-                    log.warning(
-                        "MQTT: %s %s (%s); the brain serves on without it, keeps up to %d messages for it, "
-                        "and connects when it is back (tries every %g–%g s).",
-                        lost,
-                        self.settings.url,
-                        error,
-                        self.settings.max_queued,
-                        self.settings.reconnect_min_s,
-                        self.settings.reconnect_max_s,
-                    )
-                    told = "unreachable"
+                refused = credentials_refused(error)
+                wait, trouble = self.reconnects.failed(time.monotonic(), refused)
+                self.state, self.detail = ("refused" if refused else "unreachable"), str(error)
+                self._tell(trouble, error, wait)
                 try:
                     async with asyncio.timeout(wait):
                         while not self.closing:
@@ -202,28 +205,41 @@ class HomeLink:
                 except TimeoutError:
                     pass
 
-    async def close(self, within_s: float = 2.0) -> None:
-        """Send what waits (the eyes' goodbyes), say the brain is offline, and disconnect;
-        give up after `within_s` (a broker that is away hears it from the last will)."""
-        self.closing = True
-        self.wake.set()
-        try:
-            async with asyncio.timeout(within_s):
-                await asyncio.shield(self.task)
-        except TimeoutError:
-            log.warning("MQTT: %d messages were still waiting for the broker as the brain stopped", len(self.queue))
-            self.task.cancel()
-        except aiomqtt.MqttError:
-            pass
+    def _tell(self, trouble: Trouble | None, error: Exception, wait: float) -> None:
+        s = self.settings
+        if trouble is Trouble.REFUSED:
+            log.error(
+                "MQTT: the broker at %s refused the user name or password (%s; from the environment variables "
+                "%s and %s): set them right. Trying again every %g s, quietly.",
+                s.url,
+                error,
+                s.user_env,
+                s.password_env,
+                wait,
+            )
+        elif trouble is not None:
+            log.warning(
+                "MQTT: %s %s (%s); the brain serves on without it, keeps up to %d messages for it, and "
+                "connects when it is back (tries every %g–%g s).",
+                "lost the broker at" if trouble is Trouble.LOST else "cannot reach the broker at",
+                s.url,
+                error,
+                s.max_queued,
+                s.reconnect_min_s,
+                s.reconnect_max_s,
+            )
 
     def _client(self) -> aiomqtt.Client:
         s = self.settings
         context = ssl.create_default_context(cafile=s.ca or None) if self.tls else None
+        user, password = os.environ.get(s.user_env) or None, os.environ.get(s.password_env) or None
+        if password and not user:
+            log.warning("MQTT: %s is set but %s is not: no password is sent without a user", s.password_env, s.user_env)
         return aiomqtt.Client(
             self.host,
             self.port,
-            username=os.environ.get(s.user_env) or None,
-            password=os.environ.get(s.password_env) or None,
+            username=user,
+            password=password,
             will=aiomqtt.Will(brain_status(self.prefix), b"offline", s.qos, retain=True),
             keepalive=s.keepalive_s,
             tls_context=context,
@@ -250,9 +266,15 @@ class HomeLink:
         while True:
             while self.unsent is not None or self.queue:
                 if self.unsent is None:
-                    self.unsent = self.queue.pop()
+                    self.unsent, self.tries = self.queue.pop(), 0
+                if self.tries >= _TRIES:
+                    self._dropped(self.unsent.topic, f"the broker did not take it {_TRIES} times", "rejected")
+                    self.unsent = None
+                    continue
+                self.tries += 1
                 await self._publish(client, self.unsent)  # (an MqttError leaves it for the next connection)
                 self.unsent = None
+                self.reconnects.delivered()
             if self.closing:
                 await client.publish(brain_status(self.prefix), b"offline", self.settings.qos, retain=True)
                 return
@@ -272,24 +294,17 @@ class HomeLink:
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            where = inbound(self.prefix, str(message.topic))
-            if where is None:
-                continue
-            eye, what = where
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            if what == "status":
-                if message.retain and payload == b"online" and eye not in self.eyes:
-                    # (left "online" by a brain that died, or a goodbye the full queue dropped)
-                    self._put(_Message(eye_topic(self.prefix, eye, "status"), b"offline", True))
-                continue
-            if eye not in self.eyes:
-                self._dropped(str(message.topic), f"no eye named {eye!r} is connected", "unknown_eye")
-                continue
-            result = command(what, payload, self.settings.max_say_chars)
-            if isinstance(result, str):
-                self._dropped(str(message.topic), result, "bad_command")
-            else:
-                self.obey(eye, result)
+            topic = str(message.topic)
+            decided = route(self.prefix, topic, payload, message.retain, self.eyes, self.settings.max_say_chars)
+            if isinstance(decided, Obey):
+                self.obey(decided.eye, decided.output)
+            elif isinstance(decided, Drop):
+                self._dropped(topic, decided.why, decided.reason)
+            elif isinstance(decided, Stale):
+                self._put(_Message(eye_topic(self.prefix, decided.eye, "status"), b"offline", True))
+                if decided.forget:
+                    self._forget(decided.eye)
 
     def _dropped(self, topic: str, why: str, reason: str) -> None:
         self.metrics.mqtt_dropped.labels(reason).inc()
