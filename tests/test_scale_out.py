@@ -142,7 +142,12 @@ def test_a_restarted_leader_gets_its_members_back(tmp_path):
                 again.eye(max_size=None) as eye,
             ):
                 ready_on(eye, gpu_host.name, timeout=30)
-                assert label_of(eye, FRAME)["text"].startswith("cup (")
+                first_answer = label_of(eye, FRAME)
+                # (on a busy machine the host may leave and join afresh (below) while this frame
+                # is in flight: then it is told so, which is the promised way, not a failure)
+                assert first_answer["text"].startswith("cup (") or first_answer["text"].endswith(
+                    "This will resume by itself."
+                ), first_answer
                 # The old leader's holder there is dropped once it has gone unpinged for 2 s:
                 # with LiteRT's 0.1 s loads, the new leader may serve before that happens.
                 # The host then leaves and joins afresh, and its holder moves back there
