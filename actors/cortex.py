@@ -58,6 +58,12 @@ class Cortex(Watching):
     #: The output kinds it emits that other cortexes of the eye may subscribe to (its
     #: errors are for the eye alone): the config checks each subscription against these.
     emits: ClassVar[tuple[str, ...]] = ()
+    #: Whether it says things unasked (a timer of its own, a poller): such a cortex starts
+    #: with its eye even when its stanza says `start = "first_stimulus"`.
+    pushes: ClassVar[bool] = False
+    #: The kinds whose first stimulus starts it, when it waits (None: any it subscribes to),
+    #: e.g. a cortex that uses frames only after a command of its own.
+    wakes_on: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, type_name: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

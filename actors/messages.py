@@ -182,6 +182,7 @@ class YouAre:
 
 
 class CortexState(enum.Enum):
+    IDLE = "idle"  # started lazily: not yet, waiting for its first stimulus
     STARTING = "starting"
     RUNNING = "running"
     RESTARTING = "restarting"  # it crashed; started again after its backoff

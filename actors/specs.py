@@ -18,6 +18,9 @@ class CortexSpec:
     type: str
     subscribes: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    #: The kinds whose first stimulus starts it (its process is not made at connect), or
+    #: () to start it with its eye.
+    wakes_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,9 @@ class _CortexStanza:
     type: str
     subscribes: list[str] = bounded([])  # kinds an eye sends, or other cortexes emit (brain/listening.py)
     params: dict = field(default_factory=dict)
+    #: "connect": its process starts with its eye; "first_stimulus": at the first stimulus it
+    #: takes (one that pushes unasked, a ticker or a mentions poller, still starts with its eye).
+    start: str = bounded("connect", choices=("connect", "first_stimulus"))
 
 
 @dataclass(frozen=True)
@@ -511,7 +514,9 @@ def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> t
         if wanted is not None and wanted not in {m.name for m in models}:
             known = ", ".join(m.name for m in models) or "none: add a [[model]] stanza"
             raise ConfigError(path, f"{label}.params.model", f"no [[model]] named {wanted!r} (known: {known})")
-        specs.append(CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params)))
+        specs.append(
+            CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params), _wakes_on(parsed, cls))
+        )
     try:
         listening.check(
             {spec.name: spec.subscribes for spec in specs}, {spec.name: cortex_type(spec.type).emits for spec in specs}
@@ -519,6 +524,14 @@ def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> t
     except listening.TopologyError as exc:
         raise ConfigError(path, f"{labels[exc.cortex]}.subscribes", exc.problem) from None
     return tuple(specs)
+
+
+def _wakes_on(stanza: _CortexStanza, cls) -> tuple[str, ...]:
+    """The kinds whose first stimulus starts the cortex; () to start it with its eye."""
+    if stanza.start == "connect" or cls.pushes:
+        return ()
+    wakes = [kind for kind in stanza.subscribes if cls.wakes_on is None or kind in cls.wakes_on]
+    return tuple(wakes or stanza.subscribes)
 
 
 def load_config(path: str | Path) -> Config:

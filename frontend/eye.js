@@ -191,6 +191,11 @@ function onOutput(output) {
     ui.eyeName.hidden = false;
     document.title = `Cortical — ${data.eye}`;
   }
+  if (kind === "status" && data.started) {
+    // A cortex that waited for its first stimulus has started: news, not the brain's state.
+    addLine(cortex, text, "status");
+    return;
+  }
   if (kind === "status") {
     if (data.ready) {
       state.brainReady = true;

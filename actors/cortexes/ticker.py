@@ -8,6 +8,7 @@ from actors.params import bounded
 
 class Ticker(Cortex, type_name="ticker"):
     emits = ("tick",)
+    pushes = True
 
     @dataclass(frozen=True)
     class Params:

@@ -10,6 +10,11 @@ takes (a Route): the gateway then writes each stimulus straight down the right p
 and the Session wakes only for what they cannot take (actors/dataplane/eye_link.py says why).
 Cortexes send their outputs straight to the eye.
 
+A cortex that waits (its stanza's `wakes_on`: brain/config.py) gets its pipe at connect
+too, but no process: the Session watches the pipe's other end, and the first stimulus in it
+starts the cortex, which then reads that stimulus where it waits. An eye that never uses a
+cortex never pays for its process.
+
 It tells the gateway its cortexes' states (CortexesNow) at each change, for the live view.
 """
 
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -64,6 +71,8 @@ log = logging.getLogger(__name__)
 #: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
 #: and the SessionSupervisor are different senders, so their messages may cross).
 EARLY_STIMULI_KEPT = 64
+#: What is read of a waiting cortex's first command to see whose it is (a longer one starts it).
+COMMAND_PEEK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,10 @@ class Session(Watching):
         self.rerouted: set[str] = set()  # cortexes whose pipe was full: their stimuli come here
         self.generations: dict[str, int] = {}  # cortex → how many times it was started
         self.frames = Frames(MAX_FRAME_BYTES)
+        self.waiting: dict[
+            str, tuple[socket.socket, socket.socket]
+        ] = {}  # cortex → its pipe's two ends, until it starts
+        self.woken: set[str] = set()  # cortexes started by their first stimulus, until they are ready
         self.seen: dict[str, CortexSeen] = {}  # cortex → its state, as the live view shows it
         self.told: tuple[CortexSeen, ...] = ()  # what the gateway was last told of them
 
@@ -142,7 +155,10 @@ class Session(Watching):
         if self.inputs is not None:
             self.watch_file(self.inputs.fileno(), self._read_inputs)
         for spec in message.cortexes:
-            self._start(spec)
+            if spec.wakes_on and self.routes is not None:
+                self._wait(spec)
+            else:
+                self._start(spec)
         if self.routes is not None:
             send_route(self.routes, RoutesGiven(message.session_id))
         self._maybe_ready()
@@ -150,9 +166,43 @@ class Session(Watching):
         for stimulus in early:
             self._take_stimulus(stimulus)
 
-    def _start(self, spec: CortexSpec) -> None:
+    def _wait(self, spec: CortexSpec) -> None:
+        """Give the gateway the cortex's pipe for the kinds that start it, and watch the other end."""
+        ours, theirs = stimuli_pair()
+        generation = self.generations[spec.name] = self.generations.get(spec.name, 0) + 1
+        send_route(self.routes, Route(self.open.session_id, spec.name, spec.wakes_on, generation), ours)
+        theirs.setblocking(False)
+        self.waiting[spec.name] = (ours, theirs)  # (ours is given again, for every kind, when it starts)
+        self.watch_file(theirs.fileno(), lambda: self._woken(spec))
+        self._set(spec.name, CortexState.IDLE)
+
+    def _woken(self, spec: CortexSpec) -> None:
+        """A stimulus waits in a waiting cortex's pipe: start it, unless it is a command of
+        another cortex's (read and dropped: the cortex it is for has its own pipe)."""
+        ours, theirs = self.waiting[spec.name]
+        understood = cortex_type(spec.type).commands
+        if spec.wakes_on == ("command",) and understood is not None:
+            try:
+                stimulus = pickle.loads(theirs.recv(COMMAND_PEEK_BYTES, socket.MSG_PEEK))
+            except (BlockingIOError, InterruptedError):
+                return
+            except Exception:  # (cut short, or not ours to judge: the cortex reads it, and says so)
+                stimulus = None
+            if stimulus is not None and stimulus.text not in understood:
+                theirs.recv(COMMAND_PEEK_BYTES)  # (another cortex's command: the whole datagram goes)
+                return
+        self.unwatch_file(theirs.fileno())
+        del self.waiting[spec.name]
+        self.woken.add(spec.name)
+        self._start(spec, (ours, theirs))
+
+    def _start(self, spec: CortexSpec, pipe: tuple[socket.socket, socket.socket] | None = None) -> None:
+        """Start the cortex's process; `pipe`: the one it waited on (its first stimulus in it)."""
         before_fork()
-        ours, theirs = stimuli_pair() if self.routes is not None else (None, None)
+        if pipe is not None:
+            ours, theirs = pipe
+        else:
+            ours, theirs = stimuli_pair() if self.routes is not None else (None, None)
         try:
             address = self.createActor(cortex_type(spec.type))  # (forks: the child has both ends now)
         except BaseException:
@@ -161,7 +211,9 @@ class Session(Watching):
                     end.close()
             raise
         inherited, theirs_fd = self._own_files(), -1
-        generation = self.generations[spec.name] = self.generations.get(spec.name, 0) + 1
+        if pipe is None:
+            self.generations[spec.name] = self.generations.get(spec.name, 0) + 1
+        generation = self.generations[spec.name]
         if ours is not None:
             inherited.append(ours.fileno())
             theirs_fd = theirs.fileno()
@@ -187,8 +239,10 @@ class Session(Watching):
         )
 
     def _own_files(self) -> list[int]:
-        """What a new cortex inherits of this Session and must close: its sockets to the gateway."""
-        return [sock.fileno() for sock in (self.inputs, self.routes) if sock is not None]
+        """What a new cortex inherits of this Session and must close: its sockets to the
+        gateway, and the pipes of the cortexes that still wait."""
+        ends = [end for pair in self.waiting.values() for end in pair]
+        return [sock.fileno() for sock in (self.inputs, self.routes, *ends) if sock is not None]
 
     def receiveMsg_Rerouted(self, message: Rerouted, sender) -> None:
         self._rerouted(message)
@@ -217,7 +271,14 @@ class Session(Watching):
             self._tell_eye("error", text, {"cortex": message.name, "state": "failed"})
         else:
             self._set(message.name, CortexState.RUNNING)
-            if message.name in self.restarts and self.told_ready:
+            if message.name in self.woken:
+                self.woken.discard(message.name)
+                self._tell_eye(
+                    "status",
+                    f"The {message.name} cortex started.",
+                    {"started": message.name, "cortex": message.name, "state": "running"},
+                )
+            elif message.name in self.restarts and self.told_ready:
                 self._tell_eye(
                     "status",
                     f"The {message.name} cortex is back.",
@@ -278,6 +339,11 @@ class Session(Watching):
     def _close(self) -> None:
         """The eye left (by message, or on the inputs socket)."""
         self.closing = True
+        for ours, theirs in self.waiting.values():
+            self.unwatch_file(theirs.fileno())
+            ours.close()
+            theirs.close()
+        self.waiting.clear()
         if self.parent is not None:
             self.send(self.parent, SessionClosing(self.open.session_id))
         # Exiting while children are still being created orphans them (measured: they then survive shutdown()):

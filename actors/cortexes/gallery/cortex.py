@@ -22,6 +22,7 @@ from actors.params import bounded
 
 class Gallery(Cortex, type_name="gallery"):
     emits = ("favourite",)
+    wakes_on = ("command",)  # (a visit starts with gallery.look: the faces' emotions before it are of no use)
     commands = ("gallery.look", "gallery.done")
 
     @dataclass(frozen=True)

@@ -26,6 +26,7 @@ RENEW = Renew()
 
 class Mentions(Cortex, type_name="mentions"):
     emits = ("mention",)
+    pushes = True
 
     @dataclass(frozen=True)
     class Params:
