@@ -1,0 +1,190 @@
+"""Many eyes (issue 27): 10, 25 and 50 eyes on the default topology, each sending a snapshot
+every 0.5 s, as a new user's pages would.
+
+For each crowd, on a fresh brain that is idle with its models loaded:
+- time to ready: every eye connects at once; seconds until the last is told "ready";
+- PSS in all and by process kind (the actor class; "brain" is the gateway), while they send;
+- answers (objects' labels) per eye in the window: min, median, max, and min / max;
+- the label's latency inside the brain (the frame's arrival → the label, data.latency_ms):
+  p50, p95;
+- after they leave: the process count and PSS against the idle brain's.
+
+Processes are found by the actor admin's process tree (bench/memory.py's pss_by_kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from bench.memory import pss_by_kind
+from harness.brains import running_brain
+from harness.configs import default_config
+from harness.pictures import ASTRONAUT, frame
+from harness.report import table
+from harness.waits import wait_until
+
+PHOTO = frame(ASTRONAUT.resize((640, 480)))  # a person, a face and things: every cortex works
+
+
+def total(kinds: dict[str, list[float]]) -> tuple[int, float]:
+    return sum(len(v) for v in kinds.values()), sum(sum(v) for v in kinds.values())
+
+
+async def wait_models(url: str, models: set[str]) -> None:
+    """One eye until every model is loaded (so that the crowd meets a brain ready to serve)."""
+    async with connect(url, max_size=None) as ws:
+        waiting = set(models)
+        while waiting:
+            data = json.loads(await ws.recv())["data"]
+            if data.get("state") == "ready":
+                waiting.discard(data.get("model"))
+
+
+class Crowd:
+    def __init__(self, url: str, eyes: int, every_s: float):
+        self.url, self.eyes, self.every_s = url, eyes, every_s
+        self.ready_at: list[float] = []
+        self.answers = [0] * eyes
+        self.latencies: list[float] = []
+        self.counting = False
+        self.stop = asyncio.Event()
+
+    async def eye(self, index: int, all_ready: asyncio.Event) -> None:
+        async with connect(self.url, max_size=None, open_timeout=60) as ws:
+            while '"ready": true' not in await ws.recv():
+                pass
+            self.ready_at.append(time.monotonic())
+            if len(self.ready_at) == self.eyes:
+                all_ready.set()
+            await all_ready.wait()
+
+            async def read():
+                async for raw in ws:
+                    output = json.loads(raw)
+                    if self.counting and output["kind"] == "label":
+                        self.answers[index] += 1
+                        self.latencies.append(output["data"]["latency_ms"])
+
+            reader = asyncio.create_task(read())
+            await asyncio.sleep(index * self.every_s / self.eyes)  # (spread, as pages opened apart would be)
+            while not self.stop.is_set():
+                await ws.send(PHOTO)
+                try:
+                    await asyncio.wait_for(self.stop.wait(), self.every_s)
+                except TimeoutError:
+                    pass
+            reader.cancel()
+
+    async def run(self, brain, warm_s: float, window_s: float) -> dict:
+        all_ready = asyncio.Event()
+        started = time.monotonic()
+        tasks = [asyncio.create_task(self.eye(i, all_ready)) for i in range(self.eyes)]
+        await asyncio.wait_for(all_ready.wait(), 120)
+        to_ready = max(self.ready_at) - started
+        await asyncio.sleep(warm_s)
+        self.counting = True
+        await asyncio.sleep(window_s)
+        self.counting = False
+        memory = pss_by_kind(brain)
+        self.stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return {"to_ready": to_ready, "memory": memory}
+
+
+def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, window_s: float) -> dict:
+    models = {m["name"] for m in tomllib.loads(config)["model"]}
+    with running_brain(config, tmp) as brain:
+        asyncio.run(wait_models(brain.ws_url, models))
+        time.sleep(2)  # (the idle brain: its one eye has left)
+        idle = pss_by_kind(brain)
+        people = Crowd(brain.ws_url, eyes, every_s)
+        result = asyncio.run(people.run(brain, warm_s, window_s))
+        idle_count = total(idle)[0]
+        # Leave no trace: back to the idle process count (a Session ends its cortexes).
+        wait_until(lambda: total(pss_by_kind(brain))[0] <= idle_count, 60)
+        time.sleep(3)
+        after = pss_by_kind(brain)
+    answers = sorted(people.answers)
+    latencies = sorted(people.latencies) or [float("nan")]
+    return {
+        "eyes": eyes,
+        "to_ready": result["to_ready"],
+        "idle": idle,
+        "memory": result["memory"],
+        "after": after,
+        "answers": answers,
+        "answers_by_eye": people.answers,
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[int(len(latencies) * 0.95)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--eyes", default="10,25,50")
+    parser.add_argument("--every", type=float, default=0.5, help="seconds between an eye's snapshots")
+    parser.add_argument("--warm", type=float, default=10.0, help="seconds of load before counting")
+    parser.add_argument("--window", type=float, default=40.0, help="seconds answers are counted")
+    parser.add_argument("--lazy", action="store_true", help='every stanza start = "first_stimulus"')
+    args = parser.parse_args()
+    results = []
+    for eyes in (int(n) for n in args.eyes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            config = default_config(Path(tmp) / "faces").replace(
+                "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_eyes = 200"
+            )
+            if args.lazy:
+                config = config.replace("[[cortex]]\n", '[[cortex]]\nstart = "first_stimulus"\n')
+            results.append(crowd(config, Path(tmp), eyes, args.every, args.warm, args.window))
+            print(f"({eyes} eyes measured; answers by eye: {results[-1]['answers_by_eye']})", flush=True)
+
+    lazy = ', every cortex started at its first stimulus (start = "first_stimulus")' if args.lazy else ""
+    print(f"\nThe default topology{lazy}, each eye sending a snapshot every {args.every:g} s; answers are")
+    print(f"objects' labels in {args.window:g} s; latency is the frame's arrival → its label, inside the brain.\n")
+    rows = []
+    for r in results:
+        (n_idle, idle), (n_load, load), (n_after, after) = total(r["idle"]), total(r["memory"]), total(r["after"])
+        a = r["answers"]
+        rows.append(
+            (
+                r["eyes"],
+                f"{r['to_ready']:.1f}",
+                f"{n_load}",
+                f"{load:.0f}",
+                f"{(load - idle) / r['eyes']:.1f}",
+                f"{a[0]} / {statistics.median(a):g} / {a[-1]}",
+                f"{a[0] / a[-1]:.2f}" if a[-1] else "–",
+                f"{r['p50']:.0f} / {r['p95']:.0f}",
+                f"{n_idle} → {n_after}",
+                f"{idle:.0f} → {after:.0f} ({after - idle:+.0f})",
+            )
+        )
+    table(
+        ("eyes", "all ready s", "processes", "PSS MiB", "per eye MiB", "answers min / median / max",
+         "min ÷ max", "latency p50 / p95 ms", "processes idle → after", "PSS idle → after MiB"),
+        rows,
+    )  # fmt: skip
+    last = results[-1]
+    print(f"By process kind with {last['eyes']} eyes (PSS MiB):\n")
+    kinds = sorted(last["memory"], key=lambda k: -sum(last["memory"][k]))
+    table(
+        ("kind", "processes", "total", "mean each", "idle processes"),
+        [
+            (k, len(last["memory"][k]), f"{sum(last['memory'][k]):.0f}",
+             f"{sum(last['memory'][k]) / len(last['memory'][k]):.1f}", len(last["idle"].get(k, [])))
+            for k in kinds
+        ],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
