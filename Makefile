@@ -126,6 +126,8 @@ bench: setup $(PHOTOS)
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.live_view
 	$(BIN)/python -m bench.home
+	$(BIN)/python -m bench.many
+	$(BIN)/python -m bench.many --lazy
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup

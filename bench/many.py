@@ -40,8 +40,10 @@ def total(kinds: dict[str, list[float]]) -> tuple[int, float]:
 
 
 async def wait_models(url: str, models: set[str]) -> None:
-    """One eye until every model is loaded (so that the crowd meets a brain ready to serve)."""
+    """One eye until every model is loaded (so that the crowd meets a brain ready to serve);
+    its one picture starts the cortexes that wait for their first stimulus (--lazy)."""
     async with connect(url, max_size=None) as ws:
+        await ws.send(PHOTO)
         waiting = set(models)
         while waiting:
             data = json.loads(await ws.recv())["data"]
