@@ -249,6 +249,7 @@ def test_refused_credentials_are_told_once_and_tried_at_the_slowest_pace():
         ({"url": "mqtt://broker", "publish": ["say"]}, "mqtt.publish"),
         ({"url": "mqtt://broker", "qos": 3}, "mqtt.qos"),
         ({"url": "mqtt://broker", "reconnect_min_s": 5, "reconnect_max_s": 1}, "mqtt.reconnect_max_s"),
+        ({"url": "mqtt://broker", "people_stale_s": 5.0}, "mqtt.people_stale_s"),  # (= eye.keep_alive_s)
     ],
 )
 def test_a_wrong_mqtt_section_names_its_key(mqtt, key):
