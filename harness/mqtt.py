@@ -157,12 +157,14 @@ class Listener:
                 return True
             return payload(heard.payload) if callable(payload) else heard.payload == payload
 
-        found: list[Heard] = []
-        if not wait_until(lambda: bool(found.extend(h for h in self.on(topic) if match(h)) or found), timeout, 0.05):
+        def found() -> list[Heard]:
+            return [h for h in self.on(topic) if match(h)]
+
+        if not wait_until(lambda: bool(found()), timeout, 0.05):
             with self.lock:
                 tail = [(h.topic, h.payload[:80]) for h in self.heard[-8:]]
             raise TimeoutError(f"nothing on {topic} in {timeout} s; last heard: {tail}")
-        return found[0]
+        return found()[0]
 
     def wait_for_count(self, topic: str, count: int, timeout: float = 30) -> None:
         """Until `count` messages have come on `topic`."""

@@ -24,13 +24,11 @@ class Reconnects:
         self.failures = 0
         self.told: Trouble | None = None
         self.up_since: float | None = None
-        self.ever_connected = False
 
     def connected(self, now: float) -> str:
         """The broker accepted us: what to log ("connected" or "connected again")."""
         self.up_since = now
         said = "connected again" if self.told is not None else "connected"
-        self.ever_connected = True
         self.told = None
         return said
 
