@@ -273,6 +273,9 @@ def test_a_brain_that_stops_says_offline_and_one_that_dies_leaves_its_last_will(
             # … and does not obey a retained command, which the broker hands over at every connect
             assert metric(brain, 'cortical_mqtt_dropped_total{reason="retained_command"}') == 1
             assert "a retained say is not obeyed" in brain.log
+            with brain.eye("porch") as eye:  # (and answers, the command dropped)
+                eye.wait_ready(30)
+                echoes(eye)
         listener.close()
     finally:
         broker.stop()
@@ -356,7 +359,7 @@ def test_a_broker_that_refuses_the_password_gets_one_log_line_and_no_retry_storm
         broker.stop()
 
 
-def test_the_page_shows_its_eye_name_and_the_brain_view_shows_it_with_the_house(home, tmp_path):
+def test_the_page_shows_its_eye_name_and_the_brain_view_shows_it_with_the_house(home, kitchen, tmp_path):
     broker, brain, listener = home
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -387,6 +390,7 @@ def test_the_page_shows_its_eye_name_and_the_brain_view_shows_it_with_the_house(
     assert said.startswith("home") and "Dinner is ready" in said
     assert refusal == "Eye name refused: use up to 32 letters, digits, - or _, like ?eye=kitchen."
     listener.wait_for("cortical/porch/status", b"online")
+    echoes(kitchen)  # (the refused page cost the brain nothing)
 
 
 def test_mqtts_with_the_brokers_ca_connects_and_without_it_is_refused_in_one_sentence(tmp_path):
