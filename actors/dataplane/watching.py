@@ -60,3 +60,8 @@ class Watching(ActorTypeDispatcher):
                 handler()
             except Exception:
                 log.exception("%s failed reading its file %d; it keeps watching", type(self).__name__, fd)
+        self.files_read()
+
+    def files_read(self) -> None:
+        """Called once every ready file's handler has run: work that should see all of what
+        came in at once (the holder forms its batches here, from every connection)."""

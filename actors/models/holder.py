@@ -73,6 +73,7 @@ class ModelHolder(Watching):
         self.batcher: Batcher | None = None
         self.listener: socket.socket | None = None  # the link cortexes on this machine connect to
         self.connections: dict[int, socket.socket] = {}  # fd → a cortex's connection
+        self.full: set[str] = set()  # models with a full batch, run once every ready connection is read
 
     def receiveMsg_LoadModels(self, message: LoadModels, sender) -> None:
         started = time.perf_counter()
@@ -136,7 +137,14 @@ class ModelHolder(Watching):
             connection.close()
         for request in requests:
             if isinstance(request, Infer):
-                self._infer(request, connection)
+                self._infer(request, connection, read_all_first=True)
+
+    def files_read(self) -> None:
+        # A full batch waits until every ready connection is read, so that the round robin
+        # chooses among all the eyes that are waiting, not the first few read.
+        for model in sorted(self.full):
+            self._run(model)
+        self.full.clear()
 
     def receiveMsg_ActorExitRequest(self, message: ActorExitRequest, sender) -> None:
         for connection in self.connections.values():
@@ -177,13 +185,17 @@ class ModelHolder(Watching):
     def receiveMsg_Infer(self, message: Infer, sender) -> None:
         self._infer(message, sender)
 
-    def _infer(self, message: Infer, asker) -> None:
+    def _infer(self, message: Infer, asker, read_all_first: bool = False) -> None:
         """A request, from a cortex's address (by message) or its connection (the link)."""
         if message.model not in self.models:
             self._reply(asker, message, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
             return
-        action = self.batcher.add(message.model, (asker, message), time.monotonic())
-        if action.run_now:
+        # The round robin's source: a cortex's connection, or its address (one eye's cortex).
+        source = asker.fileno() if isinstance(asker, socket.socket) else str(asker)
+        action = self.batcher.add(message.model, (asker, message), time.monotonic(), source)
+        if action.run_now and read_all_first:
+            self.full.add(message.model)
+        elif action.run_now:
             self._run(message.model)
         elif action.wake_in_s is not None:
             self.wakeupAfter(timedelta(seconds=action.wake_in_s), BatchDue(message.model))
@@ -203,7 +215,7 @@ class ModelHolder(Watching):
         # Under overload, do not spend the model on frames nobody waits for any more.
         now = time.time()
         waited_for = []
-        for sender, infer in requests:
+        for source, (sender, infer) in requests:
             if infer.deadline and infer.deadline < now:
                 self._reply(
                     sender, infer, InferFailed(infer.request_id, "skipped: the answer would have come too late")
@@ -216,6 +228,7 @@ class ModelHolder(Watching):
                     self._reply(sender, infer, InferFailed(infer.request_id, f"its pixels could not be read ({exc})"))
                     continue
             waited_for.append((sender, infer))
+            self.batcher.answered(model, source)
         requests = waited_for
         if not requests:
             return
