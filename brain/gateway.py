@@ -125,6 +125,9 @@ class Gateway:
         self.supervisor = supervisor  # the SessionSupervisor actor
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
+        # Eyes let in but not yet among `eyes` (still sending their token): they hold a seat,
+        # or a storm of a hundred would all pass the max_eyes check before any was counted.
+        self.arriving = 0
         self.connections_total = 0
         self.metrics = Metrics()
         self.started = time.time()
@@ -203,10 +206,21 @@ class Gateway:
 
     async def handle(self, websocket: ServerConnection) -> None:
         server = self.config.server
-        if len(self.eyes) >= server.max_eyes:
+        if len(self.eyes) + self.arriving >= server.max_eyes:
             self.metrics.refused.labels("max_eyes").inc()
             await websocket.close(1013, f"The brain already serves {server.max_eyes} eyes; try again later.")
             return
+        self.arriving += 1
+        try:
+            eye = await self._arrive(websocket)
+        finally:
+            self.arriving -= 1
+        if eye is not None:
+            await self._serve(websocket, eye)
+
+    async def _arrive(self, websocket: ServerConnection) -> EyeConnection | None:
+        """Its token and its name; then it is among the eyes. None if it was refused."""
+        server = self.config.server
         protocol = EyeProtocol(server, time.monotonic(), os.environ.get(server.token_env, ""), self.commands)
         query_token = parse_qs(urlsplit(websocket.request.path).query).get("token", [""])[0]
         if not await self._run(websocket, protocol, protocol.start(query_token, time.monotonic()), None):
@@ -231,6 +245,11 @@ class Gateway:
         self.metrics.eyes.set(len(self.eyes))
         if self.home is not None:
             self.home.eye_joined(eye.name)
+        return eye
+
+    async def _serve(self, websocket: ServerConnection, eye: EyeConnection) -> None:
+        """Start its Session, then carry its messages until it leaves; then end the Session."""
+        server, session_id = self.config.server, eye.session_id
         writer = asyncio.create_task(eye.write_forever())
         eye.put(
             Output(

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 
 from harness.brains import metric, running_brain
 from harness.certs import self_signed
-from harness.eyes import handshake_status
+from harness.eyes import Eye, handshake_status
 from harness.pictures import JPEG
 from harness.waits import wait_until
 
@@ -236,3 +236,45 @@ def test_a_ping_flood_is_closed_and_the_brain_serves_on(brain):
         assert closed.value.rcvd.reason == "More than 5 pings a second (server.max_pings_per_s)."
         assert other.ask("unaffected")["text"] == "unaffected"
         assert other.ws.ping().wait(5)  # a ping now and then is answered
+
+
+def test_a_connect_storm_is_cut_at_max_eyes_and_the_admitted_go_on(tmp_path):
+    """A hundred eyes at once against max_eyes = 50: fifty are served, fifty refused with the
+    sentence, never more admitted (eyes still sending their token hold a seat), and the fifty
+    all answer afterwards."""
+    import asyncio
+
+    from websockets.asyncio.client import connect as connect_async
+
+    async def storm(url: str) -> tuple[list, list]:
+        eyes = await asyncio.gather(*(connect_async(url, open_timeout=60) for _ in range(100)))
+        await asyncio.gather(*(ws.send(json.dumps({"token": "letmein"})) for ws in eyes), return_exceptions=True)
+
+        async def fate(ws):
+            try:
+                while json.loads(await ws.recv())["data"].get("ready") is not True:
+                    pass
+                return ws
+            except ConnectionClosed:
+                return (ws.close_code, ws.close_reason)
+
+        fates = await asyncio.wait_for(asyncio.gather(*(fate(ws) for ws in eyes)), 120)
+        admitted = [f for f in fates if not isinstance(f, tuple)]
+        refused = [f for f in fates if isinstance(f, tuple)]
+        for n, ws in enumerate(admitted):
+            await ws.send(f"eye {n}")
+        answers = []
+        for n, ws in enumerate(admitted):  # (each its own echo, though fifty echo cortexes start at once)
+            while (output := json.loads(await asyncio.wait_for(ws.recv(), 60)))["kind"] != "echo":
+                pass
+            answers.append(output["text"].endswith(f"eye {n}"))
+        for ws in eyes:
+            await ws.close()
+        return answers, refused
+
+    with running_brain(with_server(max_eyes=50), tmp_path, env={"CORTICAL_EYE_TOKEN": "letmein"}) as brain:
+        answers, refused = asyncio.run(storm(brain.ws_url))
+        assert len(answers) == 50 and all(answers)
+        assert refused == [(1013, "The brain already serves 50 eyes; try again later.")] * 50
+        with Eye(brain.ws_url + "?token=letmein") as eye:  # (the fifty have left: their seats are free)
+            assert eye.ask("after the storm")["text"].endswith("after the storm")
