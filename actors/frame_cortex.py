@@ -16,6 +16,7 @@ A subclass says which models it needs (`model_names`), starts work on a frame in
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import logging
@@ -62,6 +63,7 @@ __all__ = ["FrameCortex"]
 log = logging.getLogger(__name__)
 
 _request_ids = itertools.count(1)
+_libc = ctypes.CDLL("libc.so.6")
 
 #: Memory files kept for the next requests' pixels once their answers came.
 PIXEL_FILES_IDLE = 4
@@ -165,18 +167,26 @@ class FrameCortex(Cortex):
         return tuple(self._flow.at[model].input_size)
 
     def frame_done(self) -> None:
-        self._do(self._flow.frame_done())
+        commands = self._flow.frame_done()
+        _libc.malloc_trim(0)  # (what the frame's answers built is free: see _do's Start)
+        self._do(commands)
 
     @property
     def dropped(self) -> int:
         """Frames dropped so far: replaced while waiting (latest frame wins), or missed."""
         return self._flow.dropped
 
-    # (Read by subclasses: faces defers an enrolment while a frame is in work; learned
+    # (Read by subclasses: faces defers an enrolment while a frame is in work or waits; learned
     # loads its head on the holder of its feature model.)
     @property
     def _busy(self) -> bool:
         return self._flow.busy
+
+    @property
+    def _frame_waiting(self) -> bool:
+        """A frame waits for the one in work, or for its models' holder (in a cortex that
+        frame has just started)."""
+        return self._flow.waiting is not None
 
     @property
     def _at(self) -> dict[str, ModelAt]:
@@ -202,6 +212,11 @@ class FrameCortex(Cortex):
                     except Exception:
                         self._flow.frame_failed()
                         raise
+                    # Its pixels are in a memory file now: the decode's buffers (~1-3 MB) go
+                    # back to the system, not kept dirty while the holder works (most of the
+                    # time under load). ~1 ms a frame in page faults at the next decode
+                    # (measured); 3.2 MiB PSS less per objects cortex at 50 eyes.
+                    _libc.malloc_trim(0)
                 case Deliver(tag, answer):
                     try:
                         self.on_result(tag, answer.result, answer)

@@ -128,7 +128,7 @@ class Faces(FrameCortex, type_name="faces"):
     def on_command(self, command: str, args: dict) -> None:
         if command not in self.commands:
             return  # another cortex's command
-        if command == "enroll" and self._busy and self.frame is not self.last:
+        if command == "enroll" and (self._frame_waiting or (self._busy and self.frame is not self.last)):
             # The person pressed the button while a frame was on its way: use that frame.
             self.deferred.append((command, args))
             return
@@ -272,6 +272,7 @@ class Faces(FrameCortex, type_name="faces"):
             return  # (what the faces feel is on its way)
         self.last, self.last_time = frame, time.monotonic()
         self._publish_faces(frame, named)
+        frame.image = None  # (enrolment needs its faces and embeddings, not 1.2 MB of pixels)
         deferred, self.deferred = self.deferred, []
         for command, args in deferred:
             self.on_command(command, args)

@@ -202,6 +202,7 @@ class Pose(FrameCortex, type_name="pose"):
             return  # (the other crops' answers are on their way)
         people = [person for index in sorted(frame.found) for person in frame.found[index]]
         self._publish(people, frame.width, frame.height, frame.received, message)
+        frame.image = None  # (its pixels are not needed once every crop is answered)
         self.frame_done()
 
     # -- everyone in view ------------------------------------------------------------------
