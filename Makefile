@@ -127,7 +127,7 @@ bench: setup $(PHOTOS)
 	$(BIN)/python -m bench.live_view
 	$(BIN)/python -m bench.home
 	$(BIN)/python -m bench.many
-	$(BIN)/python -m bench.many --lazy
+	$(BIN)/python -m bench.many --eager
 
 # The outside probe, a slow eye and churn (not CI: minutes, and the figures are for people).
 probe: setup

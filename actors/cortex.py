@@ -64,6 +64,9 @@ class Cortex(Watching):
     #: The kinds whose first stimulus starts it, when it waits (None: any it subscribes to),
     #: e.g. a cortex that uses frames only after a command of its own.
     wakes_on: ClassVar[tuple[str, ...] | None] = None
+    #: While it waits, the kinds it takes whose latest stimulus it gets when it starts (and
+    #: which do not start it).
+    holds: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, type_name: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -150,6 +153,8 @@ class Cortex(Watching):
             self.send(sender, CortexReady(self.name, error=f"{type(exc).__name__}: {exc}"))
             return
         self.send(sender, CortexReady(self.name))
+        for stimulus in message.first:
+            self._handle(stimulus)
 
     def receiveMsg_Stimulus(self, message: Stimulus, sender) -> None:
         # By message (its pipe was full): what waits in the pipe was sent before it.

@@ -120,6 +120,7 @@ class StartCortex:
     policy: Any = None  # SupervisionPolicy
     stimuli_fd: int = -1  # its end of the socket pair its stimuli come by (inherited at fork)
     inherited: tuple[int, ...] = ()  # the Session's other files it inherited: to close
+    first: tuple[Stimulus, ...] = ()  # what woke it (read off its pipe by the Session): handled first
 
 
 @dataclass(frozen=True)

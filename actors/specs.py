@@ -21,6 +21,9 @@ class CortexSpec:
     #: The kinds whose first stimulus starts it (its process is not made at connect), or
     #: () to start it with its eye.
     wakes_on: tuple[str, ...] = ()
+    #: While it waits, the kinds its Session keeps the latest of, to hand it when it starts
+    #: (learned waits for a teach command, which samples the frame before it).
+    holds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

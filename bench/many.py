@@ -20,13 +20,12 @@ import json
 import statistics
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
 from bench.memory import pss_by_kind
-from harness.brains import running_brain
+from harness.brains import brain_state, running_brain
 from harness.configs import default_config
 from harness.pictures import ASTRONAUT, frame
 from harness.report import table
@@ -39,16 +38,18 @@ def total(kinds: dict[str, list[float]]) -> tuple[int, float]:
     return sum(len(v) for v in kinds.values()), sum(sum(v) for v in kinds.values())
 
 
-async def wait_models(url: str, models: set[str]) -> None:
-    """One eye until every model is loaded (so that the crowd meets a brain ready to serve);
-    its one picture starts the cortexes that wait for their first stimulus (--lazy)."""
+def models_ready(brain) -> bool:
+    holders = brain_state(brain)["holders"]
+    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
+
+
+async def warm_up(url: str) -> None:
+    """One eye's picture and its label: every cortex a picture starts has started once (the
+    crowd meets a brain whose pages are warm)."""
     async with connect(url, max_size=None) as ws:
         await ws.send(PHOTO)
-        waiting = set(models)
-        while waiting:
-            data = json.loads(await ws.recv())["data"]
-            if data.get("state") == "ready":
-                waiting.discard(data.get("model"))
+        while json.loads(await ws.recv())["kind"] != "label":
+            pass
 
 
 class Crowd:
@@ -103,9 +104,9 @@ class Crowd:
 
 
 def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, window_s: float) -> dict:
-    models = {m["name"] for m in tomllib.loads(config)["model"]}
     with running_brain(config, tmp) as brain:
-        asyncio.run(wait_models(brain.ws_url, models))
+        wait_until(lambda: models_ready(brain), 300)
+        asyncio.run(warm_up(brain.ws_url))
         time.sleep(2)  # (the idle brain: its one eye has left)
         idle = pss_by_kind(brain)
         people = Crowd(brain.ws_url, eyes, every_s)
@@ -136,7 +137,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=0.5, help="seconds between an eye's snapshots")
     parser.add_argument("--warm", type=float, default=10.0, help="seconds of load before counting")
     parser.add_argument("--window", type=float, default=40.0, help="seconds answers are counted")
-    parser.add_argument("--lazy", action="store_true", help='every stanza start = "first_stimulus"')
+    parser.add_argument("--eager", action="store_true", help='every stanza start = "connect" (the old default)')
     args = parser.parse_args()
     results = []
     for eyes in (int(n) for n in args.eyes.split(",")):
@@ -144,13 +145,13 @@ def main() -> None:
             config = default_config(Path(tmp) / "faces").replace(
                 "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_eyes = 200"
             )
-            if args.lazy:
-                config = config.replace("[[cortex]]\n", '[[cortex]]\nstart = "first_stimulus"\n')
+            if args.eager:
+                config = config.replace("[[cortex]]\n", '[[cortex]]\nstart = "connect"\n')
             results.append(crowd(config, Path(tmp), eyes, args.every, args.warm, args.window))
             print(f"({eyes} eyes measured; answers by eye: {results[-1]['answers_by_eye']})", flush=True)
 
-    lazy = ', every cortex started at its first stimulus (start = "first_stimulus")' if args.lazy else ""
-    print(f"\nThe default topology{lazy}, each eye sending a snapshot every {args.every:g} s; answers are")
+    when = 'every cortex started with its eye (start = "connect")' if args.eager else "cortexes started at need"
+    print(f"\nThe default topology, {when}, each eye sending a snapshot every {args.every:g} s; answers are")
     print(f"objects' labels in {args.window:g} s; latency is the frame's arrival → its label, inside the brain.\n")
     rows = []
     for r in results:

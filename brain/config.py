@@ -284,7 +284,7 @@ class _CortexStanza:
     params: dict = field(default_factory=dict)
     #: "connect": its process starts with its eye; "first_stimulus": at the first stimulus it
     #: takes (one that pushes unasked, a ticker or a mentions poller, still starts with its eye).
-    start: str = bounded("connect", choices=("connect", "first_stimulus"))
+    start: str = bounded("first_stimulus", choices=("connect", "first_stimulus"))
 
 
 @dataclass(frozen=True)
@@ -515,7 +515,14 @@ def _parse_cortexes(stanzas: Any, path: str, models: tuple[ModelSpec, ...]) -> t
             known = ", ".join(m.name for m in models) or "none: add a [[model]] stanza"
             raise ConfigError(path, f"{label}.params.model", f"no [[model]] named {wanted!r} (known: {known})")
         specs.append(
-            CortexSpec(parsed.name, parsed.type, tuple(parsed.subscribes), dict(parsed.params), _wakes_on(parsed, cls))
+            CortexSpec(
+                parsed.name,
+                parsed.type,
+                tuple(parsed.subscribes),
+                dict(parsed.params),
+                _wakes_on(parsed, cls),
+                _holds(parsed, cls),
+            )
         )
     try:
         listening.check(
@@ -532,6 +539,12 @@ def _wakes_on(stanza: _CortexStanza, cls) -> tuple[str, ...]:
         return ()
     wakes = [kind for kind in stanza.subscribes if cls.wakes_on is None or kind in cls.wakes_on]
     return tuple(wakes or stanza.subscribes)
+
+
+def _holds(stanza: _CortexStanza, cls) -> tuple[str, ...]:
+    """The kinds whose latest stimulus a waiting cortex gets when it starts."""
+    wakes = _wakes_on(stanza, cls)
+    return tuple(kind for kind in stanza.subscribes if wakes and kind in cls.holds and kind not in wakes)
 
 
 def load_config(path: str | Path) -> Config:

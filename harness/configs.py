@@ -36,6 +36,12 @@ def default_config(faces_store: Path | None = None, objects_timeout_ms: int = TE
     return text
 
 
+def at_connect(text: str) -> str:
+    """`text` with every cortex started with its eye (`start = "connect"`), for a test that
+    waits at connect for what its cortexes say of their models (they start at need otherwise)."""
+    return text.replace("[[cortex]]\n", '[[cortex]]\nstart = "connect"\n')
+
+
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
@@ -141,4 +147,4 @@ STORES_NEEDS = {
 
 def stores_topology(tmp, max_epochs: int) -> str:
     every = models("pose", "image-features", "objects", "faces", "face-embeddings")
-    return STORES_TOPOLOGY.format(tmp=tmp, models=every, max_epochs=max_epochs)
+    return at_connect(STORES_TOPOLOGY.format(tmp=tmp, models=every, max_epochs=max_epochs))

@@ -6,9 +6,12 @@ from __future__ import annotations
 import http.client
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 
 from websockets.sync.client import ClientConnection, connect
+
+from harness.waits import wait_until
 
 
 class Eye:
@@ -72,13 +75,20 @@ def label_of(eye, frame: bytes, timeout: float = 60) -> dict:
 
 
 def ready_eye(brain, models: int = 1, name: str = ""):
-    """An eye of `brain` (named `name`, if given) once `models` of its models have said they are ready."""
+    """An eye of `brain` (named `name`, if given), ready, once `models` of the brain's models
+    are loaded: its first picture then meets a brain ready to serve it. (Its cortexes start
+    at their first stimulus, so the eye is not told of the models before it sends one.)"""
     eye = brain.eye(name, max_size=None)
-    ready = set()
-    while len(ready) < models:
-        output = eye.wait_for(lambda o: o["data"].get("state") == "ready", timeout=120)
-        ready.add(output["data"]["model"])
+    eye.wait_ready(120)
+    assert wait_until(lambda: len(ready_models(brain)) >= models, 180), f"fewer than {models} models loaded in 180 s"
     return eye
+
+
+def ready_models(brain) -> set[str]:
+    """The models of `brain` whose holder is ready (GET /brain/state)."""
+    with urllib.request.urlopen(brain.url + "/brain/state", timeout=5) as response:
+        holders = json.load(response)["holders"]
+    return {model for holder in holders if holder["state"] == "ready" for model in holder["models"]}
 
 
 def handshake_status(brain, host: str, path: str = "/ws") -> int:

@@ -359,6 +359,11 @@ params = {{ store_dir = "{tmp_path / "faces"}", infer_timeout_ms = 60000 }}
         await page.wait_for_function(
             "document.querySelector('#frames').textContent.includes('face crops sent')", timeout=90_000
         )
+        # As a person would: once the page shows the brain sees a face (its faces cortex starts
+        # at the first crop; an enrolment before it has seen one is refused with a sentence).
+        await page.wait_for_function(
+            "document.querySelector('#transcript').textContent.includes('unknown person')", timeout=90_000
+        )
         await page.fill("#enroll-name", "Eileen")
         await page.click("#enroll button[type=submit]")
         await page.wait_for_function(

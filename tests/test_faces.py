@@ -45,7 +45,9 @@ def faces_of(eye, image: Image.Image) -> dict:
 
 def command(eye, **fields) -> dict:
     eye.send(json.dumps(fields))
-    return eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] not in ("faces", "emotion", "reaction"), 30)
+    return eye.wait_for(
+        lambda o: o["cortex"] == "faces" and o["kind"] not in ("faces", "emotion", "reaction", "status"), 30
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Cortexes that start when an eye first needs them (a real brain, the default topology with
-`start = "first_stimulus"` in every stanza): a new eye costs its Session alone; its first
-picture starts the cortexes that see, and still gets its label; a command starts only the
-cortex it is for; a ticker starts with its eye all the same."""
+"""Cortexes that start when an eye first needs them (a real brain, the default topology: every
+stanza starts at its first stimulus unless it says `start = "connect"`): a new eye costs its
+Session alone; its first picture starts the cortexes that see, and still gets its label; a
+command starts only the cortex it is for, and a teach.sample still finds the picture sent
+before it; a ticker starts with its eye all the same."""
 
 import json
 
@@ -18,8 +19,7 @@ from harness.waits import wait_until
 @pytest.fixture(scope="module")
 def brain(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lazy")
-    lazy = default_config(tmp / "faces").replace("[[cortex]]\n", '[[cortex]]\nstart = "first_stimulus"\n')
-    with running_brain(lazy, tmp) as running:
+    with running_brain(default_config(tmp / "faces"), tmp) as running:
         yield running
 
 
@@ -38,16 +38,23 @@ def test_an_eye_starts_only_what_it_uses_and_loses_nothing_meanwhile(brain):
         eye.send(jpeg(skimage.data.coffee()))
         label = eye.wait_for(lambda o: o["kind"] == "label", 60)  # (the first picture, read where it waited)
         assert label["text"].startswith("cup")
-        started = {"objects", "faces", "pose", "learned"}
+        started = {"objects", "faces", "pose"}  # (not learned: it waits for a teach command)
         assert wait_until(lambda: {n for n, s in states(brain).items() if s == "running"} == started, 10), states(brain)
         for name in started:  # (each said so, once ready)
             eye.seen_or_wait(lambda o: o["data"].get("started") == name, 10)
         eye.send(json.dumps({"text": "hello"}))
         assert eye.wait_for(lambda o: o["kind"] == "echo", 30)["text"].endswith("hello")
         assert wait_until(lambda: states(brain).get("voice") == "running", 10)
-        eye.send(json.dumps({"command": "teach.projects"}))  # (learned's, not the gallery's)
-        assert eye.wait_for(lambda o: o["kind"] == "teach", 30)["text"].startswith("Projects")
-        assert states(brain)["gallery"] == "idle"  # (nor did the faces' emotions start it: its own command does)
+        assert states(brain)["learned"] == "idle"
+        eye.send(jpeg(skimage.data.astronaut()))
+        eye.wait_for(lambda o: o["kind"] == "label" and not o["text"].startswith("cup"), 60)
+        # The page's order: a snapshot, then teach.sample; learned starts on the command and
+        # samples the frame its Session kept while it waited.
+        eye.send(json.dumps({"command": "teach.sample", "project": "lazy", "label": "astronaut"}))
+        teach = eye.wait_for(lambda o: o["kind"] in ("teach", "error") and o["cortex"] == "learned", 30)
+        assert teach["text"] == "astronaut: 1 sample.", teach
+        assert states(brain)["learned"] == "running"
+        assert states(brain)["gallery"] == "idle"  # (nor did teach nor the faces' emotions start it)
         eye.send(json.dumps({"command": "gallery.look", "item": "coffee"}))
         assert wait_until(lambda: states(brain).get("gallery") == "running", 10)
     assert wait_until(lambda: len(brain.processes()) == idle, 30)  # nothing left of it
@@ -62,11 +69,41 @@ def test_which_cortexes_wait_and_for_what():
             {"name": "objects", "type": "objects", "subscribes": ["image"], "params": {"model": "m"}, **LAZY},
             {"name": "gallery", "type": "gallery", "subscribes": ["command", "label"], **LAZY},
             {"name": "ticker", "type": "ticker", **LAZY},
-            {"name": "echo", "type": "echo", "subscribes": ["text"]},
+            {"name": "learned", "type": "learned", "subscribes": ["image", "command"]},
+            {"name": "echo", "type": "echo", "subscribes": ["text"], "start": "connect"},
         ],
         "model": [{"name": "m", "path": "models/nanodet.tflite"}],
     }
-    specs = {spec.name: spec.wakes_on for spec in parse_config(cortexes).cortexes}
+    specs = {spec.name: (spec.wakes_on, spec.holds) for spec in parse_config(cortexes).cortexes}
     # a frame starts the detector, only a command the gallery (the faces' emotions are of no use
-    # before a visit); a ticker speaks unasked, so it starts with its eye, as any cortex by default
-    assert specs == {"objects": ("image",), "gallery": ("command",), "ticker": (), "echo": ()}
+    # before a visit) and learned (which keeps the latest frame meanwhile, for teach.sample); a
+    # ticker speaks unasked, so it starts with its eye, as does a stanza that says so
+    assert specs == {
+        "objects": (("image",), ()),
+        "gallery": (("command",), ()),
+        "ticker": ((), ()),
+        "learned": (("command",), ("image",)),
+        "echo": ((), ()),
+    }
+
+
+def test_what_wakes_a_waiting_cortex():
+    from actors.messages import Stimulus
+    from actors.sessions.session import wakes
+
+    (learned, gallery) = (
+        spec
+        for spec in parse_config(
+            {
+                "cortex": [
+                    {"name": "learned", "type": "learned", "subscribes": ["image", "command"]},
+                    {"name": "gallery", "type": "gallery", "subscribes": ["command"]},
+                ]
+            }
+        ).cortexes
+    )
+    picture, sample = Stimulus("image", image=b"jpeg"), Stimulus("command", "teach.sample")
+    assert not wakes(learned, picture)  # (held: the latest is handed over when it starts)
+    assert wakes(learned, sample)
+    assert not wakes(learned, Stimulus("command", "gallery.look"))  # (another cortex's command)
+    assert wakes(gallery, Stimulus("command", "gallery.look")) and not wakes(gallery, sample)

@@ -56,7 +56,8 @@ def test_signal_stops_every_process(fresh_brain, signum):
     eyes = [fresh_brain.eye() for _ in range(3)]
     for eye in eyes:
         eye.wait_ready()
-    assert len(fresh_brain.processes()) >= 3 + 3 * 3  # admin, logger, reflector + 3 sessions
+        assert eye.ask("hello")["text"].endswith("hello")  # (its echo started too)
+    assert len(fresh_brain.processes()) >= 3 + 3 * 3  # admin, logger, reflector + 3 × (session, echo, ticker)
     assert fresh_brain.stop(signum) == 0
     assert fresh_brain.processes() == []
     assert actor_processes(fresh_brain.admin_port) == []

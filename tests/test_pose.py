@@ -14,6 +14,7 @@ from actors.imaging import decode_for_model
 from actors.models.recipes import RECIPES
 from harness import ROOT
 from harness.brains import running_brain
+from harness.configs import at_connect
 from harness.configs import models as model_stanzas
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, jpeg
 
@@ -97,7 +98,7 @@ def test_a_batch_runs_as_a_loop_and_equals_one_by_one(models):
     assert np.allclose(batch[0], np.stack(one), atol=1e-5)
 
 
-POSE = f"""
+POSE = at_connect(f"""
 [eye]
 snapshot_every_ms = 200
 
@@ -115,7 +116,7 @@ min_keypoints = 5
 name = "peek"
 text = "peeking"
 all = ["head.yaw > 0.35", "head.pitch > 0.35"]
-"""
+""")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import skimage.data
 from PIL import Image
 
 from harness.brains import free_port, running_brain
-from harness.configs import TEST_INFER_TIMEOUT_MS, default_config
+from harness.configs import TEST_INFER_TIMEOUT_MS, at_connect, default_config
 from harness.fake_rekognition import FakeRekognition
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
 
@@ -37,7 +37,7 @@ def config(endpoint: str, references: str, timeout_s: float = 1.0) -> str:
     default = default_config()
     start = default.index('params = { backend = "local"')
     end = default.index("\n", start)
-    return (
+    return at_connect(
         default[:start]
         + (
             f'params = {{ backend = "rekognition", references = {references}, endpoint_url = "{endpoint}", '

@@ -16,7 +16,7 @@ import skimage.data
 from actors.cortexes.sentry import archive
 from actors.cortexes.sentry.watch import Watch
 from harness.brains import running_brain
-from harness.configs import models
+from harness.configs import at_connect, models
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, jpeg
 from harness.waits import wait_until
 
@@ -97,7 +97,7 @@ class Webhook:
 
 
 def topology(tmp, url: str) -> str:
-    return f"""
+    return at_connect(f"""
 [server]
 max_frames_per_s = 100.0
 
@@ -119,7 +119,7 @@ name = "sentry"
 type = "sentry"
 subscribes = ["image"]
 params = {{ store_dir = "{tmp / "faces"}", webhook_url = "{url}", alerts_dir = "{tmp / "alerts"}", gone_after_s = 1.0, webhook_backoff_s = 0.2, webhook_retries = 3, infer_timeout_ms = 60000 }}
-"""
+""")
 
 
 #: The models each cortex of the topology must have before a frame is worth sending.

@@ -9,9 +9,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from harness.brains import brain_state, running_brain
+from harness.configs import at_connect
 from harness.waits import wait_until
 
-CONFIG = """
+# (Every cortex starts with its eye: the tests kill them as soon as it is ready.)
+CONFIG = at_connect("""
 [supervision]
 max_restarts = 3
 window_s = 60.0
@@ -28,7 +30,7 @@ subscribes = ["text"]
 name = "flaky"
 type = "harness.cortexes:Flaky"
 subscribes = ["text"]
-"""
+""")
 
 
 @pytest.fixture

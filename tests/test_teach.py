@@ -14,12 +14,12 @@ import skimage.data
 from PIL import Image
 
 from harness.brains import running_brain
-from harness.configs import models
+from harness.configs import at_connect, models
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
 from harness.processes import process_title
 from harness.waits import wait_until
 
-TEACH = """
+TEACH = at_connect("""
 [server]
 max_frames_per_s = 200.0
 max_messages_per_s = 400.0
@@ -36,7 +36,7 @@ name = "learned"
 type = "learned"
 subscribes = ["image", "command"]
 params = {{ store_dir = "{store}", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 60, min_p = 0.6 }}
-"""
+""")
 
 PHOTOS = {
     "cup": Image.fromarray(skimage.data.coffee()),

@@ -12,8 +12,9 @@ Cortexes send their outputs straight to the eye.
 
 A cortex that waits (its stanza's `wakes_on`: brain/config.py) gets its pipe at connect
 too, but no process: the Session watches the pipe's other end, and the first stimulus in it
-starts the cortex, which then reads that stimulus where it waits. An eye that never uses a
-cortex never pays for its process.
+starts the cortex, which gets that stimulus with its start (and, first, the latest of the
+kinds it `holds`: learned's frame before a teach.sample). An eye that never uses a cortex
+never pays for its process.
 
 It tells the gateway its cortexes' states (CortexesNow) at each change, for the live view.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import socket
 import time
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from datetime import timedelta
 from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage, WakeupMessage
 
 from actors.cortex import cortex_type
+from actors.dataplane.datagrams import read_datagrams
 from actors.dataplane.eye_link import (
     MAX_FRAME_BYTES,
     Frames,
@@ -71,8 +72,6 @@ log = logging.getLogger(__name__)
 #: Stimuli kept for a Session that has not yet received its OpenSession (the gateway
 #: and the SessionSupervisor are different senders, so their messages may cross).
 EARLY_STIMULI_KEPT = 64
-#: What is read of a waiting cortex's first command to see whose it is (a longer one starts it).
-COMMAND_PEEK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,7 @@ class Session(Watching):
             str, tuple[socket.socket, socket.socket]
         ] = {}  # cortex → its pipe's two ends, until it starts
         self.woken: set[str] = set()  # cortexes started by their first stimulus, until they are ready
+        self.held: dict[str, Stimulus] = {}  # waiting cortex → the latest stimulus of a kind it holds
         self.seen: dict[str, CortexSeen] = {}  # cortex → its state, as the live view shows it
         self.told: tuple[CortexSeen, ...] = ()  # what the gateway was last told of them
 
@@ -170,34 +170,39 @@ class Session(Watching):
         """Give the gateway the cortex's pipe for the kinds that start it, and watch the other end."""
         ours, theirs = stimuli_pair()
         generation = self.generations[spec.name] = self.generations.get(spec.name, 0) + 1
-        send_route(self.routes, Route(self.open.session_id, spec.name, spec.wakes_on, generation), ours)
+        send_route(self.routes, Route(self.open.session_id, spec.name, spec.wakes_on + spec.holds, generation), ours)
         theirs.setblocking(False)
         self.waiting[spec.name] = (ours, theirs)  # (ours is given again, for every kind, when it starts)
         self.watch_file(theirs.fileno(), lambda: self._woken(spec))
         self._set(spec.name, CortexState.IDLE)
 
-    def _woken(self, spec: CortexSpec) -> None:
-        """A stimulus waits in a waiting cortex's pipe: start it, unless it is a command of
-        another cortex's (read and dropped: the cortex it is for has its own pipe)."""
+    def _woken(self, spec: CortexSpec, rerouted: Stimulus | None = None) -> None:
+        """Stimuli wait in a waiting cortex's pipe (and `rerouted`, which came after them as
+        a message: the pipe was full): the first that wakes it starts it, with what came after
+        it and the latest it holds. Another cortex's command is dropped (the cortex it is for
+        has its own pipe)."""
         ours, theirs = self.waiting[spec.name]
-        understood = cortex_type(spec.type).commands
-        if spec.wakes_on == ("command",) and understood is not None:
-            try:
-                stimulus = pickle.loads(theirs.recv(COMMAND_PEEK_BYTES, socket.MSG_PEEK))
-            except (BlockingIOError, InterruptedError):
+        stimuli, ended = read_datagrams(theirs)
+        if rerouted is not None:
+            stimuli.append(rerouted)
+        for index, stimulus in enumerate(stimuli):
+            if wakes(spec, stimulus):
+                held = self.held.pop(spec.name, None)
+                self.unwatch_file(theirs.fileno())
+                del self.waiting[spec.name]
+                self.woken.add(spec.name)
+                self._start(spec, (ours, theirs), (*([held] if held else []), *stimuli[index:]))
                 return
-            except Exception:  # (cut short, or not ours to judge: the cortex reads it, and says so)
-                stimulus = None
-            if stimulus is not None and stimulus.text not in understood:
-                theirs.recv(COMMAND_PEEK_BYTES)  # (another cortex's command: the whole datagram goes)
-                return
-        self.unwatch_file(theirs.fileno())
-        del self.waiting[spec.name]
-        self.woken.add(spec.name)
-        self._start(spec, (ours, theirs))
+            if stimulus.kind in spec.holds:
+                self.held[spec.name] = stimulus  # (the latest wins: a snapshot in the gateway's memory)
+        if ended:  # (the gateway closed its end: the eye left, and the close comes; stop reading it)
+            self.unwatch_file(theirs.fileno())
 
-    def _start(self, spec: CortexSpec, pipe: tuple[socket.socket, socket.socket] | None = None) -> None:
-        """Start the cortex's process; `pipe`: the one it waited on (its first stimulus in it)."""
+    def _start(
+        self, spec: CortexSpec, pipe: tuple[socket.socket, socket.socket] | None = None, first: tuple = ()
+    ) -> None:
+        """Start the cortex's process; `pipe`: the one it waited on; `first`: the stimuli read
+        off it, which it handles before what follows in the pipe."""
         before_fork()
         if pipe is not None:
             ours, theirs = pipe
@@ -235,6 +240,7 @@ class Session(Watching):
                 self.open.policy,
                 theirs_fd,
                 tuple(inherited),
+                first,
             ),
         )
 
@@ -259,9 +265,15 @@ class Session(Watching):
                 self.open.session_id if self.open else "?",
                 message.cortex,
             )
+        if message.cortex in self.waiting and not self.closing:  # (it may wake it)
+            self._woken(self._spec(message.cortex), message.stimulus)
+            return
         address = self.cortexes.get(message.cortex)
         if address is not None and not self.closing:
             self.send(address, message.stimulus)
+
+    def _spec(self, name: str) -> CortexSpec:
+        return next(spec for spec in self.open.cortexes if spec.name == name)
 
     def receiveMsg_CortexReady(self, message: CortexReady, sender) -> None:
         self.starting.discard(message.name)
@@ -344,6 +356,7 @@ class Session(Watching):
             ours.close()
             theirs.close()
         self.waiting.clear()
+        self.held.clear()
         if self.parent is not None:
             self.send(self.parent, SessionClosing(self.open.session_id))
         # Exiting while children are still being created orphans them (measured: they then survive shutdown()):
@@ -432,3 +445,12 @@ class Session(Watching):
     def _tell_eye(self, kind: str, text: str, data: dict, meter: Meter | None = None) -> None:
         output = Output(cortex="session", kind=kind, text=text, data=data, meter=meter)
         send_output(self.open.outputs, EyeOutput(self.open.session_id, output))
+
+
+def wakes(spec: CortexSpec, stimulus: Stimulus) -> bool:
+    """Whether `stimulus`, read off a waiting cortex's pipe, starts it: a kind it wakes on,
+    and, for a command, one its type understands."""
+    if stimulus.kind not in spec.wakes_on:
+        return False
+    understood = cortex_type(spec.type).commands
+    return stimulus.kind != "command" or understood is None or stimulus.text in understood

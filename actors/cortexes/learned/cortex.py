@@ -40,6 +40,10 @@ from actors.params import bounded
 class Learned(FrameCortex, type_name="learned"):
     emits = ("teach", "training", "trained", "class", "gesture")
     commands = ("teach.sample", "teach.train", "teach.use", "teach.forget", "teach.projects")
+    # An eye that never teaches never pays for this process; teach.sample takes the frame
+    # the page sent just before it, which its Session keeps while this waits.
+    wakes_on = ("command",)
+    holds = ("image",)
 
     @dataclass(frozen=True)
     class Params:
