@@ -211,6 +211,7 @@ class FrameCortex(Cortex):
                         self.on_frame(frame)
                     except Exception:
                         self._flow.frame_failed()
+                        self._frames_over()
                         raise
                     # Its pixels are in a memory file now: the decode's buffers (~1-3 MB) go
                     # back to the system, not kept dirty while the holder works (most of the
@@ -222,12 +223,23 @@ class FrameCortex(Cortex):
                         self.on_result(tag, answer.result, answer)
                     except Exception as exc:
                         self._do(self._flow.unusable(exc))
+        self._frames_over()
+
+    def _frames_over(self) -> None:
+        if self._flow.frames_over != self._over_seen:
+            self._over_seen = self._flow.frames_over
+            self.on_frame_over()
+
+    def on_frame_over(self) -> None:
+        """A frame is over: answered, failed, or given up on (its model failed or timed out).
+        Faces then carries out the enrolment that waited for it."""
 
     def on_start(self) -> None:
         # Each frame decodes into the same ~1 MB buffers: mapping them anew at every frame
         # (the brain's 128 KB default, actors/preload.py) cost 1.7 ms a decode (measured).
         tune_malloc(mmap_threshold=FRAME_BUFFERS_BYTES, trim_threshold=2 * FRAME_BUFFERS_BYTES)
         self._flow = FrameFlow(self.name, self.model_names(), self.params.infer_timeout_ms)
+        self._over_seen = 0
         self._shared: dict[int, int] = {}  # request id → the memory file of its pixels
         self._pixels = Pool(PIXEL_FILES_IDLE)
         self._links: dict[str, socket.socket] = {}  # a holder's link → our connection to it

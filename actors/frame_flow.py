@@ -158,6 +158,7 @@ class FrameFlow:
         self.timeout_ms = timeout_ms
         self.at: dict[str, ModelAt] = {}  # model → where its holder is
         self.busy = False  # a frame is being worked on (requests in flight or not)
+        self.frames_over = 0  # frames finished, failed or given up on
         self.waiting: Stimulus | None = None  # the newest frame, waiting for the one in work
         self.dropped = 0  # frames replaced while waiting (or missed): latest frame wins
         self.pending: dict[int, Request] = {}  # request id → the Infer in flight
@@ -242,6 +243,7 @@ class FrameFlow:
     def frame_done(self) -> list[Command]:
         """The cortex finished its frame (what is still in flight for it is let go)."""
         self.busy = False
+        self.frames_over += 1
         self.pending.clear()
         out: list[Command] = []
         self._next(out)
@@ -250,6 +252,7 @@ class FrameFlow:
     def frame_failed(self) -> None:
         """The cortex raised while starting its frame: it works on none."""
         self.busy = False
+        self.frames_over += 1
 
     def _next(self, out: list[Command]) -> None:
         if not self.busy and self.waiting is not None and self.ready:

@@ -187,3 +187,15 @@ def test_an_enrolled_name_is_not_taken_over(tmp_path):
         assert command(other, command="enroll", name="Eileen", token="open sesame")["data"]["views"] == 3
         assert faces_of(other, CAMERAMAN)["text"] == "Hello, Eileen"
     assert len(list(store.iterdir())) == 1
+
+
+def test_an_enrolment_waiting_for_a_frame_that_fails_is_still_answered(brain):
+    """The enrolment waits for the frame on its way; when that frame cannot be read, it is
+    answered all the same (it once waited for ever), and the faces cortex goes on."""
+    broken = frame(ASTRONAUT)[:2000]  # (a JPEG cut short: the gateway passes it, the decoder does not)
+    with ready(brain) as eye:
+        eye.send(broken)
+        eye.send(json.dumps({"command": "enroll", "name": "Nobody"}))
+        answer = eye.wait_for(lambda o: o["cortex"] == "faces" and "seen a frame" in o["text"], 30)
+        assert answer["kind"] == "error" and answer["text"].startswith("I have not seen a frame"), answer
+        assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"

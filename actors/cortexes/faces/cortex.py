@@ -273,10 +273,13 @@ class Faces(FrameCortex, type_name="faces"):
         self.last, self.last_time = frame, time.monotonic()
         self._publish_faces(frame, named)
         frame.image = None  # (enrolment needs its faces and embeddings, not 1.2 MB of pixels)
+        self.on_frame_over()  # (the enrolment that waited for this frame, before the next starts)
+        self.frame_done()
+
+    def on_frame_over(self) -> None:
         deferred, self.deferred = self.deferred, []
         for command, args in deferred:
             self.on_command(command, args)
-        self.frame_done()
 
     def _publish_faces(self, frame: _Frame, named: list) -> None:
         now = time.monotonic()
