@@ -81,9 +81,11 @@ kind = "nanodet"
 path = "models/nanodet.tflite"
 requires = ["gpu"]
 
+# (started with its eye: the tests watch its eye hear where the model is, and moves to)
 [[cortex]]
 name = "objects"
 type = "objects"
+start = "connect"
 subscribes = ["image"]
 params = { model = "objects", threshold = 0.35, infer_timeout_ms = 3000 }
 """
