@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 _buffer = bytearray(1 << 18)  # above a Unix socket's largest datagram (its send buffer, ~208 KB)
 
 #: Connections a listener (a holder's link, the gateway's routes socket) holds until taken.
-BACKLOG = 64
+#: A connect storm (fifty eyes at once: ~150 cortexes dial the holder together) overflowed
+#: 64, and the cortexes refused fell back to thespian messages, which starved their eyes.
+#: The kernel caps it at net.core.somaxconn (4096 on current Linux).
+BACKLOG = 1024
 #: After failing to take a connection (out of files), listen again this much later: the
 #: listener stays readable, so watching it meanwhile would spin.
 ACCEPT_AGAIN_S = 1.0
