@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from harness.brains import running_brain
-from harness.configs import ECHO_TICKER
+from harness.configs import ECHO_TICKER, at_connect
 from harness.waits import wait_until
 
 
@@ -21,7 +21,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, running_brain(ECHO_TICKER, Path(tmp)) as brain:
+    # Both cortexes of an eye start with it (start = "connect"; echo would wait for a text):
+    # each cycle starts and ends them, cut short or not.
+    with tempfile.TemporaryDirectory() as tmp, running_brain(at_connect(ECHO_TICKER), Path(tmp)) as brain:
         baseline = len(brain.processes())
         started = time.monotonic()
         for cycle in range(args.cycles):

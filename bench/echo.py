@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -42,6 +43,11 @@ async def _eye(url: str, seconds: float, brain: bool, latencies: list[float]) ->
     async with connect(url) as ws:
         if brain:  # wait for "The brain is ready."
             while '"ready": true' not in await ws.recv():
+                pass
+            # One untimed round trip: the eye's echo cortex starts at its first text (and says
+            # so in a status before the echo), not at connect.
+            await ws.send("ping")
+            while json.loads(await ws.recv())["kind"] != "echo":
                 pass
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:

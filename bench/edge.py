@@ -28,9 +28,11 @@ from websockets.asyncio.client import connect
 from harness import ROOT
 from harness.brains import frames_received, running_brain
 from harness.configs import default_config
+from harness.eyes import ready_models
 from harness.fake_rekognition import FakeRekognition
 from harness.pages import FLAGS
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
+from harness.waits import wait_until
 
 SECONDS = 20.0
 
@@ -136,14 +138,18 @@ params = {{ backend = "rekognition", references = {{ Eileen = "{reference}" }}, 
 """
 
 
-async def mixed_stream(url: str) -> None:
-    ws = await connect(url, max_size=None)
-    while True:
-        output = json.loads(await ws.recv())
-        if output["data"].get("state") == "ready":
-            break
+async def mixed_stream(brain) -> None:
+    # The faces model loaded (the brain's state: the eye's cortex starts at its first
+    # picture, and only then tells it of its model), then the eye's faces cortex started by a
+    # picture of nobody (no cloud call), as it was at connect.
+    assert wait_until(lambda: "faces" in ready_models(brain), 180), "the faces model did not load in 180 s"
+    ws = await connect(brain.ws_url, max_size=None)
     nobody = frame(Image.fromarray(skimage.data.coffee()))
     eileen = frame(ASTRONAUT)
+    await ws.send(nobody)  # (no output for it: nothing new to say; but the session says the cortex started)
+    while json.loads(await ws.recv())["data"].get("started") != "faces":
+        pass
+    await asyncio.sleep(0.3)
     for _ in range(10):
         for image in [eileen] * 5 + [nobody] * 5:
             await ws.send(image)
@@ -169,7 +175,7 @@ def cloud_calls(tmp: Path) -> dict[str, int]:
             (tmp / compare).mkdir()
             with running_brain(rekognition_config(fake.url, reference, compare), tmp / compare, env=env) as brain:
                 before = fake.compare_calls()
-                asyncio.run(mixed_stream(brain.ws_url))
+                asyncio.run(mixed_stream(brain))
                 time.sleep(1)
                 calls[compare] = fake.compare_calls() - before
     finally:

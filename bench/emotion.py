@@ -33,10 +33,12 @@ from actors.models.litert import LiteModel
 from bench.faces import FACES_ONLY
 from harness import ROOT
 from harness.brains import running_brain
+from harness.eyes import ready_models
 from harness.feelings import feelings, top
 from harness.labelled_faces import PHOTOS, image
 from harness.pictures import ASTRONAUT, CAMERAMAN, jpeg
 from harness.report import table
+from harness.waits import wait_until
 
 # bench.faces' faces-only brain, with the emotion model, and the gallery to score visits.
 TOPOLOGY = (
@@ -106,14 +108,15 @@ class Bare:
         return statistics.median(times[3:])
 
 
-async def ready(url: str, models: int):
-    ws = await connect(url, max_size=None)
-    seen = set()
-    while len(seen) < models:
+async def ready(brain, models: set[str]):
+    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
+    first stimulus, and only then tell it of their models)."""
+    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
+    ws = await connect(brain.ws_url, max_size=None)
+    while True:
         output = json.loads(await asyncio.wait_for(ws.recv(), 120))
-        if output["data"].get("state") == "ready":
-            seen.add(output["data"]["model"])
-    return ws
+        if output["kind"] == "status" and output["data"].get("ready"):
+            return ws
 
 
 async def faces_output(ws) -> dict:
@@ -125,9 +128,9 @@ async def faces_output(ws) -> dict:
             return output
 
 
-async def one_eye(url: str, models: int, frames: list[bytes], bare: Bare, with_emotion: bool, repeats: int):
+async def one_eye(brain, models: set[str], frames: list[bytes], bare: Bare, with_emotion: bool, repeats: int):
     """Per frame: (median bare ms, median brain ms, faces found), each bare call just before."""
-    ws = await ready(url, models)
+    ws = await ready(brain, models)
     out = []
     try:
         for data in frames:
@@ -159,7 +162,8 @@ def cost_table(tmp: Path, repeats: int) -> None:
         place = tmp / ("with" if with_emotion else "without")
         place.mkdir()
         with running_brain(config, place) as brain:
-            measured = asyncio.run(one_eye(brain.ws_url, 2 + with_emotion, frames, bare, with_emotion, repeats))
+            models = {"faces", "face-embeddings"} | ({"emotion"} if with_emotion else set())
+            measured = asyncio.run(one_eye(brain, models, frames, bare, with_emotion, repeats))
         for bare_ms, brain_ms, found in measured:
             rows.append(
                 [
@@ -176,11 +180,13 @@ def cost_table(tmp: Path, repeats: int) -> None:
     print(f"\nThe emotion model alone, bare: {per_face:.2f} ms a face (crop, grey, 64², infer, decode).")
 
 
-async def scripted_visit(url: str, look_s: float) -> dict:
+async def scripted_visit(brain, look_s: float) -> dict:
     smile, frown = jpeg(np.asarray(ASTRONAUT), quality=90), jpeg(np.asarray(CAMERAMAN), quality=90)
-    ws = await ready(url, 3)
+    ws = await ready(brain, {"faces", "face-embeddings", "emotion"})
     frames = 0
     try:
+        await ws.send(frown)  # (starts the faces cortex before the visit, as it was at connect)
+        await faces_output(ws)
         for item, picture in (("coffee", frown), ("chelsea", smile), ("rocket", frown)):
             await ws.send(json.dumps({"command": "gallery.look", "item": item}))
             until = time.perf_counter() + look_s
@@ -212,7 +218,7 @@ def visit_table(tmp: Path) -> None:
         TOPOLOGY.format(params=PARAMS.format(store=tmp / "faces", emotion="emotion")), tmp / "visit"
     ) as brain:
         for look_s in (0.6, 1.0, 1.2, 1.6, 2.0, 3.0):
-            answer = asyncio.run(scripted_visit(brain.ws_url, look_s))
+            answer = asyncio.run(scripted_visit(brain, look_s))
             items = answer["data"].get("items", {})
             scores = sorted((s["score"] for s in items.values()), reverse=True)
             rows.append(

@@ -21,7 +21,9 @@ from actors.cortexes.faces.store import FaceStore
 from actors.imaging import open_rgb
 from actors.models import faces
 from harness.brains import running_brain
+from harness.eyes import ready_models
 from harness.fake_rekognition import FakeRekognition
+from harness.waits import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,14 +89,15 @@ def bare_median(frame: bytes, store: FaceStore, repeats: int = 30) -> dict[str, 
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
 
-async def _ready(url: str, models: int):
-    ws = await connect(url, max_size=None)
-    seen = set()
-    while len(seen) < models:
+async def _ready(brain, models: set[str]):
+    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
+    first picture, and only then tell it of their models)."""
+    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
+    ws = await connect(brain.ws_url, max_size=None)
+    while True:
         message = json.loads(await ws.recv())
-        if message["data"].get("state") == "ready":
-            seen.add(message["data"]["model"])
-    return ws
+        if message["kind"] == "status" and message["data"].get("ready"):
+            return ws
 
 
 async def _faces(ws) -> dict:
@@ -104,8 +107,8 @@ async def _faces(ws) -> dict:
             return message
 
 
-async def brain_median(url: str, frame: bytes, repeats: int = 30) -> float:
-    ws = await _ready(url, 2)
+async def brain_median(brain, frame: bytes, repeats: int = 30) -> float:
+    ws = await _ready(brain, {"faces", "face-embeddings"})
     try:
         await ws.send(frame)
         await _faces(ws)
@@ -123,9 +126,15 @@ async def brain_median(url: str, frame: bytes, repeats: int = 30) -> float:
         await ws.close()
 
 
-async def gate(url: str, stream: list[bytes]) -> None:
-    ws = await _ready(url, 1)
+async def gate(brain, stream: list[bytes]) -> None:
+    ws = await _ready(brain, {"faces"})
     try:
+        # Its faces cortex started (at connect, before) by a picture of nobody: no cloud call
+        # and no output (nothing new to say), but the session says the cortex started.
+        await ws.send(jpeg(NO_FACE[0]))
+        while json.loads(await ws.recv())["data"].get("started") != "faces":
+            pass
+        await asyncio.sleep(0.4)
         for frame in stream:
             await ws.send(frame)
             await asyncio.sleep(0.4)  # one frame at a time: nothing dropped
@@ -142,7 +151,7 @@ def main() -> None:
         bare = bare_median(frame, store)
         params = f'store_dir = "{Path(tmp) / "faces"}", announce_every_s = 0.0'
         with running_brain(FACES_ONLY.format(params=params), Path(tmp)) as brain:
-            over_ws = asyncio.run(brain_median(brain.ws_url, frame))
+            over_ws = asyncio.run(brain_median(brain, frame))
 
         fake = FakeRekognition()
         ASTRONAUT.save(Path(tmp) / "eileen.jpg")
@@ -161,7 +170,7 @@ def main() -> None:
         }
         (Path(tmp) / "cloud").mkdir()
         with running_brain(FACES_ONLY.format(params=params), Path(tmp) / "cloud", env=env) as brain:
-            asyncio.run(gate(brain.ws_url, stream))
+            asyncio.run(gate(brain, stream))
         fake.close()
 
     print("\nFace comparison, one eye, 640×640 JPEG of one enrolled face (median of 30, ms):\n")

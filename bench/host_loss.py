@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 from bench.probe import Load
-from harness.brains import Member, running_brain
+from harness.brains import Member, brain_state, running_brain
 from harness.configs import GPU_TOPOLOGY
-from harness.eyes import ready_on
 from harness.waits import wait_until
 
 SETTINGS = {
@@ -33,14 +32,23 @@ SETTINGS = {
 }
 
 
+def ready_on_host(brain, model: str, host: str) -> bool:
+    return any(
+        holder["state"] == "ready" and holder["host"] == host and model in holder["models"]
+        for holder in brain_state(brain)["holders"]
+    )
+
+
 def run(settings: str, busy: int, eyes: int, seconds: float) -> tuple[int, float | None, float]:
     env = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
     with tempfile.TemporaryDirectory() as tmp, running_brain(SETTINGS[settings], Path(tmp), env=env) as leader:
         member = Member(leader, "127.0.0.2", "gpu", Path(tmp), env)
         loads = []
         try:
-            with leader.eye(max_size=None) as eye:
-                ready_on(eye, member.name)
+            # The objects holder loaded on the member (the brain's state: an eye is told of
+            # it only by its objects cortex, which starts at its first picture).
+            placed = wait_until(lambda: ready_on_host(leader, "objects", member.name), 180)
+            assert placed, brain_state(leader)["holders"]
             joined = len(leader.log_lines)
             spin = f"import time\nend = time.monotonic() + {seconds + 30}\nwhile time.monotonic() < end: pass"
             loads = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(busy)]

@@ -24,7 +24,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from actors.messages import CortexesNow, CortexSeen, CortexState, Meter, Output
-from bench.objects import OBJECTS, _ready, closed_loop, photo, round_trips
+from bench.objects import OBJECTS, _label, _ready, closed_loop, loaded, photo, round_trips
 from brain.brain_view import BrainView
 from harness.brains import running_brain
 from harness.pages import CHROMIUM, FLAGS
@@ -91,9 +91,12 @@ def view_costs() -> tuple[float, float, int]:
     return per_output_us, statistics.median(snapshots) * 1000, len(body)
 
 
-async def fifty_eyes(url: str, ws_url: str) -> tuple[float, int, int]:
+async def fifty_eyes(url: str, ws_url: str, frame: bytes) -> tuple[float, int, int]:
     sockets = [await _ready(ws_url) for _ in range(50)]
     try:
+        for ws in sockets:  # (a picture each: its cortexes start, as they did at connect)
+            await ws.send(frame)
+            await _label(ws)
         times, body = [], b""
         for _ in range(10):
             started = time.perf_counter()
@@ -120,6 +123,7 @@ def main() -> None:
         results[condition]["fps"].append(fps)
 
     with tempfile.TemporaryDirectory() as tmp, running_brain(OBJECTS, Path(tmp)) as brain:
+        loaded(brain)
 
         async def measure():
             rt = await round_trips(brain.ws_url, frame, 40)
@@ -131,7 +135,7 @@ def main() -> None:
             with Poller(brain.url):
                 add("a poller, once a second", *asyncio.run(measure()))
             add("/brain page open in Chromium", *asyncio.run(with_page(brain.url, measure)))
-        state_ms, state_bytes, sessions = asyncio.run(fifty_eyes(brain.url, brain.ws_url))
+        state_ms, state_bytes, sessions = asyncio.run(fifty_eyes(brain.url, brain.ws_url, frame))
     per_output_us, snapshot_ms, snapshot_bytes = view_costs()
 
     closed = results["page closed"]

@@ -9,6 +9,10 @@ For each crowd, on a fresh brain that is idle with its models loaded:
   p50, p95;
 - after they leave: the process count and PSS against the idle brain's.
 
+With `--big N`, the first N eyes of each crowd send the photo at 3000×2250 (≈1 MB) at the same
+rate: the answers of the others are then counted apart, to see that big frames do not starve
+them.
+
 Processes are found by the actor admin's process tree (bench/memory.py's pss_by_kind).
 """
 
@@ -32,6 +36,7 @@ from harness.report import table
 from harness.waits import wait_until
 
 PHOTO = frame(ASTRONAUT.resize((640, 480)))  # a person, a face and things: every cortex works
+BIG = frame(ASTRONAUT.resize((3000, 2250)))  # a phone camera's full frame, under max_message_bytes
 
 
 def total(kinds: dict[str, list[float]]) -> tuple[int, float]:
@@ -53,8 +58,8 @@ async def warm_up(url: str) -> None:
 
 
 class Crowd:
-    def __init__(self, url: str, eyes: int, every_s: float):
-        self.url, self.eyes, self.every_s = url, eyes, every_s
+    def __init__(self, url: str, eyes: int, every_s: float, big: int = 0):
+        self.url, self.eyes, self.every_s, self.big = url, eyes, every_s, big
         self.ready_at: list[float] = []
         self.answers = [0] * eyes
         self.latencies: list[float] = []
@@ -79,8 +84,9 @@ class Crowd:
 
             reader = asyncio.create_task(read())
             await asyncio.sleep(index * self.every_s / self.eyes)  # (spread, as pages opened apart would be)
+            picture = BIG if index < self.big else PHOTO
             while not self.stop.is_set():
-                await ws.send(PHOTO)
+                await ws.send(picture)
                 try:
                     await asyncio.wait_for(self.stop.wait(), self.every_s)
                 except TimeoutError:
@@ -103,20 +109,20 @@ class Crowd:
         return {"to_ready": to_ready, "memory": memory}
 
 
-def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, window_s: float) -> dict:
+def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, window_s: float, big: int) -> dict:
     with running_brain(config, tmp) as brain:
         wait_until(lambda: models_ready(brain), 300)
         asyncio.run(warm_up(brain.ws_url))
         time.sleep(2)  # (the idle brain: its one eye has left)
         idle = pss_by_kind(brain)
-        people = Crowd(brain.ws_url, eyes, every_s)
+        people = Crowd(brain.ws_url, eyes, every_s, big)
         result = asyncio.run(people.run(brain, warm_s, window_s))
         idle_count = total(idle)[0]
         # Leave no trace: back to the idle process count (a Session ends its cortexes).
         wait_until(lambda: total(pss_by_kind(brain))[0] <= idle_count, 60)
         time.sleep(3)
         after = pss_by_kind(brain)
-    answers = sorted(people.answers)
+    answers = sorted(people.answers[big:])  # (the eyes sending the usual photo)
     latencies = sorted(people.latencies) or [float("nan")]
     return {
         "eyes": eyes,
@@ -126,6 +132,7 @@ def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, wind
         "after": after,
         "answers": answers,
         "answers_by_eye": people.answers,
+        "big_answers": people.answers[:big],
         "p50": latencies[len(latencies) // 2],
         "p95": latencies[int(len(latencies) * 0.95)],
     }
@@ -138,6 +145,7 @@ def main() -> None:
     parser.add_argument("--warm", type=float, default=10.0, help="seconds of load before counting")
     parser.add_argument("--window", type=float, default=40.0, help="seconds answers are counted")
     parser.add_argument("--eager", action="store_true", help='every stanza start = "connect" (the old default)')
+    parser.add_argument("--big", type=int, default=0, help="eyes of each crowd sending a 3000×2250 photo")
     args = parser.parse_args()
     results = []
     for eyes in (int(n) for n in args.eyes.split(",")):
@@ -147,7 +155,7 @@ def main() -> None:
             )
             if args.eager:
                 config = config.replace("[[cortex]]\n", '[[cortex]]\nstart = "connect"\n')
-            results.append(crowd(config, Path(tmp), eyes, args.every, args.warm, args.window))
+            results.append(crowd(config, Path(tmp), eyes, args.every, args.warm, args.window, args.big))
             print(f"({eyes} eyes measured; answers by eye: {results[-1]['answers_by_eye']})", flush=True)
 
     when = 'every cortex started with its eye (start = "connect")' if args.eager else "cortexes started at need"
@@ -176,17 +184,19 @@ def main() -> None:
          "min ÷ max", "latency p50 / p95 ms", "processes idle → after", "PSS idle → after MiB"),
         rows,
     )  # fmt: skip
-    last = results[-1]
-    print(f"By process kind with {last['eyes']} eyes (PSS MiB):\n")
-    kinds = sorted(last["memory"], key=lambda k: -sum(last["memory"][k]))
-    table(
-        ("kind", "processes", "total", "mean each", "idle processes"),
-        [
-            (k, len(last["memory"][k]), f"{sum(last['memory'][k]):.0f}",
-             f"{sum(last['memory'][k]) / len(last['memory'][k]):.1f}", len(last["idle"].get(k, [])))
-            for k in kinds
-        ],
-    )  # fmt: skip
+    if args.big:
+        print(f"Answers (min / median / max) above count the eyes sending the usual photo; the {args.big} eyes")
+        print("sending the 3000×2250 photo got, by crowd:", {r["eyes"]: r["big_answers"] for r in results}, "\n")
+    print("PSS by process kind while the eyes send (MiB, mean a process; processes in brackets):\n")
+    kinds = sorted({k for r in results for k in r["memory"]}, key=lambda k: -sum(results[-1]["memory"].get(k, [0])))
+    rows = []
+    for k in kinds:
+        cells = []
+        for r in results:
+            each = r["memory"].get(k, [])
+            cells.append(f"{sum(each) / len(each):.1f} ({len(each)})" if each else "–")
+        rows.append((k, *cells, len(results[-1]["idle"].get(k, []))))
+    table(("kind", *(f"{r['eyes']} eyes" for r in results), "idle processes"), rows)
 
 
 if __name__ == "__main__":

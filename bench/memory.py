@@ -20,10 +20,12 @@ from pathlib import Path
 
 import psutil
 
-from harness.brains import running_brain
-from harness.configs import default_config
+from harness.brains import brain_state, running_brain
+from harness.configs import at_connect, default_config
+from harness.eyes import ready_models
 from harness.pictures import ASTRONAUT, frame
 from harness.processes import process_title
+from harness.waits import wait_until
 
 PHOTO = frame(ASTRONAUT.resize((640, 640)))  # a person, a face and things: every cortex works
 
@@ -64,22 +66,30 @@ async def eye(url: str, stop: asyncio.Event, ready: asyncio.Event, answers: list
         reader.cancel()
 
 
-async def idle(brain, models: set[str]) -> dict[str, list[float]]:
-    """The brain with one eye connected and every model loaded, before any frame."""
+def cortexes_running(brain, cortexes: int) -> bool:
+    """Whether the one eye's `cortexes` cortexes all run (the brain's state)."""
+    sessions = brain_state(brain)["sessions"]
+    states = [c["state"] for session in sessions for c in session["cortexes"]]
+    return len(sessions) == 1 and len(states) == cortexes and all(state == "running" for state in states)
+
+
+async def idle(brain, models: set[str], cortexes: int) -> dict[str, list[float]]:
+    """The brain with one eye connected, its cortexes running and every model loaded, before
+    any frame."""
     from websockets.asyncio.client import connect
 
+    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not all loaded in 180 s"
     async with connect(brain.ws_url, max_size=None) as ws:
-        waiting = set(models)
-        while waiting:
-            data = json.loads(await ws.recv())["data"]
-            if data.get("state") == "ready":
-                waiting.discard(data.get("model"))
+        while '"ready": true' not in await ws.recv():
+            pass
+        running = await asyncio.to_thread(wait_until, lambda: cortexes_running(brain, cortexes), 60)
+        assert running, brain_state(brain)["sessions"]
         await asyncio.sleep(2)
         return pss_by_kind(brain)
 
 
-async def measure(brain, steps: tuple[int, ...], settle_s: float, models: set[str]) -> dict:
-    results = {0: await idle(brain, models)}
+async def measure(brain, steps: tuple[int, ...], settle_s: float, models: set[str], cortexes: int) -> dict:
+    results = {0: await idle(brain, models, cortexes)}
     stop, tasks, answers = asyncio.Event(), [], []
     try:
         for count in steps:
@@ -104,18 +114,24 @@ def main() -> None:
     args = parser.parse_args()
     steps = tuple(int(n) for n in args.eyes.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        config = default_config(Path(tmp) / "faces").replace(
+        # Every cortex of an eye started with it (start = "connect"; by default each starts at
+        # its first stimulus): what an eye costs with all its cortexes, as measured before.
+        config = at_connect(default_config(Path(tmp) / "faces")).replace(
             "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_frames_per_s = 100.0"
         )
         started = time.perf_counter()
         with running_brain(config, Path(tmp)) as brain:
-            models = {m["name"] for m in tomllib.loads(config)["model"]}
-            results = asyncio.run(measure(brain, steps, args.settle, models))
+            parsed = tomllib.loads(config)
+            models = {m["name"] for m in parsed["model"]}
+            results = asyncio.run(measure(brain, steps, args.settle, models, len(parsed["cortex"])))
         took = time.perf_counter() - started
 
     total = {n: sum(sum(v) for k, v in r.items() if k != "answers/s") for n, r in results.items()}
     holder = {n: sum(r.get("ModelHolder", [0])) for n, r in results.items()}
-    print(f"\nTotal PSS of the default brain, every process (eyes at 5 snapshots/s; {took:.0f} s).")
+    print(
+        f"\nTotal PSS of the default brain, every process (eyes at 5 snapshots/s; {took:.0f} s); every cortex "
+        'started with its eye (start = "connect").'
+    )
     print("Row 0: one eye connected, every model loaded, no frame sent yet (the holder's idle size).\n")
     print("| eyes sending | processes | PSS MB | per added eye MB (from 1) | holder MB | answers/s |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench.objects import photo
-from harness.brains import running_brain
+from harness.brains import brain_state, running_brain
 from harness.eyes import handshake_status
 from harness.processes import process_title
 from harness.waits import wait_until
@@ -44,6 +44,11 @@ RESTARTED = ("Objects", "Faces", "Echo", "Session", "ModelHolder", "logger", "Re
 
 def default_config(tmp: Path) -> str:
     return (ROOT / "config" / "default.toml").read_text().replace('"data/faces"', f'"{tmp / "faces"}"')
+
+
+def models_loaded(brain) -> bool:
+    holders = brain_state(brain)["holders"]
+    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
 
 
 def answers(brain, timeout: float = 60) -> bool:
@@ -146,8 +151,8 @@ def corpus_part(brain) -> tuple[int, int]:
 class Load:
     """Eyes sending snapshots and noting when labels come."""
 
-    def __init__(self, brain, eyes: int, fps: float):
-        self.frame = photo(640, 427)
+    def __init__(self, brain, eyes: int, fps: float, hello: bool = False):
+        self.frame, self.hello = photo(640, 427), hello
         self.labels: list[float] = []
         self.closed: list[tuple[int, str]] = []
         self.stop = threading.Event()
@@ -168,6 +173,8 @@ class Load:
                         self.closed.append((closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (0, ""))
 
                 threading.Thread(target=read, daemon=True).start()
+                if self.hello:  # (a text starts its echo, as its snapshots start the frame cortexes)
+                    ws.send("hello")
                 while not self.stop.wait(1 / fps):
                     ws.send(self.frame)
         except (OSError, ConnectionClosed):
@@ -182,8 +189,9 @@ class Load:
 def kill_part(args, tmp: Path) -> list[tuple]:
     rows = []
     with running_brain(default_config(tmp), tmp) as brain:
-        load = Load(brain, args.eyes, args.fps)
+        load = Load(brain, args.eyes, args.fps, hello=True)  # (every kind of RESTARTED runs)
         load.label_after(time.monotonic(), 120)
+        wait_until(lambda: brain.named("Echo"), 30)
         for kind in RESTARTED:
             victims = brain.named(kind)
             if not victims:
@@ -238,8 +246,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with running_brain(default_config(tmp), tmp) as brain:
-            with brain.eye(max_size=None) as eye:  # (the models load)
-                eye.wait_for(lambda o: o["data"].get("state") == "ready", 120)
+            # The models loaded (the brain's state: an eye is told of them only by its cortexes,
+            # which start at its first picture).
+            assert wait_until(lambda: models_loaded(brain), 180), "the models did not load in 180 s"
             network = network_part(brain)
             corpus = corpus_part(brain)
             alive = brain.proc.poll() is None

@@ -36,6 +36,7 @@ from actors.cortexes.learned.store import TeachStore
 from harness import ROOT
 from harness.brains import running_brain
 from harness.configs import STORES_NEEDS, stores_topology
+from harness.eyes import ready_models
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame, variant
 from harness.report import table
 from harness.waits import wait_until
@@ -184,11 +185,9 @@ def brain_part(tmp: Path) -> tuple[list[tuple], list[tuple]]:
     rng = np.random.default_rng(5)
     config = stores_topology(tmp, max_epochs=40)
     with running_brain(config, tmp) as brain, brain.eye(max_size=None) as eye:
-        ready, deadline = set(), time.monotonic() + 180
-        while not STORES_NEEDS <= ready and time.monotonic() < deadline:
-            status = wait(eye, lambda o: o["data"].get("state") == "ready" and "model" in o["data"], 5)
-            if status:
-                ready.add((status["cortex"], status["data"]["model"]))
+        # The models loaded (the brain's state: an eye is told of them only by its cortexes).
+        wait_until(lambda: {model for _, model in STORES_NEEDS} <= ready_models(brain), 180)
+        eye.wait_ready(60)
         eye.send(frame(ASTRONAUT))
         eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
         enrolled = wait(eye, lambda o: o["cortex"] == "faces" and o["kind"] in ("enrolled", "error"), 60)

@@ -27,7 +27,8 @@ from bench.objects import Bare, photo
 from brain.actor_network import SignedPickle
 from harness.brains import Member, running_brain
 from harness.eyes import label_of as label
-from harness.eyes import ready_on
+from harness.eyes import ready_models, ready_on
+from harness.waits import wait_until
 
 SECRET = {"CORTICAL_ACTOR_SECRET": secrets.token_hex(32)}
 TOPOLOGY = """
@@ -102,7 +103,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         with running_brain(TOPOLOGY, Path(tmp), env=SECRET) as brain, brain.eye(max_size=None) as eye:
-            ready_on(eye, "")
+            # The holder loaded here (the brain's state: the eye's objects cortex starts at its
+            # first picture, round_trip_ms's warm-up, and only then tells it of its model).
+            assert wait_until(lambda: "objects" in ready_models(brain), 180), "objects did not load in 180 s"
+            eye.wait_ready(60)
             local = round_trip_ms(eye, frame, args.round_trips)
             member = Member(brain, "127.0.0.2", "gpu", Path(tmp), SECRET)
             ready_on(eye, member.name)

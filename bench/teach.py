@@ -22,8 +22,10 @@ from websockets.asyncio.client import connect
 
 from harness.brains import running_brain
 from harness.configs import default_config, models
+from harness.eyes import ready_models
 from harness.pictures import ASTRONAUT, CAMERAMAN
 from harness.pictures import variant as another_take
+from harness.waits import wait_until
 
 TEACH = """
 [server]
@@ -43,6 +45,7 @@ IMAGES = {
     "cat": Image.fromarray(skimage.data.chelsea()),
     "rocket": Image.fromarray(skimage.data.rocket()),
 }
+LEARNED_MODELS = {"pose", "image-features"}  # (what the learned cortex runs)
 # Three poses: a portrait, a man bent over his camera, and the same man facing the other way.
 POSES = {"portrait": ASTRONAUT, "camera right": CAMERAMAN, "camera left": ImageOps.mirror(CAMERAMAN)}
 
@@ -53,14 +56,15 @@ def variant(image: Image.Image, rng) -> bytes:
     return buffer.getvalue()
 
 
-async def ready(url: str, models: int):
-    ws = await connect(url, max_size=None)
-    seen = set()
-    while len(seen) < models:
+async def ready(brain, models: set[str]):
+    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
+    first stimulus, and only then tell it of their models)."""
+    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
+    ws = await connect(brain.ws_url, max_size=None)
+    while True:
         output = json.loads(await ws.recv())
-        if output["data"].get("state") == "ready":
-            seen.add(output["data"]["model"])
-    return ws
+        if output["kind"] == "status" and output["data"].get("ready"):
+            return ws
 
 
 async def until(ws, kinds: tuple[str, ...], timeout: float = 600) -> dict:
@@ -70,8 +74,8 @@ async def until(ws, kinds: tuple[str, ...], timeout: float = 600) -> dict:
             return output
 
 
-async def teach(url: str, project: str, classes: dict, features: str, rng) -> tuple[float, float, dict]:
-    ws = await ready(url, 2)
+async def teach(brain, project: str, classes: dict, features: str, rng) -> tuple[float, float, dict]:
+    ws = await ready(brain, LEARNED_MODELS)
     for label, image in classes.items():
         for _ in range(50):
             await ws.send(variant(image, rng))
@@ -96,8 +100,10 @@ async def teach(url: str, project: str, classes: dict, features: str, rng) -> tu
     return seconds, right / total, trained["data"]
 
 
-async def objects_latency(url: str, seconds: float, frame: bytes) -> list[float]:
-    ws = await ready(url, 1)
+async def objects_latency(brain, seconds: float, frame: bytes) -> list[float]:
+    ws = await ready(brain, {"objects"})
+    await ws.send(frame)  # (untimed: it starts the eye's cortexes)
+    await until(ws, ("label",))
     times = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -112,8 +118,8 @@ async def objects_latency(url: str, seconds: float, frame: bytes) -> list[float]
 
 async def latency_during_training(brain, rng) -> tuple[list[float], list[float], float]:
     frame = variant(IMAGES["cup"], rng)
-    alone = await objects_latency(brain.ws_url, 15, frame)
-    trainer = await ready(brain.ws_url, 5)
+    alone = await objects_latency(brain, 15, frame)
+    trainer = await ready(brain, LEARNED_MODELS)
     for label, image in IMAGES.items():
         for _ in range(50):
             await trainer.send(variant(image, rng))
@@ -121,7 +127,7 @@ async def latency_during_training(brain, rng) -> tuple[list[float], list[float],
             await until(trainer, ("teach", "error"))
     await trainer.send(json.dumps({"command": "teach.train", "project": "busy", "features": "image"}))
     started = time.perf_counter()
-    measuring = asyncio.create_task(objects_latency(brain.ws_url, 15, frame))
+    measuring = asyncio.create_task(objects_latency(brain, 15, frame))
     await until(trainer, ("trained", "error"))
     training_s = time.perf_counter() - started
     during = await measuring
@@ -141,7 +147,7 @@ def main() -> None:
         tmp = Path(tmp)
         with running_brain(TEACH.format(store=tmp / "store", models=models("pose", "image-features")), tmp) as brain:
             for features, classes in (("image", IMAGES), ("pose", POSES)):
-                seconds, accuracy, data = asyncio.run(teach(brain.ws_url, features, classes, features, rng))
+                seconds, accuracy, data = asyncio.run(teach(brain, features, classes, features, rng))
                 print(f"| {features} | {seconds:.1f} s | {accuracy:.0%} (30 variants) | {data['val_accuracy']:.0%} |")
         (tmp / "default").mkdir()
         # Its trainer records as fast as answers come, now over the default snapshot and
