@@ -35,6 +35,7 @@ class ModelSpec:
     path: str
     format: str  # "tfjs", "savedmodel", "keras" or "tflite"
     requires: tuple[str, ...] = ()  # what its host must offer (`brain join --capabilities`)
+    load: str = "start"  # "start": with its holder; "first_use": at the first request for it
 
 
 @dataclass(frozen=True)

@@ -294,6 +294,9 @@ class _ModelStanza:
     path: str = ""
     format: str = bounded("", choices=("", *FORMATS))  # "": from the path's name
     requires: list[str] = bounded([])  # what its holder's host must offer (`brain join --capabilities`)
+    #: "start": loaded with its holder; "first_use": at the first request for it (a model few
+    #: eyes use, such as teach projects' image features, costs no memory until then).
+    load: str = bounded("start", choices=("start", "first_use"))
 
 
 _SECTIONS = {
@@ -492,7 +495,8 @@ def _parse_models(stanzas: Any, path: str) -> tuple[ModelSpec, ...]:
                     f"{label}.requires[{index}]",
                     f"{capability!r} is not a capability name (letters, digits, - and _)",
                 )
-        specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt, tuple(sorted(set(parsed.requires)))))
+        requires = tuple(sorted(set(parsed.requires)))
+        specs.append(ModelSpec(parsed.name, parsed.kind, parsed.path, fmt, requires, parsed.load))
     return tuple(specs)
 
 

@@ -101,6 +101,11 @@ def test_defaults_fill_missing_sections(tmp_path):
             "model[0] (m).requires[0]",
             "'g p u' is not a capability name",
         ),
+        (
+            '[[model]]\nname = "m"\npath = "pyproject.toml"\nformat = "tflite"\nload = "lazily"',
+            "model[0] (m).load",
+            "first_use",
+        ),
     ],
 )
 def test_faults_name_file_key_and_problem(tmp_path, text, key, problem):
@@ -111,6 +116,12 @@ def test_faults_name_file_key_and_problem(tmp_path, text, key, problem):
     assert (error.path, error.key) == (str(path), key)
     assert problem in error.problem
     assert str(error).startswith(f"{path}: {key}: ")
+
+
+def test_models_load_with_their_holder_unless_they_say_first_use():
+    models = {m.name: m.load for m in load_config(ROOT / "config" / "default.toml").models}
+    assert models.pop("image-features") == "first_use"  # (only teach projects use it)
+    assert set(models.values()) == {"start"}
 
 
 def test_missing_file(tmp_path):

@@ -107,3 +107,37 @@ def test_what_wakes_a_waiting_cortex():
     assert wakes(learned, sample)
     assert not wakes(learned, Stimulus("command", "gallery.look"))  # (another cortex's command)
     assert wakes(gallery, Stimulus("command", "gallery.look")) and not wakes(gallery, sample)
+
+
+BROKEN_AT_FIRST_USE = """
+[[model]]
+name = "objects"
+kind = "nanodet"
+path = "{path}"
+format = "tflite"
+load = "first_use"
+
+[[cortex]]
+name = "echo"
+type = "echo"
+subscribes = ["text"]
+
+[[cortex]]
+name = "objects"
+type = "objects"
+subscribes = ["image"]
+"""
+
+
+def test_a_model_that_cannot_load_at_its_first_use_is_a_sentence_and_the_brain_goes_on(tmp_path):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a model" * 100)  # (the config checks that it exists, not what it holds)
+    with running_brain(BROKEN_AT_FIRST_USE.format(path=broken), tmp_path) as brain, brain.eye("lazy") as eye:
+        eye.wait_ready(30)
+        for _ in range(2):  # (the second is refused at once: the holder does not try again)
+            eye.send(jpeg(skimage.data.coffee()))
+            error = eye.wait_for(lambda o: o["kind"] == "error" and o["cortex"] == "objects", 60)
+            assert "could not load" in error["text"] and "restart the brain" in error["text"], error
+        assert eye.ask("still here")["text"] == "still here"
+        with brain.eye("another") as another:
+            assert another.ask("and another")["text"] == "and another"

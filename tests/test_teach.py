@@ -38,6 +38,11 @@ subscribes = ["image", "command"]
 params = {{ store_dir = "{store}", infer_timeout_ms = 60000, min_samples_per_class = 4, max_epochs = 60, min_p = 0.6 }}
 """)
 
+# The default topology's choice: the image features load at their first use.
+FIRST_USE = models("pose", "image-features").replace(
+    'path = "models/centernet-embedding.tflite"', 'path = "models/centernet-embedding.tflite"\nload = "first_use"'
+)
+
 PHOTOS = {
     "cup": Image.fromarray(skimage.data.coffee()),
     "cat": Image.fromarray(skimage.data.chelsea()),
@@ -78,10 +83,12 @@ def store(tmp_path_factory):
 def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tmp_path):
     rng = np.random.default_rng(7)
     with (
-        running_brain(TEACH.format(store=store, models=models("pose", "image-features")), tmp_path) as brain,
+        running_brain(TEACH.format(store=store, models=FIRST_USE), tmp_path) as brain,
         ready(brain) as eye,
         ready(brain) as other,
     ):
+        # (image-features loads at its first use: when the project below is used)
+        assert any("image-features on CPU (at its first use)" in line for line in brain.log_lines)
         # Refusals first: each is a sentence, and the session goes on.
         assert "have not seen a frame" in command(eye, command="teach.sample", project="things", label="cup")["text"]
         assert "name is 1 to 40" in sample(eye, "../up", "cup", PHOTOS["cup"])["text"]
@@ -111,12 +118,14 @@ def test_teach_train_and_use_image_classes_while_another_eye_is_served(store, tm
 
         using = command(eye, command="teach.use", project="things")
         assert using["text"].startswith("Using things (version 1): cat, cup, rocket")
+        assert not any("loaded image-features at its first use" in line for line in brain.log_lines)
         for label, photo in PHOTOS.items():  # held-out variants, never seen in training
             eye.send(frame(variant(photo, rng)))
             output = eye.wait_for(lambda o: o["kind"] == "class", 60)
             assert output["data"]["label"] == label, output
             assert output["text"].startswith(f"{label} (") and output["data"]["project"] == "things"
         assert other.ask("and now")["text"] == "and now"
+        assert any("loaded image-features at its first use" in line for line in brain.log_lines)
 
     # A restart keeps the project and its trained version.
     (tmp_path / "again").mkdir()

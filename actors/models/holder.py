@@ -70,6 +70,8 @@ class ModelHolder(Watching):
         self.models: dict = {}
         self.recipes: dict = {}
         self.devices: dict[str, str] = {}
+        self.unloaded: dict = {}  # name → the spec of a model loaded at its first use
+        self.unusable: dict[str, str] = {}  # name → why it could not load at its first use
         self.batcher: Batcher | None = None
         self.listener: socket.socket | None = None  # the link cortexes on this machine connect to
         self.connections: dict[int, socket.socket] = {}  # fd → a cortex's connection
@@ -87,13 +89,12 @@ class ModelHolder(Watching):
             from actors.models import runtime  # TensorFlow is imported here, in this process only
 
             for spec in message.models:
-                recipe = RECIPES[spec.kind]
-                self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable, recipe.tap)
-                self.recipes[spec.name] = recipe
+                self.recipes[spec.name] = RECIPES[spec.kind]
                 self.devices[spec.name] = runtime.device_of(spec.format)
-                # The first call builds kernels; do it now rather than on an eye's first frame.
-                height, width = recipe.input_size
-                self.models[spec.name](recipe.preprocess(np.zeros((1, height, width, 3), np.uint8)))
+                if spec.load == "first_use":
+                    self.unloaded[spec.name] = spec
+                else:
+                    self._load(spec)
         except Exception as exc:
             log.exception("model holder could not load its models")
             self.send(sender, ModelsFailed(f"{type(exc).__name__}: {exc}"))
@@ -110,12 +111,43 @@ class ModelHolder(Watching):
         log.info(
             "model holder pid %d loaded %s in %.1f s, peak RSS %.0f MB",
             os.getpid(),
-            ", ".join(f"{name} on {self.devices[name]}" for name in self.models),
+            ", ".join(
+                f"{name} on {device}" + (" (at its first use)" if name in self.unloaded else "")
+                for name, device in self.devices.items()
+            ),
             seconds,
             peak_mb,
         )
         inputs = {name: recipe.input_size for name, recipe in self.recipes.items()}
         self.send(sender, ModelsLoaded(os.getpid(), seconds, peak_mb, inputs, dict(self.devices), link))
+
+    def _load(self, spec) -> None:
+        from actors.models import runtime
+
+        recipe = self.recipes[spec.name]
+        self.models[spec.name] = runtime.load(spec.path, spec.format, recipe.batchable, recipe.tap)
+        # The first call builds kernels; do it now rather than on an eye's first frame.
+        height, width = recipe.input_size
+        self.models[spec.name](recipe.preprocess(np.zeros((1, height, width, 3), np.uint8)))
+
+    def _load_at_first_use(self, name: str) -> None:
+        """Load a `load = "first_use"` model for the request that wants it (centernet-embedding:
+        0.1 s, measured); the other models wait that long once."""
+        spec = self.unloaded.pop(name)
+        started = time.perf_counter()
+        try:
+            self._load(spec)
+        except Exception as exc:
+            log.exception("model holder could not load %s at its first use", name)
+            self.models.pop(name, None)
+            self.unusable[name] = (
+                f"the model {name!r} could not load ({type(exc).__name__}: {exc}); "
+                "check its [[model]] path and format, then restart the brain"
+            )
+            return
+        log.info(
+            "model holder pid %d loaded %s at its first use in %.2f s", os.getpid(), name, time.perf_counter() - started
+        )
 
     def _accept(self) -> None:
         """Cortexes connecting to the link."""
@@ -187,6 +219,11 @@ class ModelHolder(Watching):
 
     def _infer(self, message: Infer, asker, read_all_first: bool = False) -> None:
         """A request, from a cortex's address (by message) or its connection (the link)."""
+        if message.model in self.unloaded:
+            self._load_at_first_use(message.model)
+        if message.model in self.unusable:
+            self._reply(asker, message, InferFailed(message.request_id, self.unusable[message.model]))
+            return
         if message.model not in self.models:
             self._reply(asker, message, InferFailed(message.request_id, f"no model named {message.model!r} is loaded"))
             return
