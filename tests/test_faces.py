@@ -1,15 +1,17 @@
 """Knowing faces with the local backend: real models, real photos, enrolment from the eye."""
 
 import json
+import threading
 
 import pytest
 import skimage.data
 from PIL import Image, ImageEnhance
 
-from harness.brains import running_brain
+from harness.brains import brain_state, running_brain
 from harness.configs import default_config
 from harness.eyes import ready_eye
 from harness.pictures import ASTRONAUT, CAMERAMAN, frame
+from harness.waits import wait_until
 
 # Changed versions of the one public-domain photo of her that a registry ships.
 SAME_PERSON = {
@@ -198,4 +200,40 @@ def test_an_enrolment_waiting_for_a_frame_that_fails_is_still_answered(brain):
         eye.send(json.dumps({"command": "enroll", "name": "Nobody"}))
         answer = eye.wait_for(lambda o: o["cortex"] == "faces" and "seen a frame" in o["text"], 30)
         assert answer["kind"] == "error" and answer["text"].startswith("I have not seen a frame"), answer
+        assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"
+
+
+def dropped(brain) -> int:
+    faces = [c for s in brain_state(brain)["sessions"] for c in s["cortexes"] if c["name"] == "faces"]
+    return sum(c.get("frames_dropped") or 0 for c in faces)
+
+
+def test_an_enrolment_under_a_steady_stream_of_frames_is_answered(tmp_path, store):
+    """Frames come faster than the faces cortex takes them, so a newer frame always waits
+    when one is over: the enrolment is carried out with the frame in work when it came (it
+    was once deferred to the next frame, again and again, and never answered)."""
+    fast = config(store).replace(
+        "max_message_bytes = 2_000_000", "max_message_bytes = 2_000_000\nmax_frames_per_s = 200.0"
+    )
+    big = ASTRONAUT.resize((1536, 1536))  # (each frame takes the faces cortex longer)
+    picture = frame(big)
+    with running_brain(fast, tmp_path) as brain, ready(brain) as eye:
+        faces_of(eye, big)
+        stop = threading.Event()
+
+        def stream() -> None:
+            while not stop.wait(1 / 100):
+                eye.send(picture)
+
+        sender = threading.Thread(target=stream, daemon=True)
+        sender.start()
+        try:
+            # (frames are coming faster than taken: newer ones replace the one waiting)
+            assert wait_until(lambda: dropped(brain) > 0, 20), brain_state(brain)["sessions"]
+            eye.send(json.dumps({"command": "enroll", "name": "Eileen"}))
+            answer = eye.wait_for(lambda o: o["cortex"] == "faces" and o["kind"] in ("enrolled", "error"), 20)
+        finally:
+            stop.set()
+            sender.join(5)
+        assert answer["kind"] == "enrolled", answer
         assert faces_of(eye, ASTRONAUT)["text"] == "Hello, Eileen"

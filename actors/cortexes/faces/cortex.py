@@ -132,6 +132,9 @@ class Faces(FrameCortex, type_name="faces"):
             # The person pressed the button while a frame was on its way: use that frame.
             self.deferred.append((command, args))
             return
+        self._command(command, args)
+
+    def _command(self, command: str, args: dict) -> None:
         try:
             if command == "faces":
                 known = ", ".join(self.store.names) or "nobody yet"
@@ -277,9 +280,15 @@ class Faces(FrameCortex, type_name="faces"):
         self.frame_done()
 
     def on_frame_over(self) -> None:
+        # Carried out now, with the frame just over, not deferred again to a newer frame that
+        # waits: under steady load one always does, and the enrolment would never be answered.
         deferred, self.deferred = self.deferred, []
         for command, args in deferred:
-            self.on_command(command, args)
+            self._command(command, args)
+
+    def receiveMsg_ModelUnavailable(self, message, sender) -> None:
+        super().receiveMsg_ModelUnavailable(message, sender)
+        self.on_frame_over()  # (the frame it waited for will not start: answer with what there is)
 
     def _publish_faces(self, frame: _Frame, named: list) -> None:
         now = time.monotonic()
