@@ -25,7 +25,7 @@ import psutil
 from harness import ROOT
 from harness.configs import write_config
 from harness.eyes import Eye
-from harness.processes import actor_session, admin_session, process_title, processes_in_session
+from harness.processes import actor_session, admin_session, leader_started, process_title, processes_in_session
 from harness.waits import wait_until
 
 #: Set by `make test-fast`, which runs the pure tests alone (pytest -m "not real").
@@ -152,6 +152,7 @@ class Brain(_BrainProcess):
                     raise
         self.port = int(re.search(r"eye page on https?://[^ ]*:(\d+)/", self.log).group(1))
         self.session_id = actor_session(self.admin_port)
+        self.session_started = leader_started(self.session_id)
         if not self.session_id:
             self.stop()
             raise RuntimeError("brain started, but its actor system was not found:\n" + self.log)
@@ -170,7 +171,7 @@ class Brain(_BrainProcess):
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def processes(self) -> list[psutil.Process]:
-        return processes_in_session(self.session_id)
+        return processes_in_session(self.session_id, self.session_started)
 
     def thespian_log(self, tail: int = 6000) -> str:
         """The end of what thespian itself logged (its warnings: failed or retried sends)."""
@@ -197,7 +198,7 @@ class Member(_BrainProcess):
         admin_port: int | None = None,
     ):
         self.host = host
-        self.sessions: set[int] = set()  # of every actor system it has run (see processes())
+        self.sessions: dict[int, float] = {}  # of every actor system it has run → its leader's start
         self.admin_port = admin_port or free_port()
         self.name = f"{host}:{self.admin_port}"
         env = {**os.environ, "THESPLOG_FILE": str(tmp / f"thespian-{host}.log"), "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -224,9 +225,9 @@ class Member(_BrainProcess):
         """Its actor system's processes, and any left of the ones it ran before: a member
         that joins afresh runs a new actor system (looked up each time), and one that
         outlived its system's shutdown is a leak to see, and to end."""
-        if sid := admin_session(self.admin_port):
-            self.sessions.add(sid)
-        return [proc for sid in sorted(self.sessions) for proc in processes_in_session(sid)]
+        if (sid := admin_session(self.admin_port)) and sid not in self.sessions:
+            self.sessions[sid] = leader_started(sid)
+        return [proc for sid in sorted(self.sessions) for proc in processes_in_session(sid, self.sessions[sid])]
 
     def crash(self) -> None:
         """The host dies: every process of its actor system and its `brain join` at once."""

@@ -46,9 +46,23 @@ def actor_session(admin_port: int, timeout: float = 10) -> int:
     return 0
 
 
-def processes_in_session(sid: int) -> list[psutil.Process]:
+def leader_started(sid: int) -> float:
+    """When the leader of session `sid` (the process whose pid it is) started; 0 if gone."""
+    try:
+        return psutil.Process(sid).create_time()
+    except psutil.Error:
+        return 0.0
+
+
+def processes_in_session(sid: int, started: float = 0.0) -> list[psutil.Process]:
+    """The processes of session `sid`; with `started` (leader_started once), none if that
+    number now leads a newer session. A session's number is not reused while any process of
+    it lives, but once all have ended (a brain stopped cleanly) a new actor system's admin
+    may get that pid and call setsid: its brain, another test's, is not our leftovers."""
     if not sid or sid == os.getsid(0):
         return []  # (never the test run's own: its leftovers would be the run itself)
+    if started and leader_started(sid) not in (0.0, started):
+        return []
     found = []
     for proc in psutil.process_iter(["status"]):
         try:
