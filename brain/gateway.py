@@ -125,9 +125,6 @@ class Gateway:
         self.supervisor = supervisor  # the SessionSupervisor actor
         self.bridge: Bridge | None = None
         self.eyes: dict[str, EyeConnection] = {}
-        # Eyes let in but not yet among `eyes` (still sending their token): they hold a seat,
-        # or a storm of a hundred would all pass the max_eyes check before any was counted.
-        self.arriving = 0
         self.connections_total = 0
         self.metrics = Metrics()
         self.started = time.time()
@@ -206,17 +203,16 @@ class Gateway:
 
     async def handle(self, websocket: ServerConnection) -> None:
         server = self.config.server
-        if len(self.eyes) + self.arriving >= server.max_eyes:
-            self.metrics.refused.labels("max_eyes").inc()
-            await websocket.close(1013, f"The brain already serves {server.max_eyes} eyes; try again later.")
+        if len(self.eyes) >= server.max_eyes:
+            await self._refuse_full(websocket)
             return
-        self.arriving += 1
-        try:
-            eye = await self._arrive(websocket)
-        finally:
-            self.arriving -= 1
+        eye = await self._arrive(websocket)
         if eye is not None:
             await self._serve(websocket, eye)
+
+    async def _refuse_full(self, websocket: ServerConnection) -> None:
+        self.metrics.refused.labels("max_eyes").inc()
+        await websocket.close(1013, f"The brain already serves {self.config.server.max_eyes} eyes; try again later.")
 
     async def _arrive(self, websocket: ServerConnection) -> EyeConnection | None:
         """Its token and its name; then it is among the eyes. None if it was refused."""
@@ -236,6 +232,12 @@ class Gateway:
             self.metrics.refused.labels("eye_name").inc()
             await websocket.close(1013 if named.retry else 1008, close_reason(named.reason))
             return
+        if len(self.eyes) >= server.max_eyes:
+            # Again, with no await before it joins the eyes: others came in while it sent its
+            # token (a storm of a hundred all passed the first check). A seat is not held while
+            # a token is awaited, or sockets that never send one could keep every eye out.
+            await self._refuse_full(websocket)
+            return None
         session_id = uuid.uuid4().hex[:12]
         self.connections_total += 1
         self.metrics.connections.inc()

@@ -240,8 +240,8 @@ def test_a_ping_flood_is_closed_and_the_brain_serves_on(brain):
 
 def test_a_connect_storm_is_cut_at_max_eyes_and_the_admitted_go_on(tmp_path):
     """A hundred eyes at once against max_eyes = 50: fifty are served, fifty refused with the
-    sentence, never more admitted (eyes still sending their token hold a seat), and the fifty
-    all answer afterwards."""
+    sentence, never more admitted (each is counted again as it joins, after its token), and
+    the fifty all answer afterwards."""
     import asyncio
 
     from websockets.asyncio.client import connect as connect_async
@@ -278,3 +278,16 @@ def test_a_connect_storm_is_cut_at_max_eyes_and_the_admitted_go_on(tmp_path):
         assert refused == [(1013, "The brain already serves 50 eyes; try again later.")] * 50
         with Eye(brain.ws_url + "?token=letmein") as eye:  # (the fifty have left: their seats are free)
             assert eye.ask("after the storm")["text"].endswith("after the storm")
+
+
+def test_sockets_that_never_send_a_token_keep_no_eye_out(tmp_path):
+    """Seats go to eyes that are let in, not to sockets still owing their token: two silent
+    ones against max_eyes = 2 do not refuse the eye that sends it, and are let in later."""
+    env = {"CORTICAL_EYE_TOKEN": "letmein"}
+    with running_brain(with_server(max_eyes=2), tmp_path, env=env) as brain:
+        with connect(brain.ws_url) as silent, connect(brain.ws_url):
+            with Eye(brain.ws_url + "?token=letmein") as eye:
+                assert eye.ask("let in")["text"].endswith("let in")
+            silent.send(json.dumps({"token": "letmein"}))
+            while json.loads(silent.recv(30))["data"].get("ready") is not True:
+                pass
