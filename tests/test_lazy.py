@@ -5,6 +5,7 @@ command starts only the cortex it is for, and a teach.sample still finds the pic
 before it; a ticker starts with its eye all the same."""
 
 import json
+import time
 
 import pytest
 import skimage.data
@@ -58,6 +59,25 @@ def test_an_eye_starts_only_what_it_uses_and_loses_nothing_meanwhile(brain):
         eye.send(json.dumps({"command": "gallery.look", "item": "coffee"}))
         assert wait_until(lambda: states(brain).get("gallery") == "running", 10)
     assert wait_until(lambda: len(brain.processes()) == idle, 30)  # nothing left of it
+
+
+def test_a_picture_held_too_long_for_a_waiting_cortex_is_no_sample(brain):
+    """The Session keeps an eye's latest picture for learned until a teach command starts it;
+    a picture older than learned's sample_max_age_s (3 s) by then is refused as a sample,
+    as it would be had learned run all along (the camera may be off since)."""
+    with brain.eye("stale") as eye:
+        eye.wait_ready(30)
+        eye.send(jpeg(skimage.data.astronaut()))
+        eye.wait_for(lambda o: o["kind"] == "label", 60)
+        time.sleep(3.5)  # (the time that makes it stale: nothing to wait on but the clock)
+        eye.send(json.dumps({"command": "teach.sample", "project": "stale", "label": "astronaut"}))
+        teach = eye.wait_for(lambda o: o["kind"] in ("teach", "error") and o["cortex"] == "learned", 30)
+        assert teach["kind"] == "error" and teach["text"].startswith("I have not seen a frame"), teach
+        eye.send(jpeg(skimage.data.coffee()))  # (a fresh one is, and the session goes on)
+        eye.wait_for(lambda o: o["kind"] == "label" and o["text"].startswith("cup"), 60)
+        eye.send(json.dumps({"command": "teach.sample", "project": "stale", "label": "cup"}))
+        teach = eye.wait_for(lambda o: o["kind"] in ("teach", "error") and o["cortex"] == "learned", 30)
+        assert teach["text"] == "cup: 1 sample.", teach
 
 
 LAZY = {"start": "first_stimulus"}

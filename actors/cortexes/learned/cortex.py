@@ -92,7 +92,10 @@ class Learned(FrameCortex, type_name="learned"):
             self.on_command(stimulus.text, stimulus.args)
             return
         if stimulus.kind == "image":
-            self.latest = (stimulus.image, time.monotonic())
+            # Its age counts from its arrival (the Session may have held it a long while for
+            # this cortex, started by a later teach command): a stale picture is no sample.
+            age = max(0.0, time.time() - stimulus.received)
+            self.latest = (stimulus.image, time.monotonic() - age)
             if self.using and self.head_ready:
                 super().on_stimulus(stimulus)
 
