@@ -73,3 +73,14 @@ def test_sources_take_turns_per_model():
     batcher.add("emotion", "a", now=0.0, source="a")
     batcher.add("emotion", "b", now=0.0, source="b")
     assert requests(batcher.take("emotion")) == ["a"]  # a's turn on another model does not count here
+
+
+def test_a_source_forgotten_ranks_as_new():
+    # (a cortex's connection closed, and the next one got its fd number)
+    batcher = Batcher(max_batch=1, max_wait_s=0.0)
+    batcher.answered("m", 8)
+    batcher.answered("m", 7)  # (7 served last: remembered, it would come after 8)
+    batcher.forget(7)
+    batcher.add("m", "fd 8", now=0.0, source=8)
+    batcher.add("m", "newcomer on fd 7", now=0.0, source=7)
+    assert requests(batcher.take("m")) == ["newcomer on fd 7"]

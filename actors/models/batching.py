@@ -79,5 +79,11 @@ class Batcher:
         if len(served) > MAX_SOURCES:
             served.popitem(last=False)
 
+    def forget(self, source: Hashable) -> None:
+        """`source` is gone (its cortex's connection closed): a newcomer given its number
+        (a connection's fd is reused) ranks as new, not where it had come."""
+        for served in self._served.values():
+            served.pop(source, None)
+
     def waiting(self, model: str) -> int:
         return len(self._waiting.get(model, []))

@@ -163,13 +163,16 @@ class ModelHolder(Watching):
     def _read_link(self, connection: socket.socket) -> None:
         """A cortex's requests on its connection to the link."""
         requests, ended = read_datagrams(connection)
-        if ended:  # (its cortex ended; answers to what it sent go by message, if at all)
-            self.unwatch_file(connection.fileno())
-            del self.connections[connection.fileno()]
-            connection.close()
-        for request in requests:
+        for request in requests:  # (before a close: the round robin knows it by its fd)
             if isinstance(request, Infer):
                 self._infer(request, connection, read_all_first=True)
+        if ended:  # (its cortex ended; answers to what it sent go by message, if at all)
+            fd = connection.fileno()
+            self.unwatch_file(fd)
+            del self.connections[fd]
+            if self.batcher is not None:
+                self.batcher.forget(fd)
+            connection.close()
 
     def files_read(self) -> None:
         # A full batch waits until every ready connection is read, so that the round robin
