@@ -29,8 +29,9 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from bench.memory import pss_by_kind
-from harness.brains import brain_state, running_brain
+from harness.brains import running_brain
 from harness.configs import default_config
+from harness.eyes import every_model_ready
 from harness.pictures import ASTRONAUT, frame
 from harness.report import table
 from harness.waits import wait_until
@@ -41,11 +42,6 @@ BIG = frame(ASTRONAUT.resize((3000, 2250)))  # a phone camera's full frame, unde
 
 def total(kinds: dict[str, list[float]]) -> tuple[int, float]:
     return sum(len(v) for v in kinds.values()), sum(sum(v) for v in kinds.values())
-
-
-def models_ready(brain) -> bool:
-    holders = brain_state(brain)["holders"]
-    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
 
 
 async def warm_up(url: str) -> None:
@@ -111,7 +107,7 @@ class Crowd:
 
 def crowd(config: str, tmp: Path, eyes: int, every_s: float, warm_s: float, window_s: float, big: int) -> dict:
     with running_brain(config, tmp) as brain:
-        wait_until(lambda: models_ready(brain), 300)
+        wait_until(lambda: every_model_ready(brain), 300)
         asyncio.run(warm_up(brain.ws_url))
         time.sleep(2)  # (the idle brain: its one eye has left)
         idle = pss_by_kind(brain)

@@ -29,8 +29,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from bench.objects import photo
-from harness.brains import brain_state, running_brain
-from harness.eyes import handshake_status
+from harness.brains import running_brain
+from harness.eyes import every_model_ready, handshake_status
 from harness.processes import process_title
 from harness.waits import wait_until
 
@@ -44,11 +44,6 @@ RESTARTED = ("Objects", "Faces", "Echo", "Session", "ModelHolder", "logger", "Re
 
 def default_config(tmp: Path) -> str:
     return (ROOT / "config" / "default.toml").read_text().replace('"data/faces"', f'"{tmp / "faces"}"')
-
-
-def models_loaded(brain) -> bool:
-    holders = brain_state(brain)["holders"]
-    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
 
 
 def answers(brain, timeout: float = 60) -> bool:
@@ -248,7 +243,7 @@ def main() -> None:
         with running_brain(default_config(tmp), tmp) as brain:
             # The models loaded (the brain's state: an eye is told of them only by its cortexes,
             # which start at its first picture).
-            assert wait_until(lambda: models_loaded(brain), 180), "the models did not load in 180 s"
+            assert wait_until(lambda: every_model_ready(brain), 180), "the models did not load in 180 s"
             network = network_part(brain)
             corpus = corpus_part(brain)
             alive = brain.proc.poll() is None

@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 from harness.brains import running_brain
 from harness.configs import default_config
-from harness.eyes import Eye
+from harness.eyes import Eye, every_model_ready
 from harness.pictures import ASTRONAUT, frame
 from harness.report import table
 from harness.waits import wait_until
@@ -63,13 +63,6 @@ def get(url: str) -> str:
 
 def eye(brain) -> Eye:
     return Eye(f"{brain.ws_url}?token={EYE_TOKEN}", max_size=None)
-
-
-def models_loaded(brain) -> bool:
-    """Whether every holder is ready (GET /brain/state, which wants the eye token)."""
-    with urllib.request.urlopen(f"{brain.url}/brain/state?token={EYE_TOKEN}", timeout=5) as response:
-        holders = json.load(response)["holders"]
-    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
 
 
 def answers(brain) -> bool:
@@ -182,7 +175,7 @@ def pngs_part(brain, count: int) -> tuple[list[tuple[str, str, bool]], list[tupl
     rows, figures = [], []
     for side in (6000, 4096):
         picture = png(side, side)
-        assert wait_until(lambda: models_loaded(brain), 180), "the models did not load in 180 s"
+        assert wait_until(lambda: every_model_ready(brain, EYE_TOKEN), 180), "the models did not load in 180 s"
         with eye(brain) as one:
             one.wait_ready(60)
             # A first picture starts the eye's frame cortexes (at connect, before): PSS from then.

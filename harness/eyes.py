@@ -84,11 +84,22 @@ def ready_eye(brain, models: int = 1, name: str = ""):
     return eye
 
 
+def _holders(brain, token: str = "") -> list[dict]:
+    """The holders of `brain` (GET /brain/state; `token`: the eye token, where it wants one)."""
+    query = f"?token={token}" if token else ""
+    with urllib.request.urlopen(f"{brain.url}/brain/state{query}", timeout=5) as response:
+        return json.load(response)["holders"]
+
+
 def ready_models(brain) -> set[str]:
     """The models of `brain` whose holder is ready (GET /brain/state)."""
-    with urllib.request.urlopen(brain.url + "/brain/state", timeout=5) as response:
-        holders = json.load(response)["holders"]
-    return {model for holder in holders if holder["state"] == "ready" for model in holder["models"]}
+    return {model for holder in _holders(brain) if holder["state"] == "ready" for model in holder["models"]}
+
+
+def every_model_ready(brain, token: str = "") -> bool:
+    """Whether every holder of `brain` is ready (its models loaded)."""
+    holders = _holders(brain, token)
+    return bool(holders) and all(holder["state"] == "ready" for holder in holders)
 
 
 def handshake_status(brain, host: str, path: str = "/ws") -> int:
