@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from websockets.asyncio.client import connect
 
 from actors.imaging import open_rgb
 from actors.models import emotion, faces
@@ -33,12 +32,11 @@ from actors.models.litert import LiteModel
 from bench.faces import FACES_ONLY
 from harness import ROOT
 from harness.brains import running_brain
-from harness.eyes import ready_models
+from harness.eyes import eye_when_loaded
 from harness.feelings import feelings, top
 from harness.labelled_faces import PHOTOS, image
 from harness.pictures import ASTRONAUT, CAMERAMAN, jpeg
 from harness.report import table
-from harness.waits import wait_until
 
 # bench.faces' faces-only brain, with the emotion model, and the gallery to score visits.
 TOPOLOGY = (
@@ -108,17 +106,6 @@ class Bare:
         return statistics.median(times[3:])
 
 
-async def ready(brain, models: set[str]):
-    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
-    first stimulus, and only then tell it of their models)."""
-    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
-    ws = await connect(brain.ws_url, max_size=None)
-    while True:
-        output = json.loads(await asyncio.wait_for(ws.recv(), 120))
-        if output["kind"] == "status" and output["data"].get("ready"):
-            return ws
-
-
 async def faces_output(ws) -> dict:
     while True:
         output = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -130,7 +117,7 @@ async def faces_output(ws) -> dict:
 
 async def one_eye(brain, models: set[str], frames: list[bytes], bare: Bare, with_emotion: bool, repeats: int):
     """Per frame: (median bare ms, median brain ms, faces found), each bare call just before."""
-    ws = await ready(brain, models)
+    ws = await eye_when_loaded(brain, models)
     out = []
     try:
         for data in frames:
@@ -182,7 +169,7 @@ def cost_table(tmp: Path, repeats: int) -> None:
 
 async def scripted_visit(brain, look_s: float) -> dict:
     smile, frown = jpeg(np.asarray(ASTRONAUT), quality=90), jpeg(np.asarray(CAMERAMAN), quality=90)
-    ws = await ready(brain, {"faces", "face-embeddings", "emotion"})
+    ws = await eye_when_loaded(brain, {"faces", "face-embeddings", "emotion"})
     frames = 0
     try:
         await ws.send(frown)  # (starts the faces cortex before the visit, as it was at connect)

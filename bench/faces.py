@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image
-from websockets.asyncio.client import connect
 
 from actors.cortexes.faces.store import FaceStore
 from actors.imaging import open_rgb
 from actors.models import faces
 from harness.brains import running_brain
-from harness.eyes import ready_models
+from harness.eyes import eye_when_loaded
 from harness.fake_rekognition import FakeRekognition
-from harness.waits import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,17 +87,6 @@ def bare_median(frame: bytes, store: FaceStore, repeats: int = 30) -> dict[str, 
     return {k: statistics.median(v) * 1000 for k, v in times.items()}
 
 
-async def _ready(brain, models: set[str]):
-    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
-    first picture, and only then tell it of their models)."""
-    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
-    ws = await connect(brain.ws_url, max_size=None)
-    while True:
-        message = json.loads(await ws.recv())
-        if message["kind"] == "status" and message["data"].get("ready"):
-            return ws
-
-
 async def _faces(ws) -> dict:
     while True:
         message = json.loads(await ws.recv())
@@ -108,7 +95,7 @@ async def _faces(ws) -> dict:
 
 
 async def brain_median(brain, frame: bytes, repeats: int = 30) -> float:
-    ws = await _ready(brain, {"faces", "face-embeddings"})
+    ws = await eye_when_loaded(brain, {"faces", "face-embeddings"})
     try:
         await ws.send(frame)
         await _faces(ws)
@@ -127,7 +114,7 @@ async def brain_median(brain, frame: bytes, repeats: int = 30) -> float:
 
 
 async def gate(brain, stream: list[bytes]) -> None:
-    ws = await _ready(brain, {"faces"})
+    ws = await eye_when_loaded(brain, {"faces"})
     try:
         # Its faces cortex started (at connect, before) by a picture of nobody: no cloud call
         # and no output (nothing new to say), but the session says the cortex started.

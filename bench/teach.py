@@ -18,14 +18,12 @@ from pathlib import Path
 import numpy as np
 import skimage.data
 from PIL import Image, ImageOps
-from websockets.asyncio.client import connect
 
 from harness.brains import running_brain
 from harness.configs import default_config, models
-from harness.eyes import ready_models
+from harness.eyes import eye_when_loaded
 from harness.pictures import ASTRONAUT, CAMERAMAN
 from harness.pictures import variant as another_take
-from harness.waits import wait_until
 
 TEACH = """
 [server]
@@ -56,17 +54,6 @@ def variant(image: Image.Image, rng) -> bytes:
     return buffer.getvalue()
 
 
-async def ready(brain, models: set[str]):
-    """An eye, once `models` are loaded (the brain's state: the eye's cortexes start at its
-    first stimulus, and only then tell it of their models)."""
-    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
-    ws = await connect(brain.ws_url, max_size=None)
-    while True:
-        output = json.loads(await ws.recv())
-        if output["kind"] == "status" and output["data"].get("ready"):
-            return ws
-
-
 async def until(ws, kinds: tuple[str, ...], timeout: float = 600) -> dict:
     while True:
         output = json.loads(await asyncio.wait_for(ws.recv(), timeout))
@@ -75,7 +62,7 @@ async def until(ws, kinds: tuple[str, ...], timeout: float = 600) -> dict:
 
 
 async def teach(brain, project: str, classes: dict, features: str, rng) -> tuple[float, float, dict]:
-    ws = await ready(brain, LEARNED_MODELS)
+    ws = await eye_when_loaded(brain, LEARNED_MODELS)
     for label, image in classes.items():
         for _ in range(50):
             await ws.send(variant(image, rng))
@@ -101,7 +88,7 @@ async def teach(brain, project: str, classes: dict, features: str, rng) -> tuple
 
 
 async def objects_latency(brain, seconds: float, frame: bytes) -> list[float]:
-    ws = await ready(brain, {"objects"})
+    ws = await eye_when_loaded(brain, {"objects"})
     await ws.send(frame)  # (untimed: it starts the eye's cortexes)
     await until(ws, ("label",))
     times = []
@@ -119,7 +106,7 @@ async def objects_latency(brain, seconds: float, frame: bytes) -> list[float]:
 async def latency_during_training(brain, rng) -> tuple[list[float], list[float], float]:
     frame = variant(IMAGES["cup"], rng)
     alone = await objects_latency(brain, 15, frame)
-    trainer = await ready(brain, LEARNED_MODELS)
+    trainer = await eye_when_loaded(brain, LEARNED_MODELS)
     for label, image in IMAGES.items():
         for _ in range(50):
             await trainer.send(variant(image, rng))

@@ -3,12 +3,14 @@ waits on what it is told (ready, a model ready on a host, a label), and a bare h
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import time
 import urllib.request
 from collections.abc import Callable
 
+from websockets.asyncio.client import connect as connect_async
 from websockets.sync.client import ClientConnection, connect
 
 from harness.waits import wait_until
@@ -89,6 +91,18 @@ def _holders(brain, token: str = "") -> list[dict]:
     query = f"?token={token}" if token else ""
     with urllib.request.urlopen(f"{brain.url}/brain/state{query}", timeout=5) as response:
         return json.load(response)["holders"]
+
+
+async def eye_when_loaded(brain, models: set[str]):
+    """An eye (websockets' asyncio client) once `models` are loaded and its Session is ready.
+    The models are watched in the brain's state: an eye's cortexes start at its first
+    stimulus, and only then tell it of their models."""
+    assert wait_until(lambda: models <= ready_models(brain), 180), f"{models} not loaded in 180 s"
+    ws = await connect_async(brain.ws_url, max_size=None)
+    while True:
+        output = json.loads(await asyncio.wait_for(ws.recv(), 120))
+        if output["kind"] == "status" and output["data"].get("ready"):
+            return ws
 
 
 def ready_models(brain) -> set[str]:
